@@ -1,0 +1,155 @@
+//! OSS error responses: the documented codes, their HTTP statuses, and the
+//! XML body OSS sends with them.
+
+use hyper::StatusCode;
+
+/// An error the store answers with, by OSS error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OssError {
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("The OSS Access Key Id you provided does not exist in our records.")]
+    InvalidAccessKeyId { key_id: String },
+    /// A temporary (STS) key without its security token, or with another one.
+    #[error("The security token you provided is invalid.")]
+    InvalidSecurityToken { key_id: String, missing: bool },
+    #[error("The request signature we calculated does not match the signature you provided. Check your key and signing method.")]
+    SignatureDoesNotMatch {
+        key_id: String,
+        string_to_sign: String,
+    },
+    #[error("The difference between the request time and the current time is too large.")]
+    RequestTimeTooSkewed { request_time: String, server_time: String },
+    #[error("The specified bucket does not exist.")]
+    NoSuchBucket { bucket: String },
+    #[error("The specified key does not exist.")]
+    NoSuchKey { key: String },
+    #[error("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")]
+    NoSuchUpload { upload_id: String },
+    #[error("One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.")]
+    InvalidPart { part_number: u32 },
+    #[error("The list of parts was not in ascending order. The parts list must be specified in order by part number.")]
+    InvalidPartOrder,
+    #[error("Your proposed upload is smaller than the minimum allowed size.")]
+    EntityTooSmall { part_number: u32, size: u64 },
+    #[error("{message}")]
+    InvalidArgument {
+        message: String,
+        name: String,
+        value: String,
+    },
+    #[error("The Content-MD5 you specified is not valid.")]
+    InvalidDigest,
+    #[error("The XML you provided was not well-formed or did not validate against our published schema.")]
+    MalformedXml,
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("The specified method is not allowed against this resource.")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    InternalError(String),
+}
+
+impl OssError {
+    /// The `<Code>` OSS sends.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AccessDenied(_) => "AccessDenied",
+            // OSS reports token problems under InvalidAccessKeyId (EC
+            // 0002-00000003 / 0002-00000008).
+            Self::InvalidAccessKeyId { .. } | Self::InvalidSecurityToken { .. } => {
+                "InvalidAccessKeyId"
+            }
+            Self::SignatureDoesNotMatch { .. } => "SignatureDoesNotMatch",
+            Self::RequestTimeTooSkewed { .. } => "RequestTimeTooSkewed",
+            Self::NoSuchBucket { .. } => "NoSuchBucket",
+            Self::NoSuchKey { .. } => "NoSuchKey",
+            Self::NoSuchUpload { .. } => "NoSuchUpload",
+            Self::InvalidPart { .. } => "InvalidPart",
+            Self::InvalidPartOrder => "InvalidPartOrder",
+            Self::EntityTooSmall { .. } => "EntityTooSmall",
+            Self::InvalidArgument { .. } => "InvalidArgument",
+            Self::InvalidDigest => "InvalidDigest",
+            Self::MalformedXml => "MalformedXML",
+            Self::NotImplemented(_) => "NotImplemented",
+            Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::InternalError(_) => "InternalError",
+        }
+    }
+
+    /// The HTTP status OSS pairs with the code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::AccessDenied(_)
+            | Self::InvalidAccessKeyId { .. }
+            | Self::InvalidSecurityToken { .. }
+            | Self::SignatureDoesNotMatch { .. }
+            | Self::RequestTimeTooSkewed { .. } => StatusCode::FORBIDDEN,
+            Self::NoSuchBucket { .. } | Self::NoSuchKey { .. } | Self::NoSuchUpload { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            Self::InvalidPart { .. }
+            | Self::InvalidPartOrder
+            | Self::EntityTooSmall { .. }
+            | Self::InvalidArgument { .. }
+            | Self::InvalidDigest
+            | Self::MalformedXml => StatusCode::BAD_REQUEST,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InternalError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Extra elements OSS adds after `<HostId>` for this error. Never holds a
+    /// secret: the string to sign is built from the request alone.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::InvalidAccessKeyId { key_id } => vec![("OSSAccessKeyId", key_id.clone())],
+            Self::InvalidSecurityToken { key_id, missing } => vec![
+                ("OSSAccessKeyId", key_id.clone()),
+                (
+                    "EC",
+                    if *missing { "0002-00000003" } else { "0002-00000008" }.to_string(),
+                ),
+            ],
+            Self::SignatureDoesNotMatch {
+                key_id,
+                string_to_sign,
+            } => vec![
+                ("StringToSign", string_to_sign.clone()),
+                ("OSSAccessKeyId", key_id.clone()),
+            ],
+            Self::RequestTimeTooSkewed {
+                request_time,
+                server_time,
+            } => vec![
+                ("RequestTime", request_time.clone()),
+                ("ServerTime", server_time.clone()),
+                ("MaxAllowedSkewMilliseconds", "900000".to_string()),
+            ],
+            Self::NoSuchBucket { bucket } => vec![("BucketName", bucket.clone())],
+            Self::NoSuchKey { key } => vec![("Key", key.clone())],
+            Self::NoSuchUpload { upload_id } => vec![("UploadId", upload_id.clone())],
+            Self::InvalidPart { part_number } => vec![("PartNumber", part_number.to_string())],
+            Self::EntityTooSmall { part_number, size } => vec![
+                ("PartNumber", part_number.to_string()),
+                ("ProposedSize", size.to_string()),
+                ("MinSizeAllowed", super::MIN_PART_SIZE.to_string()),
+            ],
+            Self::InvalidArgument { name, value, .. } => vec![
+                ("ArgumentName", name.clone()),
+                ("ArgumentValue", value.clone()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A shorthand for `InvalidArgument`.
+    pub fn argument(name: &str, value: &str, message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            message: message.into(),
+            name: name.to_string(),
+            value: value.to_string(),
+        }
+    }
+}
