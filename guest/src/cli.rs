@@ -1,0 +1,163 @@
+//! The command line (`wasi:cli/run`): `ferry copy SOURCE_URL oss://BUCKET/KEY`.
+
+use crate::error::Error;
+use crate::events::Sink;
+use crate::size::{self, human};
+use crate::target;
+use crate::{runtime, schedule, Job, Report, SignatureVersion};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Copy a large file from an HTTP(S) URL into OSS, in parallel parts, every byte CRC-64 checked.",
+    after_help = "Credentials come from OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET and, for STS keys, \
+                  OSS_SESSION_TOKEN."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Copy SOURCE_URL into oss://BUCKET/KEY as a verified multipart upload.
+    Copy(CopyArgs),
+}
+
+/// The `copy` arguments; the ferry host forwards its own `copy` here.
+#[derive(clap::Args, Debug)]
+pub struct CopyArgs {
+    /// The http:// or https:// URL to copy from.
+    source_url: String,
+    /// Where to write: oss://BUCKET/KEY.
+    target: String,
+    /// The store's endpoint [default: https://oss-REGION.aliyuncs.com].
+    #[arg(long, env = "OSS_ENDPOINT")]
+    endpoint: Option<String>,
+    /// The bucket's region, e.g. cn-hangzhou (read from an Alibaba endpoint when omitted).
+    #[arg(long, env = "OSS_REGION")]
+    region: Option<String>,
+    /// Bytes per part, e.g. 6MiB, 64M [default: 6MiB, grown to stay within 10,000 parts].
+    #[arg(long, value_parser = size::parse)]
+    part_size: Option<u64>,
+    /// Parts in flight at once.
+    #[arg(long, default_value_t = schedule::DEFAULT_PARALLEL)]
+    parallel: u32,
+    /// Post each part to FANOUT/parts so it runs in a fresh instance.
+    #[arg(long)]
+    fanout: Option<String>,
+    /// Signature version for the store.
+    #[arg(long, value_enum, default_value_t = Signature::V4)]
+    signature: Signature,
+    /// Print one JSON result object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Print progress as JSON lines on stdout (for a host drawing its own progress).
+    #[arg(long)]
+    events: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Signature {
+    V1,
+    V4,
+}
+
+pub fn main() -> Result<(), ()> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Err(()) } else { Ok(()) };
+        }
+    };
+    match cli.command {
+        Command::Copy(args) => copy(args),
+    }
+}
+
+fn job_of(args: &CopyArgs) -> Result<Job, Error> {
+    let target = target::parse(&args.target)?;
+    let region = args
+        .region
+        .clone()
+        .or_else(|| {
+            args.endpoint
+                .as_deref()
+                .and_then(|e| url::Url::parse(e).ok())
+                .and_then(|u| target::region_of_endpoint(&u))
+        })
+        .ok_or_else(|| {
+            Error::invalid("no region: pass --region (for example --region cn-hangzhou)")
+        })?;
+    Ok(Job {
+        source_url: args.source_url.clone(),
+        target_bucket_name: target.bucket,
+        target_object_name: target.key,
+        target_region: region,
+        endpoint: args.endpoint.clone(),
+        part_size: args.part_size,
+        parallel: Some(args.parallel),
+        signature_version: Some(match args.signature {
+            Signature::V1 => SignatureVersion::V1,
+            Signature::V4 => SignatureVersion::V4,
+        }),
+        fanout_url: args.fanout.clone(),
+    })
+}
+
+fn copy(args: CopyArgs) -> Result<(), ()> {
+    let started = Instant::now();
+    let mut sink = if args.events {
+        Sink::Json
+    } else if args.json {
+        Sink::Quiet
+    } else {
+        Sink::plain()
+    };
+    let outcome = job_of(&args).and_then(|job| runtime::block_on(schedule::run(&job, &mut sink)));
+    let seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(report) => {
+            if args.json || args.events {
+                let mut value = serde_json::to_value(&report).unwrap_or_default();
+                value["ok"] = true.into();
+                value["seconds"] = seconds.into();
+                println!("{value}");
+            } else {
+                print_report(&report, seconds);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if args.json || args.events {
+                let mut value = serde_json::to_value(crate::Failure::from(e.clone()))
+                    .unwrap_or_default();
+                value["ok"] = false.into();
+                println!("{value}");
+            }
+            eprintln!("ferry: error: {e}");
+            Err(())
+        }
+    }
+}
+
+fn print_report(r: &Report, seconds: f64) {
+    let agreed = match r.source_crc64 {
+        Some(_) => format!("{} part CRCs, source header, store: all equal", r.parts),
+        None => format!(
+            "{} part CRCs, store: all equal (the source offers no CRC-64)",
+            r.parts
+        ),
+    };
+    println!("verified   crc64 {}  ({agreed})", r.crc64);
+    println!(
+        "done       {} in {seconds:.1} s ({}/s), {} retries",
+        human(r.size),
+        human((r.size as f64 / seconds.max(1e-3)) as u64),
+        r.retries
+    );
+}

@@ -1,0 +1,157 @@
+//! One part: a ranged GET of the source streamed into one UploadPart, with
+//! the CRC-64 computed over the bytes as they pass and compared with the
+//! store's.
+
+use crate::crc;
+use crate::error::{Error, Result};
+use crate::http::{self, Timeouts};
+use crate::oss;
+use crate::plan::{parse_content_range, parse_source_url, source_status, source_transport};
+use crate::target::redact;
+use crate::{PartResult, PartTask};
+use url::Url;
+
+/// Bytes read from the source per step (and written to the store).
+const CHUNK: u64 = 1 << 20;
+
+/// Copies one part. Errors name the part; transient ones may be retried.
+pub async fn copy_part(task: &PartTask) -> Result<PartResult> {
+    copy(task).await.map_err(|e| e.part(task.part_number))
+}
+
+async fn copy(task: &PartTask) -> Result<PartResult> {
+    if task.length == 0 || task.part_number == 0 || task.part_number > 10_000 {
+        return Err(Error::invalid(format!(
+            "part task is malformed: part {} of {} bytes",
+            task.part_number, task.length
+        )));
+    }
+    let source = parse_source_url(&task.source_url)?;
+    let upload = Url::parse(&task.upload_url)
+        .map_err(|_| Error::invalid("part task has an unreadable upload URL"))?;
+    let shown = redact(&task.source_url);
+    let last = task.offset + task.length - 1;
+
+    let mut headers = vec![("range".to_string(), format!("bytes={}-{last}", task.offset))];
+    if let Some(etag) = &task.if_match {
+        headers.push(("if-match".into(), etag.clone()));
+    } else if let Some(date) = &task.if_unmodified_since {
+        headers.push(("if-unmodified-since".into(), date.clone()));
+    }
+    let response = http::send("GET", &source, &headers, None, Timeouts::default())
+        .await
+        .map_err(|e| source_transport(e, &shown))?;
+    match response.status {
+        206 => {
+            let range = response.header("content-range").and_then(parse_content_range);
+            if !matches!(range, Some((first, l, _)) if first == task.offset && l == last) {
+                return Err(Error::source(format!(
+                    "the source {shown} answered a different range ({}) than asked \
+                     (bytes {}-{last})",
+                    response.header("content-range").unwrap_or("none"),
+                    task.offset
+                )));
+            }
+        }
+        // A whole-object answer is right only if the part is the whole object.
+        200 if task.offset == 0
+            && response
+                .header("content-length")
+                .and_then(|v| v.parse::<u64>().ok())
+                == Some(task.length) => {}
+        200 => {
+            return Err(Error::source(format!(
+                "the source {shown} ignored the Range header and sent the whole object"
+            )))
+        }
+        _ => return Err(source_status(&response, &shown)),
+    }
+    let mut reader = response
+        .reader()
+        .map_err(|e| source_transport(e, &shown))?;
+
+    let upload_headers = [(
+        "content-type".to_string(),
+        "application/octet-stream".to_string(),
+    )];
+    let (pending, writer) = http::start(
+        "PUT",
+        &upload,
+        &upload_headers,
+        Some(task.length),
+        Timeouts::default(),
+    )
+    .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+    let mut writer = writer.expect("a PUT with a length has a body");
+
+    let mut digest = crc64fast::Digest::new();
+    let mut copied = 0u64;
+    while copied < task.length {
+        let want = CHUNK.min(task.length - copied);
+        let chunk = match reader.chunk(want).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return Err(source_transport(e, &shown)),
+        };
+        if copied + chunk.len() as u64 > task.length {
+            return Err(Error::source(format!(
+                "the source {shown} sent more bytes than the range holds"
+            )));
+        }
+        digest.write(&chunk);
+        copied += chunk.len() as u64;
+        if let Err(e) = writer.write_all(&chunk).await {
+            // The store stopped reading: its answer says why.
+            drop(writer);
+            return Err(match pending.response().await {
+                Ok(r) if !(200..300).contains(&r.status) => {
+                    oss::status_error(r, "UploadPart").await
+                }
+                _ => oss::transport_error(e, "UploadPart"),
+            });
+        }
+    }
+    if copied != task.length {
+        return Err(Error::source(format!(
+            "the source {shown} ended after {copied} of {} bytes",
+            task.length
+        ))
+        .transient());
+    }
+    drop(reader);
+    writer
+        .flush()
+        .await
+        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+    writer
+        .finish()
+        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+    let response = pending
+        .response()
+        .await
+        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+    if !(200..300).contains(&response.status) {
+        return Err(oss::status_error(response, "UploadPart").await);
+    }
+    let ours = digest.sum64();
+    let etag = response.header("etag").unwrap_or_default().to_string();
+    let theirs = response
+        .header("x-oss-hash-crc64ecma")
+        .and_then(crc::parse_header);
+    let _ = response.bytes(64 * 1024).await;
+    match theirs {
+        Some(theirs) if theirs != ours => Err(Error::integrity(format!(
+            "CRC-64 mismatch: ferry read {ours} from the source, the store holds {theirs}"
+        ))),
+        None => Err(Error::store(
+            "UploadPart answered without x-oss-hash-crc64ecma, so the part cannot be verified",
+        )),
+        Some(_) if etag.is_empty() => Err(Error::store("UploadPart answered without an ETag")),
+        Some(_) => Ok(PartResult {
+            part_number: task.part_number,
+            length: copied,
+            etag,
+            crc64: ours,
+        }),
+    }
+}

@@ -1,0 +1,114 @@
+//! ferry's transfer engine, built as a WebAssembly component.
+//!
+//! Everything that decides how a transfer goes lives here, so the one
+//! `ferry.wasm` behaves the same under the ferry host, `wasmtime run`,
+//! `wasmtime serve` or any other WASI 0.2 runtime with `wasi:http`:
+//!
+//! - [`plan`]: probe the source, choose the part size, initiate the upload;
+//! - [`sign`]: OSS V1 and V4 request signing and presigned URLs;
+//! - [`copy_part`]: ranged GET streamed into UploadPart, CRC-64 checked;
+//! - [`schedule`]: parts in flight, in this instance or fanned out;
+//! - [`complete`]: combine part CRCs, verify, complete or abort.
+//!
+//! The component exports three faces over that core: `wasi:cli/run`
+//! ([`cli`]), `wasi:http/incoming-handler` ([`service`]) and the typed
+//! `ferry:transfer/engine` interface.
+
+#![allow(clippy::too_many_arguments)]
+
+pub mod cli;
+pub mod backoff;
+pub mod complete;
+pub mod copy_part;
+pub mod crc;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod oss;
+pub mod plan;
+pub mod runtime;
+pub mod schedule;
+pub mod service;
+pub mod sign;
+pub mod size;
+pub mod target;
+pub mod xml;
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "ferry:transfer/ferry",
+    generate_all,
+    additional_type_attributes: {
+        "ferry:transfer/engine@0.1.0/job": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/upload-plan": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/source-info": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/part-task": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/part-result": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/report": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/failure": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/failure-kind": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
+        "ferry:transfer/engine@0.1.0/signature-version": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "lowercase")]],
+    },
+    additional_member_attributes: {
+        "ferry:transfer/engine@0.1.0/job.endpoint": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.part-size": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.parallel": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.signature-version": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.fanout-url": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+    },
+});
+
+pub use exports::ferry::transfer::engine::{
+    Failure, FailureKind, Job, PartResult, PartTask, Report, SignatureVersion, SourceInfo,
+    UploadPlan as Plan,
+};
+
+struct Component;
+
+impl exports::wasi::cli::run::Guest for Component {
+    fn run() -> Result<(), ()> {
+        cli::main()
+    }
+}
+
+impl exports::wasi::http::incoming_handler::Guest for Component {
+    fn handle(
+        request: wasi::http::types::IncomingRequest,
+        response_out: wasi::http::types::ResponseOutparam,
+    ) {
+        service::handle(request, response_out)
+    }
+}
+
+impl exports::ferry::transfer::engine::Guest for Component {
+    fn plan(job: Job) -> Result<Plan, Failure> {
+        runtime::block_on(plan::plan(&job)).map_err(Into::into)
+    }
+
+    fn presign_part(job: Job, plan: Plan, part_number: u32) -> Result<PartTask, Failure> {
+        let store = oss::Store::from_job(&job)?;
+        schedule::part_task(&job, &store, &plan, part_number).map_err(Into::into)
+    }
+
+    fn copy_part(task: PartTask) -> Result<PartResult, Failure> {
+        runtime::block_on(copy_part::copy_part(&task)).map_err(Into::into)
+    }
+
+    fn complete(job: Job, plan: Plan, parts: Vec<PartResult>) -> Result<Report, Failure> {
+        runtime::block_on(complete::complete(&job, &plan, parts, 0)).map_err(Into::into)
+    }
+
+    fn abort(job: Job, upload_id: String) -> Result<(), Failure> {
+        let store = oss::Store::from_job(&job)?;
+        runtime::block_on(store.abort(&job.target_object_name, &upload_id)).map_err(Into::into)
+    }
+
+    fn run(job: Job) -> Result<Report, Failure> {
+        runtime::block_on(schedule::run(&job, &mut events::Sink::Quiet)).map_err(Into::into)
+    }
+}
+
+// Native builds (unit tests) export nothing: their linker cannot name
+// component exports.
+#[cfg(target_arch = "wasm32")]
+export!(Component);

@@ -1,0 +1,244 @@
+//! Planning: probe the source, choose the part size, initiate the upload.
+
+use crate::crc;
+use crate::error::{Error, Result};
+use crate::http::{self, HttpError, Response, Timeouts};
+use crate::oss::Store;
+use crate::size::human;
+use crate::target::redact;
+use crate::{Job, Plan, SourceInfo};
+use url::Url;
+
+/// The part size when none is asked for: the FC design's 6 MiB.
+pub const DEFAULT_PART_SIZE: u64 = 6 << 20;
+/// OSS's smallest part (all but the last).
+pub const MIN_PART_SIZE: u64 = 100 << 10;
+/// OSS's largest part.
+pub const MAX_PART_SIZE: u64 = 5 << 30;
+/// OSS's most parts in one upload.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// Probes the source and, for a non-empty one, initiates the upload.
+pub async fn plan(job: &Job) -> Result<Plan> {
+    let store = Store::from_job(job)?;
+    let source = probe(&job.source_url).await?;
+    let size = source.size.ok_or_else(|| {
+        Error::source(format!(
+            "{} does not say how large it is (no Content-Length); ferry needs the size to cut \
+             the file into parts",
+            redact(&job.source_url)
+        ))
+    })?;
+    if !source.ranges && size > 0 {
+        return Err(Error::source(format!(
+            "{} does not serve byte ranges (Accept-Ranges: none), so its parts cannot be \
+             fetched separately",
+            redact(&job.source_url)
+        )));
+    }
+    let part_size = choose_part_size(size, job.part_size)?;
+    let part_count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
+    let upload_id = if size == 0 {
+        None
+    } else {
+        Some(store.initiate(&job.target_object_name).await?)
+    };
+    Ok(Plan {
+        source,
+        upload_id,
+        part_size,
+        part_count,
+    })
+}
+
+/// The part size for `size` bytes: the one asked for, checked against OSS's
+/// limits, or 6 MiB grown (in whole MiB) until the parts number at most 10,000.
+pub fn choose_part_size(size: u64, requested: Option<u64>) -> Result<u64> {
+    match requested {
+        Some(p) if p < MIN_PART_SIZE => Err(Error::invalid(format!(
+            "part size {} is below OSS's minimum of {}; choose 100KiB or more",
+            human(p),
+            human(MIN_PART_SIZE)
+        ))),
+        Some(p) if p > MAX_PART_SIZE => Err(Error::invalid(format!(
+            "part size {} is above OSS's maximum of {}",
+            human(p),
+            human(MAX_PART_SIZE)
+        ))),
+        Some(p) if size.div_ceil(p) > MAX_PARTS => Err(Error::invalid(format!(
+            "part size {} cuts {} into {} parts, more than OSS's 10,000; choose {} or more",
+            human(p),
+            human(size),
+            size.div_ceil(p),
+            human(size.div_ceil(MAX_PARTS))
+        ))),
+        Some(p) => Ok(p),
+        None => {
+            let mib = 1 << 20;
+            let needed = size.div_ceil(MAX_PARTS).div_ceil(mib) * mib;
+            let part = needed.max(DEFAULT_PART_SIZE);
+            if part > MAX_PART_SIZE {
+                Err(Error::invalid(format!(
+                    "{} is larger than OSS's largest object (10,000 parts of 5 GiB)",
+                    human(size)
+                )))
+            } else {
+                Ok(part)
+            }
+        }
+    }
+}
+
+/// Learns the source's size, validators, range support and CRC: HEAD, or a
+/// one-byte ranged GET where HEAD is refused.
+pub async fn probe(source_url: &str) -> Result<SourceInfo> {
+    let url = parse_source_url(source_url)?;
+    let shown = redact(source_url);
+    let head = http::send("HEAD", &url, &[], None, Timeouts::default())
+        .await
+        .map_err(|e| source_transport(e, &shown))?;
+    if (200..300).contains(&head.status) {
+        let info = info_from(&head, head_size(&head));
+        let _ = head.bytes(0).await;
+        return Ok(info);
+    }
+    if !matches!(head.status, 403 | 405 | 501) {
+        return Err(source_status(&head, &shown));
+    }
+    let _ = head.bytes(64 * 1024).await;
+    // Some servers (presigned GET URLs among them) refuse HEAD: ask for one byte.
+    let range = [("range".to_string(), "bytes=0-0".to_string())];
+    let get = http::send("GET", &url, &range, None, Timeouts::default())
+        .await
+        .map_err(|e| source_transport(e, &shown))?;
+    let info = match get.status {
+        206 => {
+            let size = get
+                .header("content-range")
+                .and_then(|v| parse_content_range(v).map(|r| r.2));
+            info_from(&get, size)
+        }
+        200 => {
+            let mut info = info_from(&get, head_size(&get));
+            info.ranges = false;
+            info
+        }
+        416 => {
+            // An empty object has no byte 0.
+            let mut info = info_from(&get, Some(0));
+            info.size = Some(0);
+            info
+        }
+        _ => return Err(source_status(&get, &shown)),
+    };
+    drop(get); // Not reading the rest: dropping the body closes the request.
+    Ok(info)
+}
+
+pub fn parse_source_url(source_url: &str) -> Result<Url> {
+    Url::parse(source_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "source {:?} is not an http(s) URL",
+                redact(source_url)
+            ))
+        })
+}
+
+fn head_size(r: &Response) -> Option<u64> {
+    r.header("content-length").and_then(|v| v.trim().parse().ok())
+}
+
+fn info_from(r: &Response, size: Option<u64>) -> SourceInfo {
+    // Weak ETags cannot be used with If-Match (strong comparison).
+    let etag = r
+        .header("etag")
+        .filter(|e| !e.starts_with("W/"))
+        .map(str::to_string);
+    SourceInfo {
+        size,
+        etag,
+        last_modified: r.header("last-modified").map(str::to_string),
+        crc64: r.header("x-oss-hash-crc64ecma").and_then(crc::parse_header),
+        ranges: !r
+            .header("accept-ranges")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("none")),
+    }
+}
+
+/// Parses `bytes FIRST-LAST/TOTAL` into (first, last, total).
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let (first, last, total) = (first.parse().ok()?, last.parse().ok()?, total.parse().ok()?);
+    (first <= last && last < total).then_some((first, last, total))
+}
+
+pub fn source_transport(e: HttpError, shown: &str) -> Error {
+    let transient = e.is_transient();
+    let err = Error::source(format!("cannot read the source {shown}: {e}"));
+    if transient {
+        err.transient()
+    } else {
+        err
+    }
+}
+
+pub fn source_status(r: &Response, shown: &str) -> Error {
+    let (what, transient) = match r.status {
+        404 => ("404 Not Found: check the URL".to_string(), false),
+        403 | 401 => (
+            format!("{} (access refused): the URL may need signing or may have expired", r.status),
+            false,
+        ),
+        412 => (
+            "412 Precondition Failed: the source changed since it was planned; run the copy again"
+                .to_string(),
+            false,
+        ),
+        s if s >= 500 || s == 429 || s == 408 => (format!("HTTP {s} (temporary)"), true),
+        s => (format!("unexpected HTTP {s}"), false),
+    };
+    let err = Error::source(format!("the source {shown} answered {what}"));
+    if transient {
+        err.transient()
+    } else {
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_part_size_is_six_mib_and_grows_past_ten_thousand_parts() {
+        assert_eq!(choose_part_size(0, None).unwrap(), 6 << 20);
+        assert_eq!(choose_part_size(1 << 30, None).unwrap(), 6 << 20);
+        let huge = 100u64 << 30; // 100 GiB: 6 MiB would need 17,067 parts
+        let p = choose_part_size(huge, None).unwrap();
+        assert!(huge.div_ceil(p) <= MAX_PARTS);
+        assert_eq!(p % (1 << 20), 0);
+        assert_eq!(p, 11 << 20);
+    }
+
+    #[test]
+    fn requested_part_sizes_are_checked() {
+        assert!(choose_part_size(1 << 20, Some(50 << 10)).is_err());
+        assert!(choose_part_size(1 << 20, Some(6 << 30)).is_err());
+        assert!(choose_part_size(10_001 * (100 << 10), Some(100 << 10)).is_err());
+        assert_eq!(choose_part_size(1 << 20, Some(100 << 10)).unwrap(), 100 << 10);
+        assert!(choose_part_size(60u64 << 40, None).is_err());
+    }
+
+    #[test]
+    fn content_range() {
+        assert_eq!(parse_content_range("bytes 0-0/100"), Some((0, 0, 100)));
+        assert_eq!(parse_content_range("bytes 5-9/10"), Some((5, 9, 10)));
+        assert_eq!(parse_content_range("bytes 5-10/10"), None);
+        assert_eq!(parse_content_range("bytes */10"), None);
+    }
+}

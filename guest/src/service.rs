@@ -1,0 +1,112 @@
+//! The HTTP face (`wasi:http/incoming-handler`):
+//!
+//! - `POST /parts` with a [`PartTask`] copies one part and answers the
+//!   [`crate::PartResult`]; this is what fan-out posts, one fresh instance
+//!   per part.
+//! - `POST /jobs` with a [`Job`] runs a whole transfer and answers the
+//!   [`crate::Report`].
+//!
+//! Failures answer a [`crate::Failure`] as JSON: 400 for bad input, 503 for
+//! a transient failure worth re-dispatching, 502 for a refusal by the source
+//! or the store, 500 otherwise.
+
+use crate::error::Error;
+use crate::events::Sink;
+use crate::http::{BodyReader, BodyWriter};
+use crate::wasi::http::types::{
+    Fields, IncomingRequest, Method, OutgoingResponse, ResponseOutparam,
+};
+use crate::{copy_part, runtime, schedule, Failure, FailureKind, Job, PartTask};
+use serde::Serialize;
+
+/// Largest request body accepted: tasks and jobs are small JSON documents.
+const MAX_BODY: usize = 256 * 1024;
+
+pub fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    runtime::block_on(async move {
+        let (status, body) = route(request).await;
+        respond(out, status, &body).await;
+    })
+}
+
+async fn route(request: IncomingRequest) -> (u16, Vec<u8>) {
+    let method = request.method();
+    let path = request.path_with_query().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default().to_string();
+    match (method, path.as_str()) {
+        (Method::Post, "/parts") => match read_json::<PartTask>(request).await {
+            Ok(task) => answer(copy_part::copy_part(&task).await),
+            Err(e) => failure(e),
+        },
+        (Method::Post, "/jobs") => match read_json::<Job>(request).await {
+            Ok(job) => answer(schedule::run(&job, &mut Sink::Quiet).await),
+            Err(e) => failure(e),
+        },
+        (Method::Get, "/") => (
+            200,
+            serde_json::to_vec(&serde_json::json!({
+                "service": "ferry",
+                "version": env!("CARGO_PKG_VERSION"),
+                "routes": ["POST /jobs", "POST /parts"],
+            }))
+            .unwrap_or_default(),
+        ),
+        (_, "/parts" | "/jobs") => failure(Error::invalid("use POST with a JSON body")),
+        _ => {
+            let (_, body) = failure(Error::invalid(format!(
+                "no route {path}; ferry serves POST /jobs and POST /parts"
+            )));
+            (404, body)
+        }
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(request: IncomingRequest) -> Result<T, Error> {
+    let mut reader = BodyReader::from_request(request)
+        .map_err(|e| Error::invalid(format!("cannot read the request body: {e}")))?;
+    let bytes = reader
+        .read_all(MAX_BODY)
+        .await
+        .map_err(|e| Error::invalid(format!("cannot read the request body: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid(format!("the request body is not a valid document: {e}")))
+}
+
+fn answer<T: Serialize>(outcome: Result<T, Error>) -> (u16, Vec<u8>) {
+    match outcome {
+        Ok(value) => (200, serde_json::to_vec(&value).unwrap_or_default()),
+        Err(e) => failure(e),
+    }
+}
+
+fn failure(e: Error) -> (u16, Vec<u8>) {
+    let status = match e.kind {
+        _ if e.transient => 503,
+        FailureKind::InvalidInput => 400,
+        FailureKind::Source | FailureKind::Store | FailureKind::Integrity => 502,
+        FailureKind::Exhausted => 503,
+        FailureKind::Internal => 500,
+    };
+    let failure = Failure::from(e);
+    (status, serde_json::to_vec(&failure).unwrap_or_default())
+}
+
+async fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
+    let headers = Fields::from_list(&[
+        ("content-type".to_string(), b"application/json".to_vec()),
+        ("content-length".to_string(), body.len().to_string().into_bytes()),
+    ])
+    .unwrap_or_else(|_| Fields::new());
+    let response = OutgoingResponse::new(headers);
+    let _ = response.set_status_code(status);
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
+    ResponseOutparam::set(out, Ok(response));
+    let Ok(mut writer) = BodyWriter::new(outgoing) else {
+        return;
+    };
+    if writer.write_all(body).await.is_ok() && writer.flush().await.is_ok() {
+        let _ = writer.finish();
+    }
+}
