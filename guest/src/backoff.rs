@@ -31,7 +31,10 @@ impl BackoffConfig {
     pub fn delay(&self, retry: u32, unit: f64) -> Duration {
         let ceiling = self
             .base
-            .saturating_mul(1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX))
+            .saturating_mul(
+                1u32.checked_shl(retry.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
             .min(self.cap);
         ceiling.mul_f64(unit.clamp(0.0, 1.0))
     }

@@ -134,8 +134,8 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
         }
         Err(e) => {
             if args.json || args.events {
-                let mut value = serde_json::to_value(crate::Failure::from(e.clone()))
-                    .unwrap_or_default();
+                let mut value =
+                    serde_json::to_value(crate::Failure::from(e.clone())).unwrap_or_default();
                 value["ok"] = false.into();
                 println!("{value}");
             }

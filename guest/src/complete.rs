@@ -10,7 +10,12 @@ use crate::{Job, PartResult, Plan, Report};
 /// Completes the upload of `plan` from `parts` (in any order). On a CRC
 /// mismatch before completion the upload is aborted; after completion the
 /// wrong object is deleted.
-pub async fn complete(job: &Job, plan: &Plan, mut parts: Vec<PartResult>, retries: u32) -> Result<Report> {
+pub async fn complete(
+    job: &Job,
+    plan: &Plan,
+    mut parts: Vec<PartResult>,
+    retries: u32,
+) -> Result<Report> {
     let store = Store::from_job(job)?;
     let key = &job.target_object_name;
     let size = plan.source.size.unwrap_or(0);
@@ -49,7 +54,10 @@ pub async fn complete(job: &Job, plan: &Plan, mut parts: Vec<PartResult>, retrie
         }
     }
 
-    let list: Vec<(u32, String)> = parts.iter().map(|p| (p.part_number, p.etag.clone())).collect();
+    let list: Vec<(u32, String)> = parts
+        .iter()
+        .map(|p| (p.part_number, p.etag.clone()))
+        .collect();
     let stored = store.complete(key, upload_id, &list).await?;
     let store_crc = stored.crc64.ok_or_else(|| {
         Error::store("CompleteMultipartUpload answered without x-oss-hash-crc64ecma")

@@ -43,7 +43,9 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
         .map_err(|e| source_transport(e, &shown))?;
     match response.status {
         206 => {
-            let range = response.header("content-range").and_then(parse_content_range);
+            let range = response
+                .header("content-range")
+                .and_then(parse_content_range);
             if !matches!(range, Some((first, l, _)) if first == task.offset && l == last) {
                 return Err(Error::source(format!(
                     "the source {shown} answered a different range ({}) than asked \
@@ -66,9 +68,7 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
         }
         _ => return Err(source_status(&response, &shown)),
     }
-    let mut reader = response
-        .reader()
-        .map_err(|e| source_transport(e, &shown))?;
+    let mut reader = response.reader().map_err(|e| source_transport(e, &shown))?;
 
     let upload_headers = [(
         "content-type".to_string(),

@@ -99,7 +99,10 @@ mod tests {
 
     #[test]
     fn parses_decimal_header() {
-        assert_eq!(parse_header("11051210869376104954"), Some(11051210869376104954));
+        assert_eq!(
+            parse_header("11051210869376104954"),
+            Some(11051210869376104954)
+        );
         assert_eq!(parse_header("x"), None);
     }
 }

@@ -49,12 +49,21 @@ impl Sink {
         }
     }
 
-    pub fn part_done(&mut self, part_number: u32, bytes: u64, done_parts: u32, done_bytes: u64, plan: &Plan) {
+    pub fn part_done(
+        &mut self,
+        part_number: u32,
+        bytes: u64,
+        done_parts: u32,
+        done_bytes: u64,
+        plan: &Plan,
+    ) {
         match self {
             Sink::Quiet => {}
             Sink::Plain { started, last } => {
                 let now = Instant::now();
-                if now.duration_since(*last) >= Duration::from_secs(1) || done_parts == plan.part_count {
+                if now.duration_since(*last) >= Duration::from_secs(1)
+                    || done_parts == plan.part_count
+                {
                     *last = now;
                     let secs = now.duration_since(*started).as_secs_f64().max(1e-3);
                     eprintln!(

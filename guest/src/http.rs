@@ -9,8 +9,8 @@
 use crate::runtime::wait;
 use crate::wasi::http::outgoing_handler;
 use crate::wasi::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingRequest, IncomingResponse, Method,
-    OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingRequest, IncomingResponse,
+    Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use crate::wasi::io::streams::{InputStream, OutputStream, StreamError};
 use std::fmt;
@@ -118,7 +118,9 @@ pub fn start(
         "https" => Scheme::Https,
         other => return Err(HttpError::Request(format!("unsupported scheme {other}"))),
     };
-    request.set_scheme(Some(&scheme)).map_err(|_| bad("scheme"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|_| bad("scheme"))?;
     let authority = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_string(),
@@ -324,7 +326,9 @@ impl BodyWriter {
                 wait(stream.subscribe()).await;
                 continue;
             }
-            let n = data.len().min(usize::try_from(budget).unwrap_or(usize::MAX));
+            let n = data
+                .len()
+                .min(usize::try_from(budget).unwrap_or(usize::MAX));
             stream.write(&data[..n]).map_err(failed)?;
             data = &data[n..];
         }

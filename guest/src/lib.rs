@@ -16,8 +16,8 @@
 
 #![allow(clippy::too_many_arguments)]
 
-pub mod cli;
 pub mod backoff;
+pub mod cli;
 pub mod complete;
 pub mod copy_part;
 pub mod crc;

@@ -86,7 +86,12 @@ impl Store {
         url
     }
 
-    async fn send(&self, mut req: RequestParts, body: Option<&[u8]>, what: &str) -> Result<Response> {
+    async fn send(
+        &self,
+        mut req: RequestParts,
+        body: Option<&[u8]>,
+        what: &str,
+    ) -> Result<Response> {
         self.signer.sign(&mut req, SystemTime::now());
         let url = self.url(&req);
         // `Host` is set by the runtime from the URL's authority.
@@ -107,31 +112,47 @@ impl Store {
         let response = self.send(req, None, "InitiateMultipartUpload").await?;
         let body = read_text(response, "InitiateMultipartUpload").await?;
         let result: xml::InitiateMultipartUploadResult = xml::parse(&body).map_err(|e| {
-            Error::store(format!("InitiateMultipartUpload answered unreadable XML: {e}"))
+            Error::store(format!(
+                "InitiateMultipartUpload answered unreadable XML: {e}"
+            ))
         })?;
         Ok(result.upload_id)
     }
 
     /// A presigned UploadPart URL for one part, valid for `expires_secs`.
-    pub fn presign_upload_part(&self, key: &str, upload_id: &str, part_number: u32, expires_secs: u64) -> String {
+    pub fn presign_upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        expires_secs: u64,
+    ) -> String {
         let mut req = self
             .request("PUT", key)
             .query("partNumber", &part_number.to_string())
             .query("uploadId", upload_id);
-        self.signer.presign(&mut req, SystemTime::now(), expires_secs);
+        self.signer
+            .presign(&mut req, SystemTime::now(), expires_secs);
         self.url(&req).to_string()
     }
 
     /// PutObject with an empty body (an empty source needs no multipart upload).
     pub async fn put_empty(&self, key: &str) -> Result<Stored> {
-        let response = self.send(self.request("PUT", key), Some(&[]), "PutObject").await?;
+        let response = self
+            .send(self.request("PUT", key), Some(&[]), "PutObject")
+            .await?;
         let stored = stored(&response);
         drain(response).await;
         Ok(stored)
     }
 
     /// CompleteMultipartUpload with the parts' numbers and ETags.
-    pub async fn complete(&self, key: &str, upload_id: &str, parts: &[(u32, String)]) -> Result<Stored> {
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<Stored> {
         let body = xml::complete_body(parts);
         let req = self
             .request("POST", key)
@@ -140,7 +161,9 @@ impl Store {
         let response = self
             .send(req, Some(body.as_bytes()), "CompleteMultipartUpload")
             .await?;
-        let crc64 = response.header("x-oss-hash-crc64ecma").and_then(crc::parse_header);
+        let crc64 = response
+            .header("x-oss-hash-crc64ecma")
+            .and_then(crc::parse_header);
         let text = read_text(response, "CompleteMultipartUpload").await?;
         // OSS may answer 200 with an error document when a long complete fails.
         if text.contains("<Error>") {
@@ -167,7 +190,9 @@ impl Store {
 
     /// DeleteObject.
     pub async fn delete(&self, key: &str) -> Result<()> {
-        let response = self.send(self.request("DELETE", key), None, "DeleteObject").await?;
+        let response = self
+            .send(self.request("DELETE", key), None, "DeleteObject")
+            .await?;
         drain(response).await;
         Ok(())
     }
@@ -176,7 +201,9 @@ impl Store {
 fn stored(response: &Response) -> Stored {
     Stored {
         etag: response.header("etag").unwrap_or_default().to_string(),
-        crc64: response.header("x-oss-hash-crc64ecma").and_then(crc::parse_header),
+        crc64: response
+            .header("x-oss-hash-crc64ecma")
+            .and_then(crc::parse_header),
     }
 }
 
@@ -217,9 +244,7 @@ fn error_document(text: &str, status: u16, what: &str) -> Error {
     let doc: xml::ErrorResponse = xml::parse(text).unwrap_or_default();
     let advice = match doc.code.as_str() {
         "InvalidAccessKeyId" => " Check OSS_ACCESS_KEY_ID: the store does not know this key.",
-        "SignatureDoesNotMatch" => {
-            " Check OSS_ACCESS_KEY_SECRET, and --region for V4 signatures."
-        }
+        "SignatureDoesNotMatch" => " Check OSS_ACCESS_KEY_SECRET, and --region for V4 signatures.",
         "InvalidSecurityToken" | "SecurityTokenExpired" => {
             " Check OSS_SESSION_TOKEN: the STS token is wrong or expired."
         }
@@ -243,7 +268,9 @@ fn error_document(text: &str, status: u16, what: &str) -> Error {
     } else {
         format!(" [request id {}]", doc.request_id)
     };
-    let err = Error::store(format!("{what} refused: {code}{message}.{advice}{request_id}"));
+    let err = Error::store(format!(
+        "{what} refused: {code}{message}.{advice}{request_id}"
+    ));
     if status >= 500 || status == 429 || doc.code == "RequestTimeout" {
         err.transient()
     } else {

@@ -148,7 +148,8 @@ pub fn parse_source_url(source_url: &str) -> Result<Url> {
 }
 
 fn head_size(r: &Response) -> Option<u64> {
-    r.header("content-length").and_then(|v| v.trim().parse().ok())
+    r.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn info_from(r: &Response, size: Option<u64>) -> SourceInfo {
@@ -191,7 +192,10 @@ pub fn source_status(r: &Response, shown: &str) -> Error {
     let (what, transient) = match r.status {
         404 => ("404 Not Found: check the URL".to_string(), false),
         403 | 401 => (
-            format!("{} (access refused): the URL may need signing or may have expired", r.status),
+            format!(
+                "{} (access refused): the URL may need signing or may have expired",
+                r.status
+            ),
             false,
         ),
         412 => (
@@ -230,7 +234,10 @@ mod tests {
         assert!(choose_part_size(1 << 20, Some(50 << 10)).is_err());
         assert!(choose_part_size(1 << 20, Some(6 << 30)).is_err());
         assert!(choose_part_size(10_001 * (100 << 10), Some(100 << 10)).is_err());
-        assert_eq!(choose_part_size(1 << 20, Some(100 << 10)).unwrap(), 100 << 10);
+        assert_eq!(
+            choose_part_size(1 << 20, Some(100 << 10)).unwrap(),
+            100 << 10
+        );
         assert!(choose_part_size(60u64 << 40, None).is_err());
     }
 

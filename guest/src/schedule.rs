@@ -72,7 +72,12 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
         } else {
             None
         },
-        upload_url: store.presign_upload_part(&job.target_object_name, upload_id, part_number, PRESIGN_SECS),
+        upload_url: store.presign_upload_part(
+            &job.target_object_name,
+            upload_id,
+            part_number,
+            PRESIGN_SECS,
+        ),
     })
 }
 
@@ -132,7 +137,8 @@ async fn copy_with_retries(
         match outcome {
             Ok(part) => return Ok((part, attempt - 1)),
             Err(e) if e.transient && attempt < backoff.max_attempts => {
-                sink.borrow_mut().retry(part_number, attempt + 1, &e.message);
+                sink.borrow_mut()
+                    .retry(part_number, attempt + 1, &e.message);
                 sleep(backoff.delay(attempt, random_unit())).await;
                 attempt += 1;
             }

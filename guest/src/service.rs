@@ -94,7 +94,10 @@ fn failure(e: Error) -> (u16, Vec<u8>) {
 async fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
     let headers = Fields::from_list(&[
         ("content-type".to_string(), b"application/json".to_vec()),
-        ("content-length".to_string(), body.len().to_string().into_bytes()),
+        (
+            "content-length".to_string(),
+            body.len().to_string().into_bytes(),
+        ),
     ])
     .unwrap_or_else(|_| Fields::new());
     let response = OutgoingResponse::new(headers);

@@ -71,7 +71,12 @@ pub fn region_of_endpoint(endpoint: &Url) -> Option<String> {
     let host = endpoint.host_str()?;
     let label = host.strip_suffix(".aliyuncs.com")?.rsplit('.').next()?;
     let region = label.strip_prefix("oss-")?;
-    Some(region.strip_suffix("-internal").unwrap_or(region).to_string())
+    Some(
+        region
+            .strip_suffix("-internal")
+            .unwrap_or(region)
+            .to_string(),
+    )
 }
 
 /// Whether requests to this endpoint name the bucket in the path (IP
@@ -125,7 +130,10 @@ mod tests {
     #[test]
     fn regions_from_endpoints() {
         let r = |s: &str| region_of_endpoint(&Url::parse(s).unwrap());
-        assert_eq!(r("https://oss-cn-hangzhou.aliyuncs.com").as_deref(), Some("cn-hangzhou"));
+        assert_eq!(
+            r("https://oss-cn-hangzhou.aliyuncs.com").as_deref(),
+            Some("cn-hangzhou")
+        );
         assert_eq!(
             r("http://oss-cn-beijing-internal.aliyuncs.com").as_deref(),
             Some("cn-beijing")

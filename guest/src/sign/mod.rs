@@ -166,7 +166,12 @@ mod sdk_vectors {
     }
 
     fn header(req: &RequestParts, name: &str) -> String {
-        req.headers.iter().find(|(k, _)| k == name).unwrap().1.clone()
+        req.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .unwrap()
+            .1
+            .clone()
     }
 
     #[test]

@@ -12,14 +12,58 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Query parameters that are part of the signed resource (the rest are not).
 const SUB_RESOURCES: &[&str] = &[
-    "acl", "append", "bucketInfo", "callback", "callback-var", "cname", "comp", "continuation-token",
-    "cors", "delete", "encryption", "endTime", "group", "inventory", "inventoryId", "lifecycle", "link",
-    "live", "location", "logging", "metaQuery", "objectInfo", "objectMeta", "partNumber", "policy",
-    "position", "qos", "referer", "replication", "requestPayment", "response-cache-control",
-    "response-content-disposition", "response-content-encoding", "response-content-language",
-    "response-content-type", "response-expires", "restore", "security-token", "sequential", "startTime",
-    "stat", "status", "symlink", "tagging", "uploadId", "uploads", "versionId", "versioning", "versions",
-    "website", "x-oss-process", "x-oss-traffic-limit",
+    "acl",
+    "append",
+    "bucketInfo",
+    "callback",
+    "callback-var",
+    "cname",
+    "comp",
+    "continuation-token",
+    "cors",
+    "delete",
+    "encryption",
+    "endTime",
+    "group",
+    "inventory",
+    "inventoryId",
+    "lifecycle",
+    "link",
+    "live",
+    "location",
+    "logging",
+    "metaQuery",
+    "objectInfo",
+    "objectMeta",
+    "partNumber",
+    "policy",
+    "position",
+    "qos",
+    "referer",
+    "replication",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "security-token",
+    "sequential",
+    "startTime",
+    "stat",
+    "status",
+    "symlink",
+    "tagging",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+    "x-oss-process",
+    "x-oss-traffic-limit",
 ];
 
 /// Adds `Date`, `x-oss-security-token` (for STS keys) and `Authorization`.
@@ -40,7 +84,12 @@ pub fn sign(credentials: &Credentials, req: &mut RequestParts, now: SystemTime) 
 
 /// Adds `OSSAccessKeyId`, `Expires`, `Signature` (and `security-token`) to the
 /// query so the URL alone authorizes the request until it expires.
-pub fn presign(credentials: &Credentials, req: &mut RequestParts, now: SystemTime, expires_secs: u64) {
+pub fn presign(
+    credentials: &Credentials,
+    req: &mut RequestParts,
+    now: SystemTime,
+    expires_secs: u64,
+) {
     if let Some(token) = &credentials.security_token {
         req.query.push(("security-token".into(), token.clone()));
     }

@@ -89,7 +89,13 @@ pub fn canonical_request(req: &RequestParts) -> String {
     query.sort();
     let query = query
         .iter()
-        .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("&");
     let mut headers: Vec<(String, &str)> = req
@@ -111,7 +117,10 @@ pub fn canonical_request(req: &RequestParts) -> String {
 /// The string V4 signs.
 pub fn string_to_sign(req: &RequestParts, region: &str, stamp: &str) -> String {
     let hash = hex::encode(Sha256::digest(canonical_request(req).as_bytes()));
-    format!("{ALGORITHM}\n{stamp}\n{}\n{hash}", scope(&stamp[..8], region))
+    format!(
+        "{ALGORITHM}\n{stamp}\n{}\n{hash}",
+        scope(&stamp[..8], region)
+    )
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
