@@ -1,1 +1,317 @@
-fn main() {}
+//! `ferry-testbed`: run the loopback source and store, or verify an object.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ferry_testbed::source::{SourceConfig, SourceServer};
+use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
+use ferry_testbed::verify;
+
+/// Access key of `up` when OSS_ACCESS_KEY_ID is not set. A public demo value.
+const DEMO_KEY_ID: &str = "ferry-demo-key";
+/// Secret of `up` when OSS_ACCESS_KEY_SECRET is not set. A public demo value.
+const DEMO_KEY_SECRET: &str = "ferry-demo-secret";
+
+/// Loopback test bed for ferry: a deterministic HTTP source and an
+/// OSS-protocol store. Servers print their URL on the first line of stdout
+/// and run until SIGINT/SIGTERM or until stdin (when it is a pipe) closes.
+#[derive(Parser)]
+#[command(name = "ferry-testbed", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve pattern objects at /obj/{seed}/{size}.
+    Source(SourceArgs),
+    /// Serve an OSS-protocol store (path-style, signed requests only).
+    Store(StoreArgs),
+    /// Run a source and a store with demo settings (bucket ferry-demo,
+    /// region cn-hangzhou, key from OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET
+    /// or the built-in demo key).
+    Up(UpArgs),
+    /// Check that an object in a store equals pattern object (seed, size).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct SourceArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    knobs: SourceKnobs,
+}
+
+#[derive(Args)]
+struct SourceKnobs {
+    /// Send x-oss-hash-crc64ecma (whole-object CRC-64, decimal) like an OSS source.
+    #[arg(long)]
+    crc: bool,
+    /// Cap each connection at this many bytes per second (about 13000000
+    /// mimics one internet connection).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    rate: Option<u64>,
+    /// Ignore Range headers: always 200 with the whole object.
+    #[arg(long)]
+    no_range: bool,
+    /// Send bodies chunked, without Content-Length (HEAD has no length).
+    #[arg(long)]
+    no_content_length: bool,
+    /// Refuse HEAD with 405.
+    #[arg(long)]
+    refuse_head: bool,
+}
+
+impl SourceKnobs {
+    fn config(&self) -> SourceConfig {
+        SourceConfig {
+            crc_header: self.crc,
+            rate_limit: self.rate,
+            no_range: self.no_range,
+            no_content_length: self.no_content_length,
+            refuse_head: self.refuse_head,
+        }
+    }
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Keep objects as files under DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "null", required_unless_present = "null")]
+    data_dir: Option<PathBuf>,
+    /// Discard object bytes (sizes and CRCs are still checked and recorded).
+    #[arg(long)]
+    null: bool,
+    /// Region that V4 signatures must be scoped to.
+    #[arg(long, default_value = "cn-hangzhou")]
+    region: String,
+    /// A bucket that exists (repeatable).
+    #[arg(long = "bucket", value_name = "NAME", required = true)]
+    buckets: Vec<String>,
+    /// An accepted key, ID:SECRET or ID:SECRET:STS_TOKEN (repeatable).
+    #[arg(long = "credential", value_name = "ID:SECRET[:TOKEN]", required = true, value_parser = parse_credential)]
+    credentials: Vec<Credential>,
+    /// ETags from CRC and size instead of MD5 (saves an MD5 pass; not what
+    /// OSS sends).
+    #[arg(long)]
+    cheap_etags: bool,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// Source address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    source_listen: SocketAddr,
+    /// Store address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    store_listen: SocketAddr,
+    /// Keep objects under DIR (default: a temporary directory, removed at exit).
+    #[arg(long, value_name = "DIR", conflicts_with = "null")]
+    data_dir: Option<PathBuf>,
+    /// Discard object bytes in the store.
+    #[arg(long)]
+    null: bool,
+    #[command(flatten)]
+    knobs: SourceKnobs,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Store URL, e.g. http://127.0.0.1:PORT
+    #[arg(long)]
+    store: String,
+    #[arg(long)]
+    bucket: String,
+    #[arg(long)]
+    key: String,
+    /// Seed of the expected pattern object.
+    #[arg(long)]
+    seed: u64,
+    /// Size of the expected pattern object in bytes.
+    #[arg(long)]
+    size: u64,
+}
+
+fn parse_credential(s: &str) -> Result<Credential, String> {
+    let mut parts = s.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(id), Some(secret), token) if !id.is_empty() && !secret.is_empty() => {
+            Ok(Credential {
+                id: id.to_string(),
+                secret: secret.to_string(),
+                token: token.filter(|t| !t.is_empty()).map(str::to_string),
+            })
+        }
+        _ => Err("expected ID:SECRET or ID:SECRET:TOKEN".to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Source(args) => run_source(args),
+        Command::Store(args) => run_store(args),
+        Command::Up(args) => run_up(args),
+        Command::Verify(args) => return run_verify(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry-testbed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_source(args: SourceArgs) -> std::io::Result<()> {
+    let server = SourceServer::start_on(args.listen, args.knobs.config())?;
+    announce(&format!("source http://{}", server.addr()))?;
+    wait_for_shutdown();
+    Ok(())
+}
+
+fn run_store(args: StoreArgs) -> std::io::Result<()> {
+    let sink = match args.data_dir {
+        Some(dir) => Sink::Disk(dir),
+        None => Sink::Null,
+    };
+    let server = StoreServer::start_on(
+        args.listen,
+        StoreConfig {
+            region: args.region,
+            buckets: args.buckets,
+            credentials: args.credentials,
+            sink,
+            md5_etags: !args.cheap_etags,
+        },
+    )?;
+    announce(&format!("store {}", server.endpoint()))?;
+    wait_for_shutdown();
+    Ok(())
+}
+
+fn run_up(args: UpArgs) -> std::io::Result<()> {
+    let id = std::env::var("OSS_ACCESS_KEY_ID").unwrap_or_else(|_| DEMO_KEY_ID.to_string());
+    let secret =
+        std::env::var("OSS_ACCESS_KEY_SECRET").unwrap_or_else(|_| DEMO_KEY_SECRET.to_string());
+    let (sink, temp_dir) = match (args.null, args.data_dir) {
+        (true, _) => (Sink::Null, None),
+        (false, Some(dir)) => (Sink::Disk(dir), None),
+        (false, None) => {
+            let dir = std::env::temp_dir().join(format!("ferry-testbed-{}", std::process::id()));
+            (Sink::Disk(dir.clone()), Some(dir))
+        }
+    };
+    let source = SourceServer::start_on(args.source_listen, args.knobs.config())?;
+    let store = StoreServer::start_on(
+        args.store_listen,
+        StoreConfig {
+            region: "cn-hangzhou".into(),
+            buckets: vec!["ferry-demo".into()],
+            credentials: vec![Credential {
+                id: id.clone(),
+                secret,
+                token: None,
+            }],
+            sink: sink.clone(),
+            md5_etags: true,
+        },
+    )?;
+    announce(&format!(
+        "source http://{}\nstore {}",
+        source.addr(),
+        store.endpoint()
+    ))?;
+    eprintln!(
+        "ferry-testbed: bucket ferry-demo, region cn-hangzhou, access key id {id}, sink {sink:?}; \
+         objects at {}",
+        source.url(1, 1 << 30)
+    );
+    wait_for_shutdown();
+    drop(store);
+    if let Some(dir) = temp_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(())
+}
+
+fn run_verify(args: VerifyArgs) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome = runtime.block_on(verify::verify(
+        &args.store,
+        &args.bucket,
+        &args.key,
+        args.seed,
+        args.size,
+    ));
+    match outcome {
+        Ok(verdict) => {
+            println!("OK {}/{}: {verdict}", args.bucket, args.key);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("MISMATCH {}/{}: {e}", args.bucket, args.key);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the server line(s) and flushes, so a parent reading the first
+/// line of a pipe sees them at once.
+fn announce(lines: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{lines}")?;
+    out.flush()
+}
+
+/// Blocks until SIGINT, SIGTERM, or the end of stdin when stdin is a pipe
+/// or socket. A terminal or /dev/null stdin (e.g. a `&` background job) is
+/// not watched, or the server would quit at once.
+fn wait_for_shutdown() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
+        if stdin_is_pipe() {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+                let _ = eof_tx.send(());
+            });
+        } else {
+            std::mem::forget(eof_tx);
+        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = eof_rx => {}
+        }
+    });
+}
+
+fn stdin_is_pipe() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(fd)
+        .metadata()
+        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+        .unwrap_or(false)
+}

@@ -10,11 +10,11 @@ pub fn http_date(t: SystemTime) -> String {
     httpdate::fmt_http_date(t)
 }
 
-/// `2012-02-23T07:01:34.000Z`, as in OSS XML listings.
+/// `2012-02-23T07:01:34.000Z`, as in OSS XML listings. OSS keeps whole
+/// seconds and oss2's parser insists on `.000`.
 pub fn iso8601(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s) = fields(t);
-    let ms = t.duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis();
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")
 }
 
 /// `20240101T000000Z`, the V4 `x-oss-date` format.
