@@ -139,7 +139,9 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
                 value["ok"] = false.into();
                 println!("{value}");
             }
-            eprintln!("ferry: error: {e}");
+            if !args.events {
+                eprintln!("ferry: error: {e}");
+            }
             Err(())
         }
     }

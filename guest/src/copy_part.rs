@@ -70,18 +70,10 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
     }
     let mut reader = response.reader().map_err(|e| source_transport(e, &shown))?;
 
-    let upload_headers = [(
-        "content-type".to_string(),
-        "application/octet-stream".to_string(),
-    )];
-    let (pending, writer) = http::start(
-        "PUT",
-        &upload,
-        &upload_headers,
-        Some(task.length),
-        Timeouts::default(),
-    )
-    .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+    // No Content-Type: a presigned URL signs none, and OSS signs it when sent.
+    let (pending, writer) =
+        http::start("PUT", &upload, &[], Some(task.length), Timeouts::default())
+            .map_err(|e| oss::transport_error(e, "UploadPart"))?;
     let mut writer = writer.expect("a PUT with a length has a body");
 
     let mut digest = crc64fast::Digest::new();
@@ -119,10 +111,6 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
         .transient());
     }
     drop(reader);
-    writer
-        .flush()
-        .await
-        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
     writer
         .finish()
         .map_err(|e| oss::transport_error(e, "UploadPart"))?;

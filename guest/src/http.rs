@@ -164,7 +164,6 @@ pub async fn send(
     let (pending, writer) = start(method, url, headers, body.map(|b| b.len() as u64), timeouts)?;
     if let (Some(mut writer), Some(body)) = (writer, body) {
         writer.write_all(body).await?;
-        writer.flush().await?;
         writer.finish()?;
     }
     pending.response().await
@@ -335,22 +334,9 @@ impl BodyWriter {
         Ok(())
     }
 
-    /// Flushes and ends the body.
-    pub async fn flush(&mut self) -> Result<(), HttpError> {
-        let stream = self.stream.as_ref().expect("stream open until finish");
-        stream
-            .flush()
-            .map_err(|_| HttpError::Stream("request body flush failed".into()))?;
-        loop {
-            match stream.check_write() {
-                Ok(0) => wait(stream.subscribe()).await,
-                Ok(_) => return Ok(()),
-                Err(_) => return Err(HttpError::Stream("request body flush failed".into())),
-            }
-        }
-    }
-
-    /// Ends the body; the request completes.
+    /// Ends the body; the request completes. No flush is needed first: the
+    /// runtime delivers what was written before the end, and a peer that has
+    /// read a full Content-Length may already have closed its side.
     pub fn finish(mut self) -> Result<(), HttpError> {
         drop(self.stream.take());
         let body = self.body.take().expect("body present until finish");

@@ -109,7 +109,7 @@ async fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
     let Ok(mut writer) = BodyWriter::new(outgoing) else {
         return;
     };
-    if writer.write_all(body).await.is_ok() && writer.flush().await.is_ok() {
+    if writer.write_all(body).await.is_ok() {
         let _ = writer.finish();
     }
 }

@@ -1,0 +1,112 @@
+//! Fan-out: each part task posted to the fan-out authority runs on a fresh
+//! instance of the component, in its own store with its own limits, at most
+//! `instances` at once. A trap, a deadline or an exhausted memory comes back
+//! to the coordinator as a 503 for that part (which it re-dispatches), never
+//! as a failure of the host.
+
+use crate::egress::Egress;
+use crate::runtime::Runtime;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::{WasiBody, WasiHttpView};
+
+/// Runs part tasks on fresh instances.
+pub struct Fanout {
+    runtime: Arc<Runtime>,
+    egress: Arc<Egress>,
+    permits: Arc<Semaphore>,
+}
+
+impl Fanout {
+    pub fn new(runtime: Arc<Runtime>, egress: Arc<Egress>) -> Self {
+        let permits = Arc::new(Semaphore::new(runtime.limits().instances as usize));
+        Fanout {
+            runtime,
+            egress,
+            permits,
+        }
+    }
+
+    /// Serves one posted part task and returns the instance's response, or
+    /// a 503 describing why the instance failed.
+    pub async fn dispatch(&self, request: http::Request<WasiBody>) -> http::Response<WasiBody> {
+        match self.run(request).await {
+            Ok(response) => response,
+            Err(message) => {
+                tracing::warn!("part instance failed: {message}");
+                failure(503, &message)
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        request: http::Request<WasiBody>,
+    ) -> Result<http::Response<WasiBody>, String> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| "the instance pool is closed".to_string())?;
+        let mut store = self.runtime.part_store(self.egress.clone());
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| format!("cannot hand the task to an instance: {e}"))?;
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(|e| format!("cannot hand the task to an instance: {e}"))?;
+        let proxy = self.runtime.proxy_pre().clone();
+        let deadline = self.runtime.limits().part_deadline;
+        let task = tokio::spawn(async move {
+            // The permit is held until the instance is gone, body and all.
+            let _permit = permit;
+            let work = async {
+                let proxy = proxy.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
+            };
+            match tokio::time::timeout(deadline, work).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("the part instance trapped: {e:#}")),
+                Err(_) => Err(format!(
+                    "the part instance ran past its deadline of {} s",
+                    deadline.as_secs()
+                )),
+            }
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => Err(format!("the part instance answered an error: {code:?}")),
+            Err(_) => match task.await {
+                Ok(Err(message)) => Err(message),
+                Ok(Ok(())) => Err("the part instance finished without answering".into()),
+                Err(e) => Err(format!("the part instance's task failed: {e}")),
+            },
+        }
+    }
+}
+
+/// A JSON failure response in the shape the guest reads.
+fn failure(status: u16, message: &str) -> http::Response<WasiBody> {
+    let body = serde_json::json!({ "kind": "internal", "message": message }).to_string();
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .expect("a static response always builds")
+}

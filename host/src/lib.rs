@@ -1,0 +1,22 @@
+//! ferry's native host: HTTP and sandboxed fan-out for the ferry component.
+//!
+//! The host adds no transfer logic. It loads `ferry.wasm` once
+//! ([`Runtime`]), runs its command line as the coordinator, and serves the
+//! coordinator's part tasks ([`fanout`]) on fresh instances, each in its own
+//! store with a memory limit and a deadline ([`Limits`]); outgoing requests
+//! pass an egress allow-list ([`Egress`]). Embedders use [`Transfer`].
+
+pub mod egress;
+pub mod events;
+pub mod fanout;
+pub mod limits;
+pub mod outgoing;
+pub mod runtime;
+pub mod state;
+pub mod transfer;
+
+pub use egress::Egress;
+pub use events::Event;
+pub use limits::Limits;
+pub use runtime::Runtime;
+pub use transfer::{Credentials, Report, Transfer, TransferError};

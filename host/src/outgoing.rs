@@ -1,0 +1,70 @@
+//! Where an instance's outgoing requests go: requests to the fan-out
+//! authority run on a fresh instance and never touch the network; the rest
+//! pass the egress policy and go out through hyper.
+
+use crate::egress::Egress;
+use crate::fanout::Fanout;
+use http_body_util::BodyExt;
+use std::future::Future;
+use std::sync::Arc;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The reserved authority part tasks are posted to. `.invalid` never
+/// resolves (RFC 2606), so a request to it can only be served by the host.
+pub const FANOUT_HOST: &str = "ferry-fanout.invalid";
+
+/// The fan-out URL handed to a coordinating instance.
+pub fn fanout_url() -> String {
+    format!("http://{FANOUT_HOST}")
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+
+/// The outgoing-request policy of one instance.
+pub struct Outgoing {
+    pub(crate) egress: Arc<Egress>,
+    /// Present for a coordinator: where part tasks run.
+    pub(crate) fanout: Option<Arc<Fanout>>,
+}
+
+impl WasiHttpHooks for Outgoing {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: IoFuture,
+    ) -> SendFuture {
+        drop(fut);
+        if request.uri().host() == Some(FANOUT_HOST) {
+            return match &self.fanout {
+                Some(fanout) => {
+                    let fanout = fanout.clone();
+                    Box::new(async move {
+                        let response = fanout.dispatch(request).await;
+                        Ok((response, Box::new(async { Ok(()) }) as IoFuture))
+                    })
+                }
+                None => {
+                    tracing::warn!("a part instance tried to fan out; refused");
+                    Box::new(async { Err(Error::HttpRequestDenied) })
+                }
+            };
+        }
+        if !self.egress.permits(request.uri()) {
+            tracing::warn!(
+                host = request.uri().host().unwrap_or(""),
+                "egress refused: the host is neither the source nor the store"
+            );
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as IoFuture,
+            ))
+        })
+    }
+}

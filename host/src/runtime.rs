@@ -1,0 +1,229 @@
+//! The wasmtime side: one engine, the component compiled once (and cached as
+//! `.cwasm` beside the `.wasm`), pre-instantiated, and stores made to measure
+//! for the coordinator and for each part.
+
+use crate::egress::Egress;
+use crate::fanout::Fanout;
+use crate::limits::{ticks, Limits, EPOCH_TICK};
+use crate::outgoing::Outgoing;
+use crate::state::State;
+use anyhow::{Context as _, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
+    StoreLimitsBuilder,
+};
+use wasmtime_wasi::cli::StdoutStream;
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// The ferry component, ready to instantiate many times.
+pub struct Runtime {
+    engine: Engine,
+    command: CommandPre<State>,
+    proxy: ProxyPre<State>,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// Loads the component at `wasm` (compiling it, or reading the cached
+    /// `.cwasm` beside it) and prepares instances within `limits`.
+    pub fn new(wasm: &Path, limits: Limits) -> Result<Arc<Runtime>> {
+        let engine = engine(&limits)?;
+        let component = load(&engine, wasm)?;
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("the component does not link: {e:#}"))?;
+        let command = CommandPre::new(pre.clone())
+            .map_err(|e| anyhow::anyhow!("the component exports no wasi:cli/run: {e:#}"))?;
+        let proxy = ProxyPre::new(pre).map_err(|e| {
+            anyhow::anyhow!("the component exports no wasi:http/incoming-handler: {e:#}")
+        })?;
+        start_epoch_ticker(&engine);
+        Ok(Arc::new(Runtime {
+            engine,
+            command,
+            proxy,
+            limits,
+        }))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub(crate) fn proxy_pre(&self) -> &ProxyPre<State> {
+        &self.proxy
+    }
+
+    fn store(
+        &self,
+        wasi: WasiCtx,
+        outgoing: Outgoing,
+        deadline: std::time::Duration,
+    ) -> Store<State> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.instance_memory)
+            .instances(64)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            State {
+                wasi,
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                outgoing,
+                limits,
+            },
+        );
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(ticks(deadline));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// A store for one part task: no credentials, no arguments, egress to
+    /// the source and the store only, the part deadline.
+    pub(crate) fn part_store(&self, egress: Arc<Egress>) -> Store<State> {
+        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let outgoing = Outgoing {
+            egress,
+            fanout: None,
+        };
+        self.store(wasi, outgoing, self.limits.part_deadline)
+    }
+
+    /// Runs the component's command line (`wasi:cli/run`) as a coordinator
+    /// whose part tasks fan out to fresh instances. `stdout` receives what
+    /// the command prints. Returns whether the command succeeded.
+    pub async fn run_command(
+        self: &Arc<Self>,
+        args: &[String],
+        env: &[(String, String)],
+        egress: Egress,
+        stdout: impl StdoutStream + 'static,
+    ) -> Result<bool> {
+        let egress = Arc::new(egress);
+        let fanout = Arc::new(Fanout::new(self.clone(), egress.clone()));
+        let wasi = WasiCtx::builder()
+            .args(args)
+            .envs(env)
+            .stdout(stdout)
+            .inherit_stderr()
+            .build();
+        let outgoing = Outgoing {
+            egress,
+            fanout: Some(fanout),
+        };
+        let mut store = self.store(wasi, outgoing, self.limits.job_deadline);
+        let command = self
+            .command
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot instantiate the component: {e:#}"))?;
+        let outcome = command
+            .wasi_cli_run()
+            .call_run(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("the coordinating instance trapped: {e:#}"))?;
+        Ok(outcome.is_ok())
+    }
+}
+
+fn engine(limits: &Limits) -> Result<Engine> {
+    let mut pool = PoolingAllocationConfig::new();
+    // The coordinator, every part instance and a margin for instances still
+    // being torn down.
+    let instances = limits.instances.saturating_mul(2).saturating_add(4);
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .total_stacks(instances)
+        .max_memory_size(limits.instance_memory);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot configure wasmtime: {e:#}"))
+}
+
+/// The `.cwasm` cache beside a `.wasm`.
+fn cache_path(wasm: &Path) -> PathBuf {
+    wasm.with_extension("cwasm")
+}
+
+fn load(engine: &Engine, wasm: &Path) -> Result<Component> {
+    let cache = cache_path(wasm);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let wasm_time = modified(wasm).with_context(|| {
+        format!(
+            "cannot read the component {}; build it with `make wasm` or point --component at it",
+            wasm.display()
+        )
+    })?;
+    if modified(&cache).is_some_and(|t| t >= wasm_time) {
+        // SAFETY: the cache is written only by this function, from this
+        // component, next to it; deserialization also checks that it was
+        // compiled by a compatible engine and fails otherwise.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cache) } {
+            return Ok(component);
+        }
+    }
+    let component = Component::from_file(engine, wasm)
+        .map_err(|e| anyhow::anyhow!("cannot compile {}: {e:#}", wasm.display()))?;
+    if let Ok(bytes) = component.serialize() {
+        let tmp = cache.with_extension("cwasm.tmp");
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, &cache);
+        }
+    }
+    Ok(component)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the
+/// engine lives, so deadlines trap instances that spin.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("ferry-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .expect("the epoch thread starts");
+}
+
+/// Where the component is looked for when none is named: `FERRY_COMPONENT`,
+/// then `ferry.wasm` beside the executable or one folder up (the layout of
+/// `target/release/ferry` and `target/ferry.wasm`).
+pub fn default_component_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERRY_COMPONENT") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().ok();
+    let dir = exe.as_deref().and_then(Path::parent);
+    let candidates = [
+        dir.map(|d| d.join("ferry.wasm")),
+        dir.and_then(Path::parent).map(|d| d.join("ferry.wasm")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("target/ferry.wasm"))
+}

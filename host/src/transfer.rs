@@ -1,0 +1,317 @@
+//! The embedding API: a [`Transfer`] built step by step and run to a typed
+//! [`Report`], with progress delivered to a callback.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let report = ferry_host::Transfer::builder()
+//!     .source("https://mirror.example.com/big.iso")
+//!     .target("oss://my-bucket/images/big.iso")
+//!     .region("cn-hangzhou")
+//!     .instances(64)
+//!     .run(|event| println!("{event:?}"))
+//!     .await?;
+//! println!("{} bytes, crc64 {}", report.size, report.crc64);
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::egress::Egress;
+use crate::events::{Event, EventPipe, Lines};
+use crate::limits::Limits;
+use crate::outgoing::fanout_url;
+use crate::runtime::{default_component_path, Runtime};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The verified outcome of a transfer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Bytes in the object.
+    pub size: u64,
+    /// Parts uploaded (0 for an empty object).
+    pub parts: u32,
+    /// CRC-64/XZ of the object, combined from the part CRCs.
+    pub crc64: u64,
+    /// The CRC-64 the store reported for the object.
+    pub store_crc64: u64,
+    /// The CRC-64 the source offered, if it did.
+    pub source_crc64: Option<u64>,
+    /// The object's ETag.
+    pub etag: String,
+    /// Part retries needed.
+    pub retries: u32,
+    /// Wall time of the transfer, in seconds.
+    pub seconds: f64,
+}
+
+/// Why a transfer failed; nothing is left in the store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransferError {
+    /// `invalid-input`, `source`, `store`, `integrity`, `exhausted` or `internal`.
+    pub kind: String,
+    /// What went wrong and what to do.
+    pub message: String,
+    /// The part concerned, if any.
+    pub part_number: Option<u32>,
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.part_number {
+            Some(n) => write!(f, "part {n}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+impl TransferError {
+    fn internal(message: impl Into<String>) -> Self {
+        TransferError {
+            kind: "internal".into(),
+            message: message.into(),
+            part_number: None,
+        }
+    }
+
+    /// A process exit code for the kind of failure.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind.as_str() {
+            "invalid-input" => 2,
+            "source" => 3,
+            "store" => 4,
+            "integrity" => 5,
+            "exhausted" => 6,
+            _ => 70,
+        }
+    }
+}
+
+/// OSS credentials for a transfer.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    pub security_token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials(<redacted>)")
+    }
+}
+
+impl Credentials {
+    /// `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`.
+    pub fn from_env() -> Option<Credentials> {
+        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        Some(Credentials {
+            access_key_id: get("OSS_ACCESS_KEY_ID")?,
+            access_key_secret: get("OSS_ACCESS_KEY_SECRET")?,
+            security_token: get("OSS_SESSION_TOKEN").or_else(|| get("OSS_SECURITY_TOKEN")),
+        })
+    }
+}
+
+/// A copy from a URL into `oss://bucket/key`.
+#[derive(Debug, Clone, Default)]
+pub struct Transfer {
+    source: String,
+    target: String,
+    endpoint: Option<String>,
+    region: Option<String>,
+    part_size: Option<String>,
+    signature: Option<String>,
+    credentials: Option<Credentials>,
+    component: Option<PathBuf>,
+    limits: Limits,
+}
+
+impl Transfer {
+    pub fn builder() -> Transfer {
+        Transfer::default()
+    }
+
+    /// The http(s) URL to copy from.
+    pub fn source(mut self, url: impl Into<String>) -> Self {
+        self.source = url.into();
+        self
+    }
+
+    /// `oss://BUCKET/KEY`.
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = target.into();
+        self
+    }
+
+    /// The store's endpoint (default `https://oss-REGION.aliyuncs.com`).
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The bucket's region.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Bytes per part, as a size string (`6MiB`, `64M`, `1048576`).
+    pub fn part_size(mut self, size: impl Into<String>) -> Self {
+        self.part_size = Some(size.into());
+        self
+    }
+
+    /// `v1` or `v4` (the default).
+    pub fn signature(mut self, version: impl Into<String>) -> Self {
+        self.signature = Some(version.into());
+        self
+    }
+
+    /// Credentials; read from the environment when not given.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The component to run (default: [`default_component_path`]).
+    pub fn component(mut self, path: impl Into<PathBuf>) -> Self {
+        self.component = Some(path.into());
+        self
+    }
+
+    /// Part instances at once (also the parts in flight).
+    pub fn instances(mut self, n: u32) -> Self {
+        self.limits.instances = n.max(1);
+        self
+    }
+
+    /// All sandbox limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The arguments handed to the component's command line.
+    fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "ferry".to_string(),
+            "copy".into(),
+            self.source.clone(),
+            self.target.clone(),
+            "--events".into(),
+            "--fanout".into(),
+            fanout_url(),
+            "--parallel".into(),
+            self.limits.instances.to_string(),
+        ];
+        let mut opt = |flag: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                args.push(flag.into());
+                args.push(v.clone());
+            }
+        };
+        opt("--endpoint", &self.endpoint);
+        opt("--region", &self.region);
+        opt("--part-size", &self.part_size);
+        opt("--signature", &self.signature);
+        args
+    }
+
+    fn egress(&self) -> Egress {
+        let mut egress = Egress::default();
+        egress.allow_url(&self.source);
+        let endpoint = self.endpoint.clone().or_else(|| {
+            self.region
+                .as_ref()
+                .map(|r| format!("https://oss-{r}.aliyuncs.com"))
+        });
+        if let Some(e) = endpoint {
+            egress.allow_store(&e);
+        }
+        egress
+    }
+
+    /// Runs the transfer on a runtime loaded for it.
+    pub async fn run(self, on_event: impl FnMut(Event)) -> Result<Report, TransferError> {
+        let path = self
+            .component
+            .clone()
+            .unwrap_or_else(default_component_path);
+        let runtime = Runtime::new(&path, self.limits)
+            .map_err(|e| TransferError::internal(format!("{e:#}")))?;
+        self.run_on(&runtime, on_event).await
+    }
+
+    /// Runs the transfer on an existing runtime (which fixes the limits).
+    pub async fn run_on(
+        self,
+        runtime: &Arc<Runtime>,
+        mut on_event: impl FnMut(Event),
+    ) -> Result<Report, TransferError> {
+        let credentials = self
+            .credentials
+            .clone()
+            .or_else(Credentials::from_env)
+            .ok_or_else(|| TransferError {
+                kind: "invalid-input".into(),
+                message: "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
+                          (and OSS_SESSION_TOKEN for an STS key)"
+                    .into(),
+                part_number: None,
+            })?;
+        let mut env = vec![
+            ("OSS_ACCESS_KEY_ID".to_string(), credentials.access_key_id),
+            (
+                "OSS_ACCESS_KEY_SECRET".to_string(),
+                credentials.access_key_secret,
+            ),
+        ];
+        if let Some(token) = credentials.security_token {
+            env.push(("OSS_SESSION_TOKEN".into(), token));
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let args = self.args();
+        let egress = self.egress();
+        let runtime = runtime.clone();
+        let command = tokio::spawn(async move {
+            runtime
+                .run_command(&args, &env, egress, EventPipe(tx))
+                .await
+        });
+        let mut lines = Lines::default();
+        let mut last: Option<serde_json::Value> = None;
+        while let Some(bytes) = rx.recv().await {
+            for line in lines.push(&bytes) {
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if value.get("event").is_some() {
+                    if let Ok(event) = serde_json::from_value::<Event>(value) {
+                        on_event(event);
+                    }
+                } else {
+                    last = Some(value);
+                }
+            }
+        }
+        let ran = command
+            .await
+            .map_err(|e| TransferError::internal(format!("the transfer task failed: {e}")))?;
+        if let Err(e) = ran {
+            return Err(TransferError::internal(format!("{e:#}")));
+        }
+        let value =
+            last.ok_or_else(|| TransferError::internal("the component printed no result"))?;
+        if value.get("ok").and_then(|v| v.as_bool()) == Some(true) {
+            serde_json::from_value(value)
+                .map_err(|e| TransferError::internal(format!("unreadable report: {e}")))
+        } else {
+            Err(serde_json::from_value(value)
+                .unwrap_or_else(|e| TransferError::internal(format!("unreadable failure: {e}"))))
+        }
+    }
+}
