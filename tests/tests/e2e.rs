@@ -1,0 +1,236 @@
+//! End-to-end copies through the built `ferry` binary and `ferry.wasm`,
+//! against the loopback source and OSS-protocol store. Every copy is read
+//! back from the store and compared with the source, byte for byte and by
+//! CRC-64; every failure must leave no object and no upload behind.
+//!
+//! Needs `make build` first (the binary and the component); `make test`
+//! does that.
+
+use ferry_testbed::pattern;
+use ferry_testbed::source::{SourceConfig, SourceServer};
+use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+const BUCKET: &str = "ferry-e2e";
+const REGION: &str = "cn-hangzhou";
+const KEY_ID: &str = "e2e-key";
+const SECRET: &str = "e2e-secret-value";
+const STS_ID: &str = "e2e-sts-key";
+const STS_SECRET: &str = "e2e-sts-secret";
+const STS_TOKEN: &str = "e2e-sts-token-value";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+fn ferry_bin() -> PathBuf {
+    let p = workspace().join("target/release/ferry");
+    assert!(p.exists(), "{} is missing: run `make build`", p.display());
+    p
+}
+
+struct Bed {
+    source: SourceServer,
+    store: StoreServer,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("ferry-e2e-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn bed(tag: &str, source: SourceConfig) -> Bed {
+    let dir = TempDir::new(tag);
+    let store = StoreServer::start(StoreConfig {
+        region: REGION.into(),
+        buckets: vec![BUCKET.into()],
+        credentials: vec![
+            Credential {
+                id: KEY_ID.into(),
+                secret: SECRET.into(),
+                token: None,
+            },
+            Credential {
+                id: STS_ID.into(),
+                secret: STS_SECRET.into(),
+                token: Some(STS_TOKEN.into()),
+            },
+        ],
+        sink: Sink::Disk(dir.0.clone()),
+        md5_etags: true,
+    })
+    .unwrap();
+    Bed {
+        source: SourceServer::start(source).unwrap(),
+        store,
+        _dir: dir,
+    }
+}
+
+struct Run {
+    code: i32,
+    result: Value,
+    stderr: String,
+}
+
+fn ferry(bed: &Bed, source_url: &str, key: &str, extra: &[&str], creds: (&str, &str, Option<&str>)) -> Run {
+    let mut cmd = Command::new(ferry_bin());
+    cmd.arg("copy")
+        .arg(source_url)
+        .arg(format!("oss://{BUCKET}/{key}"))
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION, "--json"])
+        .args(extra)
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", creds.0)
+        .env("OSS_ACCESS_KEY_SECRET", creds.1)
+        .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"));
+    if let Some(token) = creds.2 {
+        cmd.env("OSS_SESSION_TOKEN", token);
+    }
+    let out = cmd.output().expect("ferry runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stdout.lines().last().unwrap_or_default();
+    let result: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("ferry printed no JSON result ({e}): {stdout}\n{stderr}"));
+    for secret in [SECRET, STS_SECRET, STS_TOKEN] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret leaked into ferry's output"
+        );
+    }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        result,
+        stderr,
+    }
+}
+
+const KEYS: (&str, &str, Option<&str>) = (KEY_ID, SECRET, None);
+
+/// Copies pattern object (seed, size) and checks it in the store.
+fn copy_and_verify(bed: &Bed, seed: u64, size: u64, key: &str, extra: &[&str], creds: (&str, &str, Option<&str>)) -> Value {
+    let run = ferry(bed, &bed.source.url(seed, size), key, extra, creds);
+    assert_eq!(run.code, 0, "ferry failed: {}\n{}", run.result, run.stderr);
+    assert_eq!(run.result["ok"], true);
+    let expected_crc = pattern::crc64(seed, size);
+    assert_eq!(run.result["size"], size);
+    assert_eq!(run.result["crc64"], expected_crc);
+    assert_eq!(run.result["store_crc64"], expected_crc);
+    let info = bed.store.object(BUCKET, key).expect("the object exists");
+    assert_eq!(info.size, size);
+    assert_eq!(info.crc64, expected_crc);
+    let stored = bed.store.read_object(BUCKET, key).expect("the object reads back");
+    let mut expected = vec![0u8; size as usize];
+    pattern::fill(seed, 0, &mut expected);
+    assert!(stored == expected, "the stored bytes differ from the source");
+    assert!(bed.store.open_uploads(BUCKET).is_empty(), "an upload was left behind");
+    run.result
+}
+
+#[test]
+fn small_shapes_copy_exactly() {
+    let bed = bed("shapes", SourceConfig::default());
+    let part = 100 * 1024u64;
+    for (i, size) in [0, 1, part, part + 1, 3 * part + 12_345].into_iter().enumerate() {
+        let key = format!("shapes/{size}.bin");
+        let r = copy_and_verify(&bed, 40 + i as u64, size, &key, &["--part-size", "100KiB", "--instances", "4"], KEYS);
+        assert_eq!(r["parts"], size.div_ceil(part), "size {size}");
+    }
+}
+
+#[test]
+fn source_crc_is_checked_and_v1_and_sts_sign() {
+    let bed = bed("auth", SourceConfig {
+        crc_header: true,
+        ..SourceConfig::default()
+    });
+    let r = copy_and_verify(&bed, 7, 5_000_000, "auth/v4-sts.bin", &["--part-size", "1MiB"], (STS_ID, STS_SECRET, Some(STS_TOKEN)));
+    assert_eq!(r["source_crc64"], pattern::crc64(7, 5_000_000));
+    copy_and_verify(&bed, 8, 3_000_000, "auth/v1.bin", &["--part-size", "1MiB", "--signature", "v1"], KEYS);
+    copy_and_verify(&bed, 9, 3_000_000, "auth/v1-sts.bin", &["--part-size", "1MiB", "--signature", "v1"], (STS_ID, STS_SECRET, Some(STS_TOKEN)));
+}
+
+#[test]
+fn head_refused_source_is_probed_with_a_range() {
+    let bed = bed("nohead", SourceConfig {
+        refuse_head: true,
+        ..SourceConfig::default()
+    });
+    copy_and_verify(&bed, 11, 2_500_000, "nohead.bin", &["--part-size", "1MiB"], KEYS);
+}
+
+#[test]
+fn half_gib_through_sixteen_instances() {
+    let bed = bed("big", SourceConfig {
+        crc_header: true,
+        ..SourceConfig::default()
+    });
+    let size = 512u64 << 20;
+    let r = copy_and_verify(&bed, 99, size, "big/half-gib.bin", &["--instances", "16"], KEYS);
+    assert_eq!(r["parts"], 86);
+}
+
+/// A failure must leave neither an object nor an upload.
+fn assert_nothing_left(bed: &Bed, key: &str) {
+    assert!(bed.store.object(BUCKET, key).is_none(), "an object was left");
+    assert!(bed.store.open_uploads(BUCKET).is_empty(), "an upload was left");
+}
+
+#[test]
+fn wrong_credentials_fail_clearly_and_leave_nothing() {
+    let bed = bed("creds", SourceConfig::default());
+    let url = bed.source.url(1, 1_000_000);
+    let run = ferry(&bed, &url, "creds/a.bin", &[], (KEY_ID, "not-the-secret", None));
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(run.result["kind"], "store");
+    assert!(run.result["message"].as_str().unwrap().contains("SignatureDoesNotMatch"));
+    let run = ferry(&bed, &url, "creds/a.bin", &[], ("no-such-key", SECRET, None));
+    assert_eq!(run.code, 4);
+    assert!(run.result["message"].as_str().unwrap().contains("InvalidAccessKeyId"));
+    let run = ferry(&bed, &url, "creds/a.bin", &[], (STS_ID, STS_SECRET, Some("wrong-token")));
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_nothing_left(&bed, "creds/a.bin");
+}
+
+#[test]
+fn missing_source_fails_clearly_and_leaves_nothing() {
+    let bed = bed("404", SourceConfig::default());
+    let url = format!("http://{}/no/such/object", bed.source.addr());
+    let run = ferry(&bed, &url, "missing.bin", &[], KEYS);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.result["kind"], "source");
+    assert!(run.result["message"].as_str().unwrap().contains("404"));
+    assert_nothing_left(&bed, "missing.bin");
+}
+
+#[test]
+fn bad_input_is_named() {
+    let bed = bed("input", SourceConfig::default());
+    let url = bed.source.url(1, 10);
+    let run = ferry(&bed, &url, "x", &["--part-size", "10KiB"], KEYS);
+    assert_eq!(run.code, 2);
+    assert!(run.result["message"].as_str().unwrap().contains("minimum"));
+    let run = ferry(&bed, "ftp://example/x", "x", &[], KEYS);
+    assert_eq!(run.code, 2);
+    assert_nothing_left(&bed, "x");
+}
