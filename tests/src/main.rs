@@ -86,7 +86,12 @@ struct StoreArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Keep objects as files under DIR.
-    #[arg(long, value_name = "DIR", conflicts_with = "null", required_unless_present = "null")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "null",
+        required_unless_present = "null"
+    )]
     data_dir: Option<PathBuf>,
     /// Discard object bytes (sizes and CRCs are still checked and recorded).
     #[arg(long)]
@@ -144,13 +149,11 @@ struct VerifyArgs {
 fn parse_credential(s: &str) -> Result<Credential, String> {
     let mut parts = s.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(id), Some(secret), token) if !id.is_empty() && !secret.is_empty() => {
-            Ok(Credential {
-                id: id.to_string(),
-                secret: secret.to_string(),
-                token: token.filter(|t| !t.is_empty()).map(str::to_string),
-            })
-        }
+        (Some(id), Some(secret), token) if !id.is_empty() && !secret.is_empty() => Ok(Credential {
+            id: id.to_string(),
+            secret: secret.to_string(),
+            token: token.filter(|t| !t.is_empty()).map(str::to_string),
+        }),
         _ => Err("expected ID:SECRET or ID:SECRET:TOKEN".to_string()),
     }
 }
@@ -286,13 +289,15 @@ fn wait_for_shutdown() {
         .expect("runtime");
     runtime.block_on(async {
         let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
+        // Held (unused) when stdin is not watched, so `eof_rx` never fires.
+        let mut _unwatched = None;
         if stdin_is_pipe() {
             std::thread::spawn(move || {
                 let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
                 let _ = eof_tx.send(());
             });
         } else {
-            std::mem::forget(eof_tx);
+            _unwatched = Some(eof_tx);
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");

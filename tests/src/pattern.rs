@@ -34,13 +34,16 @@ pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
     }
 }
 
+/// One slot per `(seed, size)`, filled by whoever asks first.
+type CrcCache = HashMap<(u64, u64), Arc<OnceLock<u64>>>;
+
 /// CRC-64/XZ (the OSS `x-oss-hash-crc64ecma` variant) of the whole object
 /// `(seed, size)`.
 ///
 /// Computed once per `(seed, size)` and cached: a 15 GB object takes seconds.
 /// Concurrent first callers for the same object wait for one computation.
 pub fn crc64(seed: u64, size: u64) -> u64 {
-    static CACHE: OnceLock<Mutex<HashMap<(u64, u64), Arc<OnceLock<u64>>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<CrcCache>> = OnceLock::new();
     let cell = {
         let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
         cache.entry((seed, size)).or_default().clone()

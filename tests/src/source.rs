@@ -123,7 +123,11 @@ impl Handler for SourceService {
         })
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: Self::Conn) -> Response<ResponseBody> {
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: Self::Conn,
+    ) -> Response<ResponseBody> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.respond(req, conn).await
     }
@@ -150,7 +154,10 @@ impl SourceService {
             }
         }
 
-        let range_header = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+        let range_header = req
+            .headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok());
         let range = if self.cfg.no_range {
             RangeRequest::Whole
         } else {
@@ -158,7 +165,10 @@ impl SourceService {
         };
         let mut resp = Response::builder()
             .header(header::ETAG, &etag)
-            .header(header::LAST_MODIFIED, httpdate::fmt_http_date(last_modified()))
+            .header(
+                header::LAST_MODIFIED,
+                httpdate::fmt_http_date(last_modified()),
+            )
             .header(header::CONTENT_TYPE, "application/octet-stream");
         if !self.cfg.no_range {
             resp = resp.header(header::ACCEPT_RANGES, "bytes");
@@ -174,10 +184,7 @@ impl SourceService {
         let (status, start, end) = match range {
             RangeRequest::Whole => (StatusCode::OK, 0, size),
             RangeRequest::Part { start, end } => {
-                resp = resp.header(
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{end}/{size}"),
-                );
+                resp = resp.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
                 (StatusCode::PARTIAL_CONTENT, start, end + 1)
             }
             RangeRequest::Unsatisfiable => {

@@ -97,7 +97,12 @@ mod tests {
             let t = UNIX_EPOCH + Duration::from_secs(secs);
             assert_eq!(parse_compact(&compact(t)), Some(t));
         }
-        for bad in ["", "20120223T070134", "2012022XT070134Z", "20121323T070134Z"] {
+        for bad in [
+            "",
+            "20120223T070134",
+            "2012022XT070134Z",
+            "20121323T070134Z",
+        ] {
             assert_eq!(parse_compact(bad), None, "{bad}");
         }
     }

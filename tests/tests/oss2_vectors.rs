@@ -43,8 +43,7 @@ struct Case {
 }
 
 fn load() -> (String, Vec<Credential>, Vec<(Vector, Case)>) {
-    let file: File =
-        serde_json::from_str(include_str!("../vectors/oss2_signatures.json")).unwrap();
+    let file: File = serde_json::from_str(include_str!("../vectors/oss2_signatures.json")).unwrap();
     let creds = file
         .credentials
         .into_iter()
@@ -92,8 +91,7 @@ fn every_oss2_signature_verifies() {
     };
     assert!(cases.len() >= 32, "vectors missing");
     for (v, c) in &cases {
-        let scheme = check(&authority, c, c.now)
-            .unwrap_or_else(|e| panic!("{}: {e:?}", v.name));
+        let scheme = check(&authority, c, c.now).unwrap_or_else(|e| panic!("{}: {e:?}", v.name));
         let expected = match (v.name.contains("v4"), v.name.contains("/url/")) {
             (false, false) => Scheme::V1Header,
             (false, true) => Scheme::V1Query,

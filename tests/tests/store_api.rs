@@ -168,22 +168,34 @@ fn complete_validates_the_part_list() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let total = MIN_PART_SIZE + 10;
     let crc = pattern::crc64(7, total);
-    assert_eq!(r.header("x-oss-hash-crc64ecma"), Some(crc.to_string().as_str()));
+    assert_eq!(
+        r.header("x-oss-hash-crc64ecma"),
+        Some(crc.to_string().as_str())
+    );
     let info = s.object(BUCKET, key).unwrap();
     assert_eq!((info.size, info.crc64, info.parts), (total, crc, Some(2)));
     assert!(info.etag.ends_with("-2\""), "{}", info.etag);
     assert_eq!(r.element("ETag").unwrap(), info.etag);
-    assert_eq!(s.read_object(BUCKET, key).unwrap(), bytes(7, 0, total as usize));
+    assert_eq!(
+        s.read_object(BUCKET, key).unwrap(),
+        bytes(7, 0, total as usize)
+    );
     assert!(s.open_uploads(BUCKET).is_empty());
 
     // Ranged GET across the part boundary; whole-object CRC on it.
     let r = c.get(
         &format!("/{BUCKET}/dir%2Fobj.bin"),
-        &[("range", &format!("bytes={}-{}", MIN_PART_SIZE - 3, MIN_PART_SIZE + 2))],
+        &[(
+            "range",
+            &format!("bytes={}-{}", MIN_PART_SIZE - 3, MIN_PART_SIZE + 2),
+        )],
     );
     assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
     assert_eq!(&r.body[..], &bytes(7, MIN_PART_SIZE - 3, 6)[..]);
-    assert_eq!(r.header("x-oss-hash-crc64ecma"), Some(crc.to_string().as_str()));
+    assert_eq!(
+        r.header("x-oss-hash-crc64ecma"),
+        Some(crc.to_string().as_str())
+    );
     assert_eq!(r.header("x-oss-object-type"), Some("Multipart"));
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -201,7 +213,10 @@ fn null_sink_still_checks_crc() {
         let data = bytes(seed, offset, *size as usize);
         let r = upload_part(&c, "null.bin", &id, i as u32 + 1, data);
         let part_crc = pattern::range_crc64(seed, offset, *size);
-        assert_eq!(r.header("x-oss-hash-crc64ecma"), Some(part_crc.to_string().as_str()));
+        assert_eq!(
+            r.header("x-oss-hash-crc64ecma"),
+            Some(part_crc.to_string().as_str())
+        );
         tags.push(r.header("etag").unwrap().to_string());
         offset += size;
     }
@@ -213,7 +228,10 @@ fn null_sink_still_checks_crc() {
     let r = complete(&c, "null.bin", &id, &list);
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let crc = pattern::crc64(seed, offset);
-    assert_eq!(r.header("x-oss-hash-crc64ecma"), Some(crc.to_string().as_str()));
+    assert_eq!(
+        r.header("x-oss-hash-crc64ecma"),
+        Some(crc.to_string().as_str())
+    );
     let info = s.object(BUCKET, "null.bin").unwrap();
     assert_eq!((info.size, info.crc64, info.parts), (offset, crc, Some(3)));
     assert!(s.read_object(BUCKET, "null.bin").is_none());
@@ -224,8 +242,14 @@ fn null_sink_still_checks_crc() {
     assert!(r.text().contains("null sink"));
     let r = c.send(Method::HEAD, &format!("/{BUCKET}/null.bin"), &[], "");
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header("content-length"), Some(offset.to_string().as_str()));
-    assert_eq!(r.header("x-oss-hash-crc64ecma"), Some(crc.to_string().as_str()));
+    assert_eq!(
+        r.header("content-length"),
+        Some(offset.to_string().as_str())
+    );
+    assert_eq!(
+        r.header("x-oss-hash-crc64ecma"),
+        Some(crc.to_string().as_str())
+    );
 
     // Admin read-back.
     let admin = OssClient::new(&s.endpoint(), None);
@@ -262,7 +286,10 @@ fn object_operations_and_errors() {
     assert_eq!((r.status, r.body.len()), (StatusCode::OK, 5000));
     let r = c.get(
         &format!("/{BUCKET}/a"),
-        &[("range", "bytes=6000-"), ("x-oss-range-behavior", "standard")],
+        &[
+            ("range", "bytes=6000-"),
+            ("x-oss-range-behavior", "standard"),
+        ],
     );
     assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
 
@@ -282,11 +309,17 @@ fn object_operations_and_errors() {
     // Refusals, each with a request id.
     let anonymous = OssClient::new(&s.endpoint(), None);
     let r = anonymous.get(&format!("/{BUCKET}/a"), &[]);
-    assert_eq!((r.status, r.code().as_deref()), (StatusCode::FORBIDDEN, Some("AccessDenied")));
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (StatusCode::FORBIDDEN, Some("AccessDenied"))
+    );
     assert!(r.header("x-oss-request-id").is_some());
     assert!(r.element("RequestId").is_some() && r.element("HostId").is_some());
     let r = c.get("/nobucket/a", &[]);
-    assert_eq!((r.status, r.code().as_deref()), (StatusCode::NOT_FOUND, Some("NoSuchBucket")));
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (StatusCode::NOT_FOUND, Some("NoSuchBucket"))
+    );
     let r = c.get(&format!("/{BUCKET}/missing"), &[]);
     assert_eq!(r.code().as_deref(), Some("NoSuchKey"));
     let late = SystemTime::now() - Duration::from_secs(20 * 60);
@@ -299,7 +332,12 @@ fn object_operations_and_errors() {
     let r = wrong.get(&format!("/{BUCKET}/a"), &[]);
     assert_eq!(r.code().as_deref(), Some("SignatureDoesNotMatch"));
     assert!(!r.text().contains("secret"));
-    let r = c.send(Method::PUT, &format!("/{BUCKET}/a?partNumber=1&uploadId=NOPE"), &[], "x");
+    let r = c.send(
+        Method::PUT,
+        &format!("/{BUCKET}/a?partNumber=1&uploadId=NOPE"),
+        &[],
+        "x",
+    );
     assert_eq!(r.code().as_deref(), Some("NoSuchUpload"));
 
     let r = c.send(Method::DELETE, &format!("/{BUCKET}/a"), &[], "");
@@ -310,7 +348,12 @@ fn object_operations_and_errors() {
     let r = admin.get(&format!("/-/uploads/{BUCKET}"), &[]);
     let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(json, serde_json::json!([{"key": "open", "upload_id": id}]));
-    let r = c.send(Method::DELETE, &format!("/{BUCKET}/open?uploadId={id}"), &[], "");
+    let r = c.send(
+        Method::DELETE,
+        &format!("/{BUCKET}/open?uploadId={id}"),
+        &[],
+        "",
+    );
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(s.open_uploads(BUCKET).is_empty());
     assert!(s.requests() >= 14);

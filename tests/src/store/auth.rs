@@ -56,8 +56,7 @@ impl Authority<'_> {
                 return self.v1_header(rest, method, target, headers, now);
             }
             return Err(OssError::AccessDenied(
-                "Authorization header is invalid or uses an unsupported signature version."
-                    .into(),
+                "Authorization header is invalid or uses an unsupported signature version.".into(),
             ));
         }
         if target.has("x-oss-signature-version") {
@@ -207,7 +206,10 @@ impl Authority<'_> {
         };
         let scope = self.scope(credential)?;
         let cred = self.credential(scope.key_id)?;
-        check_token(cred, target.param("x-oss-security-token").map(str::to_string))?;
+        check_token(
+            cred,
+            target.param("x-oss-security-token").map(str::to_string),
+        )?;
         let when = time_format::parse_compact(datetime).ok_or_else(|| {
             OssError::argument("x-oss-date", datetime, "Invalid x-oss-date format.")
         })?;

@@ -19,7 +19,10 @@ pub enum OssError {
         string_to_sign: String,
     },
     #[error("The difference between the request time and the current time is too large.")]
-    RequestTimeTooSkewed { request_time: String, server_time: String },
+    RequestTimeTooSkewed {
+        request_time: String,
+        server_time: String,
+    },
     #[error("The specified bucket does not exist.")]
     NoSuchBucket { bucket: String },
     #[error("The specified key does not exist.")]
@@ -109,7 +112,12 @@ impl OssError {
                 ("OSSAccessKeyId", key_id.clone()),
                 (
                     "EC",
-                    if *missing { "0002-00000003" } else { "0002-00000008" }.to_string(),
+                    if *missing {
+                        "0002-00000003"
+                    } else {
+                        "0002-00000008"
+                    }
+                    .to_string(),
                 ),
             ],
             Self::SignatureDoesNotMatch {

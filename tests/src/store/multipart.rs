@@ -157,9 +157,9 @@ pub async fn complete(
     }
 
     let size = chosen.iter().map(|(_, p)| p.size).sum();
-    let crc = chosen
-        .iter()
-        .fold(crc64::EMPTY, |acc, (_, p)| crc64::combine(acc, p.crc64, p.size));
+    let crc = chosen.iter().fold(crc64::EMPTY, |acc, (_, p)| {
+        crc64::combine(acc, p.crc64, p.size)
+    });
     let etag_value = etag::multipart(chosen.iter().map(|(_, p)| &p.etag_bytes));
     let data = match chosen[0].1.file {
         Some(_) => Stored::Disk(
@@ -250,7 +250,11 @@ pub fn list_parts(store: &Arc<Store>, ctx: &Ctx) -> Result<Response<ResponseBody
     let marker: u32 = match t.param("part-number-marker") {
         None | Some("") => 0,
         Some(v) => v.parse().map_err(|_| {
-            OssError::argument("part-number-marker", v, "part-number-marker must be an integer.")
+            OssError::argument(
+                "part-number-marker",
+                v,
+                "part-number-marker must be an integer.",
+            )
         })?,
     };
     let state = store.state.lock().unwrap();

@@ -10,10 +10,10 @@ use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 
 use super::error::OssError;
+use super::etag;
 use super::service::{Ctx, Store};
 use super::sink;
 use super::state::{Object, Segment, Stored};
-use super::etag;
 use crate::body::{self, ResponseBody};
 use crate::range::{self, RangeRequest};
 
@@ -128,7 +128,11 @@ pub fn get(
         .header("x-oss-hash-crc64ecma", object.crc64.to_string())
         .header(
             "x-oss-object-type",
-            if object.parts.is_some() { "Multipart" } else { "Normal" },
+            if object.parts.is_some() {
+                "Multipart"
+            } else {
+                "Normal"
+            },
         )
         .header("x-oss-storage-class", "Standard");
     if status == StatusCode::PARTIAL_CONTENT {

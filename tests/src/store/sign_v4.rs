@@ -59,10 +59,7 @@ pub fn canonical_request(
         })
         .collect();
     signed.sort();
-    let canonical_headers: String = signed
-        .iter()
-        .map(|(k, v)| format!("{k}:{v}\n"))
-        .collect();
+    let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
 
     let mut additional_sorted: Vec<&str> = additional.iter().map(String::as_str).collect();
     additional_sorted.sort();

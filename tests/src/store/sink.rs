@@ -49,9 +49,8 @@ async fn receive_inner(
     path: Option<&Path>,
     want_md5: bool,
 ) -> Result<Received, OssError> {
-    let internal = |what: &str, e: &dyn std::fmt::Display| {
-        OssError::InternalError(format!("{what}: {e}"))
-    };
+    let internal =
+        |what: &str, e: &dyn std::fmt::Display| OssError::InternalError(format!("{what}: {e}"));
     let mut file = match path {
         Some(p) => Some(File::create(p).map_err(|e| internal("cannot create part file", &e))?),
         None => None,
