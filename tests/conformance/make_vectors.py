@@ -80,11 +80,11 @@ def header_vector(mode, name, method, key, params, headers, additional):
     }
 
 
-def url_vector(mode, method, key, headers):
+def url_vector(mode, method, key, headers, additional=None):
     bucket = oss2.Bucket(AUTHS[mode], ENDPOINT, BUCKET, region=REGION)
-    url = bucket.sign_url(method, key, 300, headers=dict(headers))
+    url = bucket.sign_url(method, key, 300, headers=dict(headers), additional_headers=additional)
     return {
-        "name": f"{mode}/url/{method.lower()}",
+        "name": f"{mode}/url/{method.lower()}" + ("-additional" if additional else ""),
         "method": method,
         "path": url[len(ENDPOINT):],
         "headers": {k.lower(): v for k, v in headers.items()},
@@ -107,6 +107,10 @@ def main():
             vectors["vectors"].append(header_vector(mode, *r))
         vectors["vectors"].append(url_vector(mode, "GET", "dir/a b+c.bin", {}))
         vectors["vectors"].append(url_vector(mode, "PUT", "up/load.bin", {"Content-Type": "text/plain"}))
+        if mode == "v4":
+            # x-oss-additional-headers: the Range header is signed too
+            # (oss2's StsAuth.sign_url cannot pass additional headers).
+            vectors["vectors"].append(url_vector(mode, "GET", "r.bin", {"Range": "bytes=0-9"}, ["range"]))
     with open(OUT, "w") as f:
         json.dump(vectors, f, indent=1, sort_keys=True)
         f.write("\n")
