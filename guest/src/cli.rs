@@ -66,6 +66,8 @@ enum Signature {
     V4,
 }
 
+/// Returns `Err(())` on failure, as `wasi:cli/run` does: the error is already printed.
+#[allow(clippy::result_unit_err)]
 pub fn main() -> Result<(), ()> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -78,21 +78,54 @@ impl Fanout {
             };
             match tokio::time::timeout(deadline, work).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(format!("the part instance trapped: {e:#}")),
+                Ok(Err(e)) => Err(format!("the part instance trapped: {}", causes(&e))),
                 Err(_) => Err(format!(
                     "the part instance ran past its deadline of {} s",
                     deadline.as_secs()
                 )),
             }
         });
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
+        // If the coordinator gives up on this part (it failed elsewhere and
+        // is aborting), dropping this future stops the instance too.
+        let guard = AbortOnDrop(Some(task.abort_handle()));
+        let outcome = receiver.await;
+        match outcome {
+            // The instance keeps running to stream its response body.
+            Ok(Ok(response)) => {
+                guard.disarm();
+                Ok(response)
+            }
             Ok(Err(code)) => Err(format!("the part instance answered an error: {code:?}")),
             Err(_) => match task.await {
                 Ok(Err(message)) => Err(message),
                 Ok(Ok(())) => Err("the part instance finished without answering".into()),
                 Err(e) => Err(format!("the part instance's task failed: {e}")),
             },
+        }
+    }
+}
+
+/// An error's causes on one line, without the native backtrace.
+fn causes(e: &wasmtime::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string().lines().next().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// Aborts a task when dropped, unless disarmed.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
         }
     }
 }

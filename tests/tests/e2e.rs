@@ -92,12 +92,24 @@ struct Run {
     stderr: String,
 }
 
-fn ferry(bed: &Bed, source_url: &str, key: &str, extra: &[&str], creds: (&str, &str, Option<&str>)) -> Run {
+fn ferry(
+    bed: &Bed,
+    source_url: &str,
+    key: &str,
+    extra: &[&str],
+    creds: (&str, &str, Option<&str>),
+) -> Run {
     let mut cmd = Command::new(ferry_bin());
     cmd.arg("copy")
         .arg(source_url)
         .arg(format!("oss://{BUCKET}/{key}"))
-        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION, "--json"])
+        .args([
+            "--endpoint",
+            &bed.store.endpoint(),
+            "--region",
+            REGION,
+            "--json",
+        ])
         .args(extra)
         .env_clear()
         .env("OSS_ACCESS_KEY_ID", creds.0)
@@ -128,7 +140,14 @@ fn ferry(bed: &Bed, source_url: &str, key: &str, extra: &[&str], creds: (&str, &
 const KEYS: (&str, &str, Option<&str>) = (KEY_ID, SECRET, None);
 
 /// Copies pattern object (seed, size) and checks it in the store.
-fn copy_and_verify(bed: &Bed, seed: u64, size: u64, key: &str, extra: &[&str], creds: (&str, &str, Option<&str>)) -> Value {
+fn copy_and_verify(
+    bed: &Bed,
+    seed: u64,
+    size: u64,
+    key: &str,
+    extra: &[&str],
+    creds: (&str, &str, Option<&str>),
+) -> Value {
     let run = ferry(bed, &bed.source.url(seed, size), key, extra, creds);
     assert_eq!(run.code, 0, "ferry failed: {}\n{}", run.result, run.stderr);
     assert_eq!(run.result["ok"], true);
@@ -139,11 +158,20 @@ fn copy_and_verify(bed: &Bed, seed: u64, size: u64, key: &str, extra: &[&str], c
     let info = bed.store.object(BUCKET, key).expect("the object exists");
     assert_eq!(info.size, size);
     assert_eq!(info.crc64, expected_crc);
-    let stored = bed.store.read_object(BUCKET, key).expect("the object reads back");
+    let stored = bed
+        .store
+        .read_object(BUCKET, key)
+        .expect("the object reads back");
     let mut expected = vec![0u8; size as usize];
     pattern::fill(seed, 0, &mut expected);
-    assert!(stored == expected, "the stored bytes differ from the source");
-    assert!(bed.store.open_uploads(BUCKET).is_empty(), "an upload was left behind");
+    assert!(
+        stored == expected,
+        "the stored bytes differ from the source"
+    );
+    assert!(
+        bed.store.open_uploads(BUCKET).is_empty(),
+        "an upload was left behind"
+    );
     run.result
 }
 
@@ -151,63 +179,147 @@ fn copy_and_verify(bed: &Bed, seed: u64, size: u64, key: &str, extra: &[&str], c
 fn small_shapes_copy_exactly() {
     let bed = bed("shapes", SourceConfig::default());
     let part = 100 * 1024u64;
-    for (i, size) in [0, 1, part, part + 1, 3 * part + 12_345].into_iter().enumerate() {
+    for (i, size) in [0, 1, part, part + 1, 3 * part + 12_345]
+        .into_iter()
+        .enumerate()
+    {
         let key = format!("shapes/{size}.bin");
-        let r = copy_and_verify(&bed, 40 + i as u64, size, &key, &["--part-size", "100KiB", "--instances", "4"], KEYS);
+        let r = copy_and_verify(
+            &bed,
+            40 + i as u64,
+            size,
+            &key,
+            &["--part-size", "100KiB", "--instances", "4"],
+            KEYS,
+        );
         assert_eq!(r["parts"], size.div_ceil(part), "size {size}");
     }
 }
 
 #[test]
 fn source_crc_is_checked_and_v1_and_sts_sign() {
-    let bed = bed("auth", SourceConfig {
-        crc_header: true,
-        ..SourceConfig::default()
-    });
-    let r = copy_and_verify(&bed, 7, 5_000_000, "auth/v4-sts.bin", &["--part-size", "1MiB"], (STS_ID, STS_SECRET, Some(STS_TOKEN)));
+    let bed = bed(
+        "auth",
+        SourceConfig {
+            crc_header: true,
+            ..SourceConfig::default()
+        },
+    );
+    let r = copy_and_verify(
+        &bed,
+        7,
+        5_000_000,
+        "auth/v4-sts.bin",
+        &["--part-size", "1MiB"],
+        (STS_ID, STS_SECRET, Some(STS_TOKEN)),
+    );
     assert_eq!(r["source_crc64"], pattern::crc64(7, 5_000_000));
-    copy_and_verify(&bed, 8, 3_000_000, "auth/v1.bin", &["--part-size", "1MiB", "--signature", "v1"], KEYS);
-    copy_and_verify(&bed, 9, 3_000_000, "auth/v1-sts.bin", &["--part-size", "1MiB", "--signature", "v1"], (STS_ID, STS_SECRET, Some(STS_TOKEN)));
+    copy_and_verify(
+        &bed,
+        8,
+        3_000_000,
+        "auth/v1.bin",
+        &["--part-size", "1MiB", "--signature", "v1"],
+        KEYS,
+    );
+    copy_and_verify(
+        &bed,
+        9,
+        3_000_000,
+        "auth/v1-sts.bin",
+        &["--part-size", "1MiB", "--signature", "v1"],
+        (STS_ID, STS_SECRET, Some(STS_TOKEN)),
+    );
 }
 
 #[test]
 fn head_refused_source_is_probed_with_a_range() {
-    let bed = bed("nohead", SourceConfig {
-        refuse_head: true,
-        ..SourceConfig::default()
-    });
-    copy_and_verify(&bed, 11, 2_500_000, "nohead.bin", &["--part-size", "1MiB"], KEYS);
+    let bed = bed(
+        "nohead",
+        SourceConfig {
+            refuse_head: true,
+            ..SourceConfig::default()
+        },
+    );
+    copy_and_verify(
+        &bed,
+        11,
+        2_500_000,
+        "nohead.bin",
+        &["--part-size", "1MiB"],
+        KEYS,
+    );
 }
 
 #[test]
 fn half_gib_through_sixteen_instances() {
-    let bed = bed("big", SourceConfig {
-        crc_header: true,
-        ..SourceConfig::default()
-    });
+    let bed = bed(
+        "big",
+        SourceConfig {
+            crc_header: true,
+            ..SourceConfig::default()
+        },
+    );
     let size = 512u64 << 20;
-    let r = copy_and_verify(&bed, 99, size, "big/half-gib.bin", &["--instances", "16"], KEYS);
+    let r = copy_and_verify(
+        &bed,
+        99,
+        size,
+        "big/half-gib.bin",
+        &["--instances", "16"],
+        KEYS,
+    );
     assert_eq!(r["parts"], 86);
 }
 
 /// A failure must leave neither an object nor an upload.
 fn assert_nothing_left(bed: &Bed, key: &str) {
-    assert!(bed.store.object(BUCKET, key).is_none(), "an object was left");
-    assert!(bed.store.open_uploads(BUCKET).is_empty(), "an upload was left");
+    assert!(
+        bed.store.object(BUCKET, key).is_none(),
+        "an object was left"
+    );
+    assert!(
+        bed.store.open_uploads(BUCKET).is_empty(),
+        "an upload was left"
+    );
 }
 
 #[test]
 fn wrong_credentials_fail_clearly_and_leave_nothing() {
     let bed = bed("creds", SourceConfig::default());
     let url = bed.source.url(1, 1_000_000);
-    let run = ferry(&bed, &url, "creds/a.bin", &[], (KEY_ID, "not-the-secret", None));
+    let run = ferry(
+        &bed,
+        &url,
+        "creds/a.bin",
+        &[],
+        (KEY_ID, "not-the-secret", None),
+    );
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_eq!(run.result["kind"], "store");
-    assert!(run.result["message"].as_str().unwrap().contains("SignatureDoesNotMatch"));
-    let run = ferry(&bed, &url, "creds/a.bin", &[], ("no-such-key", SECRET, None));
+    assert!(run.result["message"]
+        .as_str()
+        .unwrap()
+        .contains("SignatureDoesNotMatch"));
+    let run = ferry(
+        &bed,
+        &url,
+        "creds/a.bin",
+        &[],
+        ("no-such-key", SECRET, None),
+    );
     assert_eq!(run.code, 4);
-    assert!(run.result["message"].as_str().unwrap().contains("InvalidAccessKeyId"));
-    let run = ferry(&bed, &url, "creds/a.bin", &[], (STS_ID, STS_SECRET, Some("wrong-token")));
+    assert!(run.result["message"]
+        .as_str()
+        .unwrap()
+        .contains("InvalidAccessKeyId"));
+    let run = ferry(
+        &bed,
+        &url,
+        "creds/a.bin",
+        &[],
+        (STS_ID, STS_SECRET, Some("wrong-token")),
+    );
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_nothing_left(&bed, "creds/a.bin");
 }
