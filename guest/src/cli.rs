@@ -52,6 +52,18 @@ pub struct CopyArgs {
     /// Signature version for the store.
     #[arg(long, value_enum, default_value_t = Signature::V4)]
     signature: Signature,
+    /// Retries of one part after its first attempt.
+    #[arg(long, default_value_t = crate::retry::DEFAULT_RETRIES)]
+    retries: u32,
+    /// Seconds one part may take over all its attempts.
+    #[arg(long, default_value_t = crate::retry::DEFAULT_PART_TIMEOUT.as_secs() as u32)]
+    part_timeout: u32,
+    /// On failure keep the multipart upload (and print its id) instead of aborting it.
+    #[arg(long)]
+    keep_partial: bool,
+    /// Continue a kept upload: its id, or none for the newest upload of the target key.
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    resume: Option<String>,
     /// Print one JSON result object instead of text.
     #[arg(long)]
     json: bool,
@@ -108,6 +120,10 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
             Signature::V4 => SignatureVersion::V4,
         }),
         fanout_url: args.fanout.clone(),
+        retries: Some(args.retries),
+        part_timeout: Some(args.part_timeout),
+        keep_partial: Some(args.keep_partial),
+        resume: args.resume.clone(),
     })
 }
 
@@ -159,9 +175,10 @@ fn print_report(r: &Report, seconds: f64) {
     };
     println!("verified   crc64 {}  ({agreed})", r.crc64);
     println!(
-        "done       {} in {seconds:.1} s ({}/s), {} retries",
+        "done       {} in {seconds:.1} s ({}/s), {} retries, {} parts reused",
         human(r.size),
         human((r.size as f64 / seconds.max(1e-3)) as u64),
-        r.retries
+        r.retries,
+        r.reused_parts
     );
 }

@@ -15,6 +15,7 @@ pub async fn complete(
     plan: &Plan,
     mut parts: Vec<PartResult>,
     retries: u32,
+    reused_parts: u32,
 ) -> Result<Report> {
     let store = Store::from_job(job)?;
     let key = &job.target_object_name;
@@ -35,6 +36,7 @@ pub async fn complete(
             source_crc64: plan.source.crc64,
             etag: stored.etag,
             retries,
+            reused_parts,
         });
     };
 
@@ -77,6 +79,7 @@ pub async fn complete(
         source_crc64: plan.source.crc64,
         etag: stored.etag,
         retries,
+        reused_parts,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use crate::crc;
 use crate::error::{Error, Result};
-use crate::http::{self, Timeouts};
+use crate::http::{self, BodyReader, Timeouts};
 use crate::oss;
 use crate::plan::{parse_content_range, parse_source_url, source_status, source_transport};
 use crate::target::redact;
@@ -12,7 +12,7 @@ use crate::{PartResult, PartTask};
 use url::Url;
 
 /// Bytes read from the source per step (and written to the store).
-const CHUNK: u64 = 1 << 20;
+pub const CHUNK: u64 = 1 << 20;
 
 /// Copies one part. Errors name the part; transient ones may be retried.
 pub async fn copy_part(task: &PartTask) -> Result<PartResult> {
@@ -26,12 +26,50 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
             task.part_number, task.length
         )));
     }
+    let mut source = fetch_range(task).await?;
+    upload(
+        &task.upload_url,
+        task.part_number,
+        task.length,
+        Chunks::Stream(&mut source, &redact(&task.source_url)),
+    )
+    .await
+}
+
+/// Where a part's bytes come from.
+pub enum Chunks<'a> {
+    /// A response body, streamed (the URL for messages).
+    Stream(&'a mut BodyReader, &'a str),
+    /// Bytes already in memory (a part of a sequential stream).
+    Buffer(&'a [u8]),
+}
+
+impl Chunks<'_> {
+    async fn next(&mut self, max: u64) -> Result<Option<Vec<u8>>> {
+        match self {
+            Chunks::Stream(reader, shown) => reader
+                .chunk(max)
+                .await
+                .map_err(|e| source_transport(e, shown)),
+            Chunks::Buffer(rest) => {
+                if rest.is_empty() {
+                    return Ok(None);
+                }
+                let n = rest.len().min(max as usize);
+                let (head, tail) = rest.split_at(n);
+                *rest = tail;
+                Ok(Some(head.to_vec()))
+            }
+        }
+    }
+}
+
+/// The ranged GET of a task: 206 with exactly the asked range, from the
+/// planned version of the source.
+pub async fn fetch_range(task: &PartTask) -> Result<BodyReader> {
     let source = parse_source_url(&task.source_url)?;
-    let upload = Url::parse(&task.upload_url)
-        .map_err(|_| Error::invalid("part task has an unreadable upload URL"))?;
     let shown = redact(&task.source_url);
     let last = task.offset + task.length - 1;
-
     let mut headers = vec![("range".to_string(), format!("bytes={}-{last}", task.offset))];
     if let Some(etag) = &task.if_match {
         headers.push(("if-match".into(), etag.clone()));
@@ -41,6 +79,15 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
     let response = http::send("GET", &source, &headers, None, Timeouts::default())
         .await
         .map_err(|e| source_transport(e, &shown))?;
+    // A server that ignores If-Match still names the version it sends.
+    if let (Some(planned), Some(sent)) = (&task.if_match, response.header("etag")) {
+        if (200..300).contains(&response.status) && sent != planned {
+            return Err(Error::source(format!(
+                "the source {shown} changed since it was planned (ETag {sent}, planned {planned}); \
+                 run the copy again"
+            )));
+        }
+    }
     match response.status {
         206 => {
             let range = response
@@ -68,27 +115,34 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
         }
         _ => return Err(source_status(&response, &shown)),
     }
-    let mut reader = response.reader().map_err(|e| source_transport(e, &shown))?;
+    response.reader().map_err(|e| source_transport(e, &shown))
+}
 
+/// Streams `length` bytes from `chunks` into the presigned UploadPart URL,
+/// computing their CRC-64 and checking it against the store's.
+pub async fn upload(
+    upload_url: &str,
+    part_number: u32,
+    length: u64,
+    mut chunks: Chunks<'_>,
+) -> Result<PartResult> {
+    let upload = Url::parse(upload_url)
+        .map_err(|_| Error::invalid("part task has an unreadable upload URL"))?;
     // No Content-Type: a presigned URL signs none, and OSS signs it when sent.
-    let (pending, writer) =
-        http::start("PUT", &upload, &[], Some(task.length), Timeouts::default())
-            .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+    let (pending, writer) = http::start("PUT", &upload, &[], Some(length), Timeouts::default())
+        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
     let mut writer = writer.expect("a PUT with a length has a body");
 
     let mut digest = crc64fast::Digest::new();
     let mut copied = 0u64;
-    while copied < task.length {
-        let want = CHUNK.min(task.length - copied);
-        let chunk = match reader.chunk(want).await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => return Err(source_transport(e, &shown)),
+    while copied < length {
+        let Some(chunk) = chunks.next(CHUNK.min(length - copied)).await? else {
+            break;
         };
-        if copied + chunk.len() as u64 > task.length {
-            return Err(Error::source(format!(
-                "the source {shown} sent more bytes than the range holds"
-            )));
+        if copied + chunk.len() as u64 > length {
+            return Err(Error::source(
+                "the source sent more bytes than the range holds",
+            ));
         }
         digest.write(&chunk);
         copied += chunk.len() as u64;
@@ -103,14 +157,12 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
             });
         }
     }
-    if copied != task.length {
-        return Err(Error::source(format!(
-            "the source {shown} ended after {copied} of {} bytes",
-            task.length
-        ))
-        .transient());
+    if copied != length {
+        return Err(
+            Error::source(format!("the source ended after {copied} of {length} bytes")).transient(),
+        );
     }
-    drop(reader);
+    drop(chunks);
     writer
         .finish()
         .map_err(|e| oss::transport_error(e, "UploadPart"))?;
@@ -136,10 +188,35 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
         )),
         Some(_) if etag.is_empty() => Err(Error::store("UploadPart answered without an ETag")),
         Some(_) => Ok(PartResult {
-            part_number: task.part_number,
+            part_number,
             length: copied,
             etag,
             crc64: ours,
         }),
     }
+}
+
+/// Reads a part's range of the source and returns its CRC-64, without
+/// uploading (used to check parts a resumed upload already holds).
+pub async fn source_crc(task: &PartTask) -> Result<u64> {
+    let mut reader = fetch_range(task).await?;
+    let shown = redact(&task.source_url);
+    let mut digest = crc64fast::Digest::new();
+    let mut read = 0u64;
+    while let Some(chunk) = reader
+        .chunk(CHUNK)
+        .await
+        .map_err(|e| source_transport(e, &shown))?
+    {
+        digest.write(&chunk);
+        read += chunk.len() as u64;
+    }
+    if read != task.length {
+        return Err(Error::source(format!(
+            "the source {shown} ended after {read} of {} bytes",
+            task.length
+        ))
+        .transient());
+    }
+    Ok(digest.sum64())
 }

@@ -3,6 +3,7 @@
 
 use crate::{Failure, FailureKind};
 use std::fmt;
+use std::time::Duration;
 
 /// An error inside the engine.
 #[derive(Debug, Clone)]
@@ -13,6 +14,10 @@ pub struct Error {
     /// A retry of the same step may succeed (connection reset, 5xx, 429,
     /// a CRC mismatch, a truncated body).
     pub transient: bool,
+    /// How long the server asked us to wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// The upload kept for a resume, when the job asked to keep it.
+    pub upload_id: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -24,6 +29,8 @@ impl Error {
             message: message.into(),
             part_number: None,
             transient: false,
+            retry_after: None,
+            upload_id: None,
         }
     }
 
@@ -53,6 +60,18 @@ impl Error {
         self
     }
 
+    /// Records the server's `Retry-After` (seconds or an HTTP date).
+    pub fn retry_after(mut self, header: Option<&str>) -> Self {
+        self.retry_after = header.and_then(parse_retry_after);
+        self
+    }
+
+    /// Prefixes the message with what was being done.
+    pub fn with_context(mut self, doing: &str) -> Self {
+        self.message = format!("{doing}: {}", self.message);
+        self
+    }
+
     /// Attributes the error to a part.
     pub fn part(mut self, part_number: u32) -> Self {
         self.part_number.get_or_insert(part_number);
@@ -75,6 +94,7 @@ impl From<Error> for Failure {
             kind: e.kind,
             message: e.message,
             part_number: e.part_number,
+            upload_id: e.upload_id,
         }
     }
 }
@@ -86,7 +106,38 @@ impl From<Failure> for Error {
             message: f.message,
             part_number: f.part_number,
             transient: false,
+            retry_after: None,
+            upload_id: f.upload_id,
         }
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date; at most an hour.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    };
+    Some(delay.min(Duration::from_secs(3600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("86400"), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
     }
 }
 

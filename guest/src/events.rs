@@ -85,6 +85,15 @@ impl Sink {
         }
     }
 
+    /// A remark worth a line (resuming, a slower path and why).
+    pub fn note(&mut self, message: &str) {
+        match self {
+            Sink::Quiet => {}
+            Sink::Plain { .. } => eprintln!("note       {message}"),
+            Sink::Json => emit(json!({ "event": "note", "message": message })),
+        }
+    }
+
     pub fn retry(&mut self, part_number: u32, attempt: u32, message: &str) {
         match self {
             Sink::Quiet => {}

@@ -26,8 +26,11 @@ pub mod events;
 pub mod http;
 pub mod oss;
 pub mod plan;
+pub mod resume;
+pub mod retry;
 pub mod runtime;
 pub mod schedule;
+pub mod sequential;
 pub mod service;
 pub mod sign;
 pub mod size;
@@ -55,6 +58,13 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/job.parallel": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.signature-version": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.fanout-url": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.retries": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.part-timeout": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.keep-partial": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.resume": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/failure.upload-id": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/failure.part-number": [#[serde(default)]],
+        "ferry:transfer/engine@0.1.0/report.reused-parts": [#[serde(default)]],
     },
 });
 
@@ -95,7 +105,7 @@ impl exports::ferry::transfer::engine::Guest for Component {
     }
 
     fn complete(job: Job, plan: Plan, parts: Vec<PartResult>) -> Result<Report, Failure> {
-        runtime::block_on(complete::complete(&job, &plan, parts, 0)).map_err(Into::into)
+        runtime::block_on(complete::complete(&job, &plan, parts, 0, 0)).map_err(Into::into)
     }
 
     fn abort(job: Job, upload_id: String) -> Result<(), Failure> {

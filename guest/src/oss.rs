@@ -188,6 +188,82 @@ impl Store {
         }
     }
 
+    /// Every part an upload holds (ListParts, all pages). `Ok(None)` when
+    /// the upload does not exist (completed, aborted or never made).
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<xml::ListedPart>>> {
+        let mut parts = Vec::new();
+        let mut marker = 0u32;
+        loop {
+            let req = self
+                .request("GET", key)
+                .query("uploadId", upload_id)
+                .query("max-parts", "1000")
+                .query("part-number-marker", &marker.to_string());
+            let response = match self.send(req, None, "ListParts").await {
+                Ok(r) => r,
+                Err(e) if e.message.contains("NoSuchUpload") => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let text = read_text(response, "ListParts").await?;
+            let page: xml::ListPartsResult = xml::parse(&text)
+                .map_err(|e| Error::store(format!("ListParts answered unreadable XML: {e}")))?;
+            let next = page.next_part_number_marker;
+            parts.extend(page.parts);
+            match next {
+                Some(n) if page.is_truncated && n > marker => marker = n,
+                _ => return Ok(Some(parts)),
+            }
+        }
+    }
+
+    /// The newest multipart upload of `key` (ListMultipartUploads, all pages).
+    pub async fn newest_upload(&self, key: &str) -> Result<Option<String>> {
+        let mut newest: Option<xml::ListedUpload> = None;
+        let (mut key_marker, mut id_marker) = (String::new(), String::new());
+        loop {
+            let mut req = self
+                .request("GET", "")
+                .query("uploads", "")
+                .query("prefix", key)
+                .query("max-uploads", "1000");
+            if !key_marker.is_empty() {
+                req = req
+                    .query("key-marker", &key_marker)
+                    .query("upload-id-marker", &id_marker);
+            }
+            let response = self.send(req, None, "ListMultipartUploads").await?;
+            let text = read_text(response, "ListMultipartUploads").await?;
+            let page: xml::ListMultipartUploadsResult = xml::parse(&text).map_err(|e| {
+                Error::store(format!("ListMultipartUploads answered unreadable XML: {e}"))
+            })?;
+            for upload in page.uploads.into_iter().filter(|u| u.key == key) {
+                if newest
+                    .as_ref()
+                    .is_none_or(|n| upload.initiated >= n.initiated)
+                {
+                    newest = Some(upload);
+                }
+            }
+            match (
+                page.is_truncated,
+                page.next_key_marker,
+                page.next_upload_id_marker,
+            ) {
+                (true, Some(k), Some(i))
+                    if (k.as_str(), i.as_str()) != (key_marker.as_str(), id_marker.as_str()) =>
+                {
+                    key_marker = k;
+                    id_marker = i;
+                }
+                _ => return Ok(newest.map(|u| u.upload_id)),
+            }
+        }
+    }
+
     /// DeleteObject.
     pub async fn delete(&self, key: &str) -> Result<()> {
         let response = self
@@ -233,11 +309,12 @@ pub fn transport_error(e: HttpError, what: &str) -> Error {
 /// An error for a non-2xx answer from the store, read from its XML body.
 pub async fn status_error(response: Response, what: &str) -> Error {
     let status = response.status;
+    let retry_after = response.header("retry-after").map(str::to_string);
     let text = match response.bytes(64 * 1024).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(_) => String::new(),
     };
-    error_document(&text, status, what)
+    error_document(&text, status, what).retry_after(retry_after.as_deref())
 }
 
 fn error_document(text: &str, status: u16, what: &str) -> Error {

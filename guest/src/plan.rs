@@ -18,27 +18,31 @@ pub const MAX_PART_SIZE: u64 = 5 << 30;
 /// OSS's most parts in one upload.
 pub const MAX_PARTS: u64 = 10_000;
 
+/// The default part size when the source does not say its size: larger,
+/// so that 10,000 parts reach 312 GiB.
+pub const UNKNOWN_SIZE_PART_SIZE: u64 = 32 << 20;
+
 /// Probes the source and, for a non-empty one, initiates the upload.
 pub async fn plan(job: &Job) -> Result<Plan> {
     let store = Store::from_job(job)?;
     let source = probe(&job.source_url).await?;
-    let size = source.size.ok_or_else(|| {
-        Error::source(format!(
-            "{} does not say how large it is (no Content-Length); ferry needs the size to cut \
-             the file into parts",
-            redact(&job.source_url)
-        ))
-    })?;
-    if !source.ranges && size > 0 {
-        return Err(Error::source(format!(
-            "{} does not serve byte ranges (Accept-Ranges: none), so its parts cannot be \
-             fetched separately",
-            redact(&job.source_url)
-        )));
-    }
-    let part_size = choose_part_size(size, job.part_size)?;
-    let part_count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
-    let upload_id = if size == 0 {
+    let (part_size, part_count) = match source.size {
+        Some(size) => {
+            let part_size = choose_part_size(size, job.part_size)?;
+            let count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
+            (part_size, count)
+        }
+        // Counted as the stream is read.
+        None => (
+            choose_part_size(0, job.part_size)?.max(if job.part_size.is_some() {
+                0
+            } else {
+                UNKNOWN_SIZE_PART_SIZE
+            }),
+            0,
+        ),
+    };
+    let upload_id = if source.size == Some(0) {
         None
     } else {
         Some(store.initiate(&job.target_object_name).await?)
@@ -49,6 +53,21 @@ pub async fn plan(job: &Job) -> Result<Plan> {
         part_size,
         part_count,
     })
+}
+
+/// Why a source must be read as one sequential stream, if it must.
+pub fn sequential_reason(source: &SourceInfo) -> Option<&'static str> {
+    match (source.size, source.ranges) {
+        (Some(0), _) => None,
+        (None, _) => Some(
+            "the source does not say its size (no Content-Length), so its parts cannot be \
+             fetched separately",
+        ),
+        (Some(_), false) => {
+            Some("the source does not serve byte ranges, so its parts cannot be fetched separately")
+        }
+        (Some(_), true) => None,
+    }
 }
 
 /// The part size for `size` bytes: the one asked for, checked against OSS's
@@ -99,24 +118,43 @@ pub async fn probe(source_url: &str) -> Result<SourceInfo> {
         .map_err(|e| source_transport(e, &shown))?;
     if (200..300).contains(&head.status) {
         let info = info_from(&head, head_size(&head));
+        let advertised = head
+            .header("accept-ranges")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
         let _ = head.bytes(0).await;
-        return Ok(info);
+        if advertised || !info.ranges || info.size.is_none_or(|s| s == 0) {
+            return Ok(info);
+        }
+        // Silent about ranges: ask for one byte to find out.
+        let ranged = range_probe(&url, &shown).await?;
+        return Ok(SourceInfo {
+            ranges: ranged.ranges,
+            ..info
+        });
     }
     if !matches!(head.status, 403 | 405 | 501) {
         return Err(source_status(&head, &shown));
     }
     let _ = head.bytes(64 * 1024).await;
-    // Some servers (presigned GET URLs among them) refuse HEAD: ask for one byte.
+    // Some servers (presigned GET URLs among them) refuse HEAD.
+    range_probe(&url, &shown).await
+}
+
+/// Probes with `Range: bytes=0-0`: a 206 tells the size and that ranges
+/// work; a 200 that they do not.
+async fn range_probe(url: &Url, shown: &str) -> Result<SourceInfo> {
     let range = [("range".to_string(), "bytes=0-0".to_string())];
-    let get = http::send("GET", &url, &range, None, Timeouts::default())
+    let get = http::send("GET", url, &range, None, Timeouts::default())
         .await
-        .map_err(|e| source_transport(e, &shown))?;
+        .map_err(|e| source_transport(e, shown))?;
     let info = match get.status {
         206 => {
             let size = get
                 .header("content-range")
                 .and_then(|v| parse_content_range(v).map(|r| r.2));
-            info_from(&get, size)
+            let mut info = info_from(&get, size);
+            info.ranges = true;
+            info
         }
         200 => {
             let mut info = info_from(&get, head_size(&get));
@@ -129,7 +167,7 @@ pub async fn probe(source_url: &str) -> Result<SourceInfo> {
             info.size = Some(0);
             info
         }
-        _ => return Err(source_status(&get, &shown)),
+        _ => return Err(source_status(&get, shown)),
     };
     drop(get); // Not reading the rest: dropping the body closes the request.
     Ok(info)
@@ -153,6 +191,8 @@ fn head_size(r: &Response) -> Option<u64> {
 }
 
 fn info_from(r: &Response, size: Option<u64>) -> SourceInfo {
+    // Without Accept-Ranges a server may still serve ranges; only an explicit
+    // `none` rules them out here (the first ranged GET checks the rest).
     // Weak ETags cannot be used with If-Match (strong comparison).
     let etag = r
         .header("etag")
@@ -206,7 +246,8 @@ pub fn source_status(r: &Response, shown: &str) -> Error {
         s if s >= 500 || s == 429 || s == 408 => (format!("HTTP {s} (temporary)"), true),
         s => (format!("unexpected HTTP {s}"), false),
     };
-    let err = Error::source(format!("the source {shown} answered {what}"));
+    let err = Error::source(format!("the source {shown} answered {what}"))
+        .retry_after(r.header("retry-after"));
     if transient {
         err.transient()
     } else {

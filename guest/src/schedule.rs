@@ -1,20 +1,23 @@
 //! Scheduling: keep a bounded number of parts in flight, each copied in this
 //! instance or posted as a part task to the fan-out endpoint (where the
 //! runtime gives it a fresh instance); retry transient failures per part;
-//! stop everything and abort the upload on a permanent one.
+//! stop everything on a permanent one and abort the upload (or keep it for
+//! `--resume`).
 
-use crate::backoff::{random_unit, BackoffConfig};
 use crate::complete::complete;
 use crate::copy_part::copy_part;
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::http::{self, Timeouts};
 use crate::oss::Store;
-use crate::plan::plan;
+use crate::plan::{plan, sequential_reason};
+use crate::retry::RetryPolicy;
 use crate::runtime::sleep;
+use crate::{resume, sequential};
 use crate::{Failure, Job, PartResult, PartTask, Plan, Report};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use url::Url;
 
@@ -22,29 +25,110 @@ use url::Url;
 pub const DEFAULT_PARALLEL: u32 = 16;
 /// How long a presigned UploadPart URL stays valid.
 const PRESIGN_SECS: u64 = 3600;
-/// How long a fanned-out part may take before its response is overdue.
-const PART_DEADLINE: Duration = Duration::from_secs(900);
 
-/// The whole transfer: plan, copy every part, complete; abort on failure.
+/// The whole transfer: plan, copy every part, complete. On failure the
+/// upload is aborted, or kept when the job says so.
 pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
     let store = Store::from_job(job)?;
     if let Some(f) = &job.fanout_url {
         fanout_base(f)?;
     }
-    let plan = plan(job).await?;
-    let parallel = job.parallel.unwrap_or(DEFAULT_PARALLEL).clamp(1, 1000);
-    sink.planned(&plan, parallel);
-    let outcome = match copy_all(job, &store, &plan, parallel, sink).await {
-        Ok((parts, retries)) => complete(job, &plan, parts, retries).await,
-        Err(e) => Err(e),
+    let policy = RetryPolicy::from_job(job);
+    let (mut plan, held) = match &job.resume {
+        Some(id) => resume::prepare(job, &store, id).await?,
+        None => (plan(job).await?, BTreeMap::new()),
     };
-    if outcome.is_err() {
-        if let Some(upload_id) = &plan.upload_id {
-            // Best effort: the error that matters is the one that stopped us.
-            let _ = store.abort(&job.target_object_name, upload_id).await;
+    let parallel = job.parallel.unwrap_or(DEFAULT_PARALLEL).clamp(1, 1000);
+    let reused = held.len() as u32;
+    let sequential = sequential_reason(&plan.source);
+    sink.planned(&plan, if sequential.is_some() { 1 } else { parallel });
+    if reused > 0 {
+        sink.note(&format!(
+            "resuming: {reused} of {} parts are already in the store",
+            plan.part_count
+        ));
+    }
+    if let Some(why) = sequential {
+        sink.note(&format!(
+            "warning: {why}; copying as one sequential stream, which is slower"
+        ));
+    }
+    let outcome = async {
+        let (parts, retries) = match sequential {
+            Some(_) => {
+                let (parts, retries) = sequential::copy(job, &store, &plan, &policy, sink).await?;
+                // Now the size is known.
+                let total: u64 = parts.iter().map(|p| p.length).sum();
+                plan.source.size = Some(total);
+                plan.part_count = parts.len() as u32;
+                if parts.is_empty() {
+                    if let Some(id) = plan.upload_id.take() {
+                        abort_until_gone(&store, &job.target_object_name, &id, &policy).await?;
+                    }
+                }
+                (parts, retries)
+            }
+            None => copy_all(job, &store, &plan, parallel, &policy, held, sink).await?,
+        };
+        complete(job, &plan, parts, retries, reused).await
+    }
+    .await;
+    match (outcome, &plan.upload_id) {
+        (Ok(report), _) => Ok(report),
+        (Err(e), None) => Err(e),
+        (Err(mut e), Some(upload_id)) if job.keep_partial == Some(true) => {
+            e.message = format!(
+                "{} The upload {upload_id} was kept: run the same copy with --resume {upload_id} \
+                 to continue it.",
+                e.message
+            );
+            e.upload_id = Some(upload_id.clone());
+            Err(e)
+        }
+        (Err(mut e), Some(upload_id)) => {
+            if let Err(abort) =
+                abort_until_gone(&store, &job.target_object_name, upload_id, &policy).await
+            {
+                e.message = format!(
+                    "{} The upload {upload_id} could not be aborted ({}); its parts remain \
+                     until it is aborted or expires by lifecycle rule.",
+                    e.message, abort.message
+                );
+                e.upload_id = Some(upload_id.clone());
+            }
+            Err(e)
         }
     }
-    outcome
+}
+
+/// Aborts an upload and checks with ListParts that it is gone, retrying
+/// both while they fail transiently.
+pub async fn abort_until_gone(
+    store: &Store,
+    key: &str,
+    upload_id: &str,
+    policy: &RetryPolicy,
+) -> Result<()> {
+    let attempts = policy.attempts.max(5);
+    let mut last = None;
+    for attempt in 1..=attempts {
+        if attempt > 1 {
+            sleep(policy.backoff.delay(attempt - 1, 0.5)).await;
+        }
+        if let Err(e) = store.abort(key, upload_id).await {
+            if !e.transient {
+                return Err(e);
+            }
+            last = Some(e);
+            continue;
+        }
+        match store.list_parts(key, upload_id).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) => last = Some(Error::store("the upload is still listed after its abort")),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::store("the abort did not take effect")))
 }
 
 /// The presigned task for part `part_number` of `plan`.
@@ -86,26 +170,39 @@ async fn copy_all(
     store: &Store,
     plan: &Plan,
     parallel: u32,
+    policy: &RetryPolicy,
+    held: BTreeMap<u32, PartResult>,
     sink: &mut Sink,
 ) -> Result<(Vec<PartResult>, u32)> {
     let sink = RefCell::new(sink);
     let mut in_flight = FuturesUnordered::new();
-    let mut next = 1u32;
-    let mut results = Vec::with_capacity(plan.part_count as usize);
-    let mut done_bytes = 0u64;
+    let missing: Vec<u32> = (1..=plan.part_count)
+        .filter(|n| !held.contains_key(n))
+        .collect();
+    let mut todo = missing.into_iter();
+    let mut done_bytes: u64 = held.values().map(|p| p.length).sum();
+    let mut results: Vec<PartResult> = held.into_values().collect();
     let mut retries = 0u32;
     loop {
-        while in_flight.len() < parallel as usize && next <= plan.part_count {
-            in_flight.push(copy_with_retries(job, store, plan, next, &sink));
-            next += 1;
+        while in_flight.len() < parallel as usize {
+            let Some(n) = todo.next() else { break };
+            let sink = &sink;
+            in_flight.push(async move {
+                policy
+                    .run(
+                        || copy_once(job, store, plan, n),
+                        |attempt, e| sink.borrow_mut().retry(n, attempt, &e.message),
+                    )
+                    .await
+                    .map_err(|e| e.part(n))
+            });
         }
         match in_flight.next().await {
             None => break,
             Some(Ok((part, tries))) => {
                 done_bytes += part.length;
                 retries += tries;
-                let n = part.part_number;
-                let len = part.length;
+                let (n, len) = (part.part_number, part.length);
                 results.push(part);
                 sink.borrow_mut()
                     .part_done(n, len, results.len() as u32, done_bytes, plan);
@@ -117,39 +214,12 @@ async fn copy_all(
     Ok((results, retries))
 }
 
-/// Copies one part, retrying transient failures with backoff. Returns the
-/// result and the number of retries it took.
-async fn copy_with_retries(
-    job: &Job,
-    store: &Store,
-    plan: &Plan,
-    part_number: u32,
-    sink: &RefCell<&mut Sink>,
-) -> Result<(PartResult, u32)> {
-    let backoff = BackoffConfig::default();
-    let mut attempt = 1;
-    loop {
-        let task = part_task(job, store, plan, part_number)?;
-        let outcome = match &job.fanout_url {
-            Some(base) => post_part(base, &task).await,
-            None => copy_part(&task).await,
-        };
-        match outcome {
-            Ok(part) => return Ok((part, attempt - 1)),
-            Err(e) if e.transient && attempt < backoff.max_attempts => {
-                sink.borrow_mut()
-                    .retry(part_number, attempt + 1, &e.message);
-                sleep(backoff.delay(attempt, random_unit())).await;
-                attempt += 1;
-            }
-            Err(e) if e.transient => {
-                let mut e = e.part(part_number);
-                e.kind = crate::FailureKind::Exhausted;
-                e.message = format!("{} (gave up after {attempt} attempts)", e.message);
-                return Err(e);
-            }
-            Err(e) => return Err(e.part(part_number)),
-        }
+/// One attempt at one part, presigned afresh.
+async fn copy_once(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Result<PartResult> {
+    let task = part_task(job, store, plan, part_number)?;
+    match &job.fanout_url {
+        Some(base) => post_part(base, &task, RetryPolicy::from_job(job).budget).await,
+        None => copy_part(&task).await,
     }
 }
 
@@ -161,23 +231,25 @@ fn fanout_base(base: &str) -> Result<Url> {
 }
 
 /// Runs a part task through the fan-out endpoint: `POST <base>/parts`.
-/// 503 means the instance failed (trap, deadline, memory) and the part may be
-/// re-dispatched; other errors carry the part's [`Failure`].
-async fn post_part(base: &str, task: &PartTask) -> Result<PartResult> {
+/// 503 means the attempt failed transiently (in the part, or in the instance:
+/// a trap, a deadline, memory) and the part may be re-dispatched; other
+/// errors carry the part's [`Failure`].
+async fn post_part(base: &str, task: &PartTask, deadline: Duration) -> Result<PartResult> {
     let mut url = fanout_base(base)?;
     let path = format!("{}/parts", url.path().trim_end_matches('/'));
     url.set_path(&path);
     let body = serde_json::to_vec(task).expect("a task always serializes");
     let headers = [("content-type".to_string(), "application/json".to_string())];
     let timeouts = Timeouts {
-        first_byte: PART_DEADLINE,
-        between_bytes: PART_DEADLINE,
+        first_byte: deadline,
+        between_bytes: deadline,
         ..Timeouts::default()
     };
     let response = http::send("POST", &url, &headers, Some(&body), timeouts)
         .await
         .map_err(|e| Error::internal(format!("fan-out request failed: {e}")).transient())?;
     let status = response.status;
+    let retry_after = response.header("retry-after").map(str::to_string);
     let bytes = response
         .bytes(1 << 20)
         .await
@@ -192,6 +264,7 @@ async fn post_part(base: &str, task: &PartTask) -> Result<PartResult> {
             "fan-out answered HTTP {status}: {}",
             String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
         )),
-    };
+    }
+    .retry_after(retry_after.as_deref());
     Err(if status == 503 { err.transient() } else { err })
 }

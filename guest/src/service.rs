@@ -24,12 +24,15 @@ const MAX_BODY: usize = 256 * 1024;
 
 pub fn handle(request: IncomingRequest, out: ResponseOutparam) {
     runtime::block_on(async move {
-        let (status, body) = route(request).await;
-        respond(out, status, &body).await;
+        let (status, body, retry_after) = route(request).await;
+        respond(out, status, &body, retry_after).await;
     })
 }
 
-async fn route(request: IncomingRequest) -> (u16, Vec<u8>) {
+/// Status, JSON body and the `Retry-After` seconds to send, if any.
+type Answer = (u16, Vec<u8>, Option<u64>);
+
+async fn route(request: IncomingRequest) -> Answer {
     let method = request.method();
     let path = request.path_with_query().unwrap_or_default();
     let path = path.split('?').next().unwrap_or_default().to_string();
@@ -50,13 +53,14 @@ async fn route(request: IncomingRequest) -> (u16, Vec<u8>) {
                 "routes": ["POST /jobs", "POST /parts"],
             }))
             .unwrap_or_default(),
+            None,
         ),
         (_, "/parts" | "/jobs") => failure(Error::invalid("use POST with a JSON body")),
         _ => {
-            let (_, body) = failure(Error::invalid(format!(
+            let (_, body, _) = failure(Error::invalid(format!(
                 "no route {path}; ferry serves POST /jobs and POST /parts"
             )));
-            (404, body)
+            (404, body, None)
         }
     }
 }
@@ -72,14 +76,15 @@ async fn read_json<T: serde::de::DeserializeOwned>(request: IncomingRequest) -> 
         .map_err(|e| Error::invalid(format!("the request body is not a valid document: {e}")))
 }
 
-fn answer<T: Serialize>(outcome: Result<T, Error>) -> (u16, Vec<u8>) {
+fn answer<T: Serialize>(outcome: Result<T, Error>) -> Answer {
     match outcome {
-        Ok(value) => (200, serde_json::to_vec(&value).unwrap_or_default()),
+        Ok(value) => (200, serde_json::to_vec(&value).unwrap_or_default(), None),
         Err(e) => failure(e),
     }
 }
 
-fn failure(e: Error) -> (u16, Vec<u8>) {
+fn failure(e: Error) -> Answer {
+    let retry_after = e.retry_after.map(|d| d.as_secs());
     let status = match e.kind {
         _ if e.transient => 503,
         FailureKind::InvalidInput => 400,
@@ -88,18 +93,25 @@ fn failure(e: Error) -> (u16, Vec<u8>) {
         FailureKind::Internal => 500,
     };
     let failure = Failure::from(e);
-    (status, serde_json::to_vec(&failure).unwrap_or_default())
+    (
+        status,
+        serde_json::to_vec(&failure).unwrap_or_default(),
+        retry_after,
+    )
 }
 
-async fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
-    let headers = Fields::from_list(&[
+async fn respond(out: ResponseOutparam, status: u16, body: &[u8], retry_after: Option<u64>) {
+    let mut list = vec![
         ("content-type".to_string(), b"application/json".to_vec()),
         (
             "content-length".to_string(),
             body.len().to_string().into_bytes(),
         ),
-    ])
-    .unwrap_or_else(|_| Fields::new());
+    ];
+    if let Some(secs) = retry_after {
+        list.push(("retry-after".to_string(), secs.to_string().into_bytes()));
+    }
+    let headers = Fields::from_list(&list).unwrap_or_else(|_| Fields::new());
     let response = OutgoingResponse::new(headers);
     let _ = response.set_status_code(status);
     let Ok(outgoing) = response.body() else {

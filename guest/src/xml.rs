@@ -29,6 +29,47 @@ pub struct CompleteMultipartUploadResult {
     pub etag: String,
 }
 
+/// One page of ListParts.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListPartsResult {
+    pub is_truncated: bool,
+    pub next_part_number_marker: Option<u32>,
+    #[serde(rename = "Part")]
+    pub parts: Vec<ListedPart>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListedPart {
+    pub part_number: u32,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    pub size: u64,
+    /// Decimal CRC-64 of the part; absent from stores that do not keep one.
+    pub hash_crc64ecma: Option<String>,
+}
+
+/// One page of ListMultipartUploads.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListMultipartUploadsResult {
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+    #[serde(rename = "Upload")]
+    pub uploads: Vec<ListedUpload>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListedUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// ISO 8601, which sorts as it reads.
+    pub initiated: String,
+}
+
 /// An OSS error response.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -77,6 +118,47 @@ mod tests {
             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"A\"</ETag></Part>\
              <Part><PartNumber>2</PartNumber><ETag>\"B\"</ETag></Part></CompleteMultipartUpload>"
         );
+    }
+
+    #[test]
+    fn reads_list_parts() {
+        let r: ListPartsResult = parse(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+            <ListPartsResult xmlns="http://doc.oss-cn-hangzhou.aliyuncs.com">
+              <Bucket>multipart_upload</Bucket><Key>multipart.data</Key>
+              <UploadId>0004B999EF5A239BB9138C6227D6****</UploadId>
+              <NextPartNumberMarker>5</NextPartNumberMarker><MaxParts>1000</MaxParts>
+              <IsTruncated>false</IsTruncated>
+              <Part><PartNumber>1</PartNumber><LastModified>2012-02-23T07:01:34.000Z</LastModified>
+                <ETag>"3349DC700140D7F86A0784842780****"</ETag>
+                <HashCrc64ecma>1234</HashCrc64ecma><Size>6291456</Size></Part>
+              <Part><PartNumber>2</PartNumber><LastModified>2012-02-23T07:01:12.000Z</LastModified>
+                <ETag>"3349DC700140D7F86A0784842780****"</ETag><Size>6291456</Size></Part>
+            </ListPartsResult>"#,
+        )
+        .unwrap();
+        assert!(!r.is_truncated);
+        assert_eq!(r.next_part_number_marker, Some(5));
+        assert_eq!(r.parts.len(), 2);
+        assert_eq!(r.parts[0].hash_crc64ecma.as_deref(), Some("1234"));
+        assert_eq!(r.parts[1].hash_crc64ecma, None);
+        assert_eq!(r.parts[1].size, 6291456);
+    }
+
+    #[test]
+    fn reads_list_uploads() {
+        let r: ListMultipartUploadsResult = parse(
+            r#"<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>true</IsTruncated>
+              <NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>U2</NextUploadIdMarker>
+              <Upload><Key>k</Key><UploadId>U1</UploadId><Initiated>2012-02-23T04:18:23.000Z</Initiated></Upload>
+              <Upload><Key>k</Key><UploadId>U2</UploadId><Initiated>2012-02-23T04:18:24.000Z</Initiated></Upload>
+            </ListMultipartUploadsResult>"#,
+        )
+        .unwrap();
+        assert!(r.is_truncated);
+        assert_eq!(r.uploads.len(), 2);
+        assert_eq!(r.uploads[1].upload_id, "U2");
+        assert_eq!(r.next_upload_id_marker.as_deref(), Some("U2"));
     }
 
     #[test]
