@@ -19,9 +19,27 @@ pub fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
     crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Xz, crc_a, crc_b, len_b)
 }
 
+/// What xoring the last byte of a message with 1 does to its CRC: CRC is
+/// affine, and an error confined to the last byte contributes the table
+/// entry of that byte whatever the length. `crc(m with last byte ^ 1) ==
+/// crc(m) ^ last_bit_flip()` for every non-empty `m`.
+pub fn last_bit_flip() -> u64 {
+    checksum(&[1]) ^ checksum(&[0])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flipping_the_last_bit() {
+        for len in [1usize, 2, 9, 1000] {
+            let mut data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            let before = checksum(&data);
+            *data.last_mut().unwrap() ^= 1;
+            assert_eq!(checksum(&data), before ^ last_bit_flip(), "len {len}");
+        }
+    }
 
     #[test]
     fn check_value_is_crc64_xz() {

@@ -11,6 +11,7 @@
 
 pub mod body;
 pub mod crc64;
+pub mod fault_body;
 pub mod faults;
 pub mod pattern;
 pub mod pattern_body;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use ferry_testbed::faults::{self, Faults};
 use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
 use ferry_testbed::verify;
@@ -46,6 +47,81 @@ struct SourceArgs {
     listen: SocketAddr,
     #[command(flatten)]
     knobs: SourceKnobs,
+    #[command(flatten)]
+    faults: SourceFaultArgs,
+}
+
+/// Source faults (counted from start; see tests/README.md).
+#[derive(Args, Default)]
+struct SourceFaultArgs {
+    /// Cut the first TIMES (default 1) GET bodies longer than BYTES after
+    /// BYTES bytes (connection closed mid-body).
+    #[arg(long, value_name = "BYTES[:TIMES]", value_parser = faults::parse_bytes_times)]
+    reset_after: Option<(u64, u32)>,
+    /// Pause the first TIMES (default 1) GET bodies longer than BYTES for
+    /// MILLIS ms after BYTES bytes.
+    #[arg(long, value_name = "BYTES:MILLIS[:TIMES]", value_parser = faults::parse_stall)]
+    stall: Option<(u64, std::time::Duration, u32)>,
+    /// Answer the first TIMES GET requests with STATUS (and Retry-After).
+    #[arg(long, value_name = "STATUS:TIMES[:RETRY_AFTER_S]", value_parser = faults::parse_status_burst)]
+    status_burst: Option<(u16, u32, Option<u32>)>,
+    /// After N GET requests, every object changes (bytes, ETag, Last-Modified).
+    #[arg(long, value_name = "N")]
+    change_after: Option<u32>,
+    /// 403 to every object request.
+    #[arg(long)]
+    forbidden: bool,
+    /// 404 to every object request.
+    #[arg(long)]
+    not_found: bool,
+}
+
+impl SourceFaultArgs {
+    fn apply(&self, f: &mut Faults) {
+        f.reset_after = self.reset_after;
+        f.stall = self.stall;
+        f.status_burst = self.status_burst;
+        f.change_after = self.change_after;
+        f.forbidden = self.forbidden;
+        f.not_found = self.not_found;
+    }
+}
+
+/// Store faults (counted from start; see tests/README.md).
+#[derive(Args, Default)]
+struct StoreFaultArgs {
+    /// Answer the first TIMES UploadPart requests with STATUS (OSS error
+    /// XML, Retry-After when given) after reading their body.
+    #[arg(long, value_name = "STATUS:TIMES[:RETRY_AFTER_S]", value_parser = faults::parse_status_burst)]
+    part_status_burst: Option<(u16, u32, Option<u32>)>,
+    /// Store the first N parts corrupted (last byte flipped) and answer
+    /// their CRC-64 accordingly, i.e. different from what was sent.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    wrong_part_crc: u32,
+    /// Close the connection of the first TIMES (default 1) UploadPart
+    /// requests after reading BYTES body bytes, without a response.
+    #[arg(long, value_name = "BYTES[:TIMES]", value_parser = faults::parse_bytes_times)]
+    reset_part_after: Option<(u64, u32)>,
+    /// Fail the first TIMES CompleteMultipartUpload requests with STATUS.
+    #[arg(long, value_name = "STATUS:TIMES", value_parser = faults::parse_status_times)]
+    complete_status_burst: Option<(u16, u32)>,
+    /// Fail the first TIMES AbortMultipartUpload requests with STATUS.
+    #[arg(long, value_name = "STATUS:TIMES", value_parser = faults::parse_status_times)]
+    abort_status_burst: Option<(u16, u32)>,
+    /// 403 AccessDenied to every OSS request.
+    #[arg(long)]
+    deny_all: bool,
+}
+
+impl StoreFaultArgs {
+    fn apply(&self, f: &mut Faults) {
+        f.part_status_burst = self.part_status_burst;
+        f.wrong_part_crc = self.wrong_part_crc;
+        f.reset_part_after = self.reset_part_after;
+        f.complete_status_burst = self.complete_status_burst;
+        f.abort_status_burst = self.abort_status_burst;
+        f.deny_all = self.deny_all;
+    }
 }
 
 #[derive(Args)]
@@ -109,6 +185,8 @@ struct StoreArgs {
     /// OSS sends).
     #[arg(long)]
     cheap_etags: bool,
+    #[command(flatten)]
+    faults: StoreFaultArgs,
 }
 
 #[derive(Args)]
@@ -127,6 +205,10 @@ struct UpArgs {
     null: bool,
     #[command(flatten)]
     knobs: SourceKnobs,
+    #[command(flatten)]
+    source_faults: SourceFaultArgs,
+    #[command(flatten)]
+    store_faults: StoreFaultArgs,
 }
 
 #[derive(Args)]
@@ -177,6 +259,9 @@ fn main() -> ExitCode {
 
 fn run_source(args: SourceArgs) -> std::io::Result<()> {
     let server = SourceServer::start_on(args.listen, args.knobs.config())?;
+    let mut f = Faults::default();
+    args.faults.apply(&mut f);
+    server.set_faults(f);
     announce(&format!("source http://{}", server.addr()))?;
     wait_for_shutdown();
     Ok(())
@@ -197,6 +282,9 @@ fn run_store(args: StoreArgs) -> std::io::Result<()> {
             md5_etags: !args.cheap_etags,
         },
     )?;
+    let mut f = Faults::default();
+    args.faults.apply(&mut f);
+    server.set_faults(f);
     announce(&format!("store {}", server.endpoint()))?;
     wait_for_shutdown();
     Ok(())
@@ -229,6 +317,11 @@ fn run_up(args: UpArgs) -> std::io::Result<()> {
             md5_etags: true,
         },
     )?;
+    let mut f = Faults::default();
+    args.source_faults.apply(&mut f);
+    args.store_faults.apply(&mut f);
+    source.set_faults(f.clone());
+    store.set_faults(f);
     announce(&format!(
         "source http://{}\nstore {}",
         source.addr(),

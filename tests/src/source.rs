@@ -3,7 +3,8 @@
 //!
 //! `GET|HEAD /obj/{seed}/{size}` serves `pattern` object `(seed, size)` with
 //! single-range support, a strong ETag, a fixed Last-Modified and `If-Match`.
-//! Knobs in `SourceConfig` switch off the features that real sources lack.
+//! Knobs in `SourceConfig` switch off the features that real sources lack;
+//! `Faults` (see [`crate::faults`]) break requests on purpose.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,11 +17,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::body::{self, ResponseBody};
-use crate::faults::Faults;
+use crate::fault_body::FaultBody;
+use crate::faults::{Armed, Faults, Knob, CHANGE_XOR};
 use crate::pattern;
 use crate::pattern_body::PatternBody;
 use crate::range::{self, RangeRequest};
-use crate::server::{Background, Handler};
+use crate::server::{Background, ConnIo, Cut, Handler};
 use crate::throttle::{Throttled, TokenBucket};
 
 /// Chunk size of unthrottled bodies: large enough for GB/s on loopback.
@@ -59,7 +61,9 @@ impl SourceServer {
         let service = Arc::new(SourceService {
             cfg,
             requests: AtomicU64::new(0),
-            faults: Mutex::new(Faults::default()),
+            gets: AtomicU64::new(0),
+            heads: AtomicU64::new(0),
+            faults: Mutex::new(Armed::default()),
         });
         let background = Background::start("ferry-source", addr, service.clone())?;
         Ok(Self {
@@ -96,49 +100,83 @@ impl SourceServer {
         self.service.requests.load(Ordering::Relaxed)
     }
 
-    /// Replaces the faults to inject from the next request on.
+    /// GET requests received so far (any path, any outcome).
+    pub fn get_requests(&self) -> u64 {
+        self.service.gets.load(Ordering::Relaxed)
+    }
+
+    /// HEAD requests received so far (any path, any outcome, refused ones
+    /// included).
+    pub fn head_requests(&self) -> u64 {
+        self.service.heads.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the faults to inject from the next request on, and re-arms
+    /// their counts (see [`crate::faults`]).
     pub fn set_faults(&self, faults: Faults) {
-        *self.service.faults.lock().unwrap() = faults;
+        *self.service.faults.lock().unwrap() = Armed::new(faults);
+    }
+
+    /// The seed whose bytes object `seed` serves once `change_after` fired.
+    pub fn changed_seed(seed: u64) -> u64 {
+        seed ^ CHANGE_XOR
+    }
+
+    /// The ETag object `(seed, size)` has once `change_after` fired.
+    pub fn changed_etag(seed: u64, size: u64) -> String {
+        Self::etag(Self::changed_seed(seed), size)
     }
 }
 
-/// The fixed modification time of every object (2024-01-01T00:00:00Z).
-fn last_modified() -> std::time::SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_704_067_200)
+/// The fixed modification time of every object (2024-01-01T00:00:00Z), or
+/// a day later once it changed.
+fn last_modified(changed: bool) -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_704_067_200 + if changed { 86_400 } else { 0 })
 }
 
 struct SourceService {
     cfg: SourceConfig,
     requests: AtomicU64,
-    faults: Mutex<Faults>,
+    gets: AtomicU64,
+    heads: AtomicU64,
+    faults: Mutex<Armed>,
+}
+
+/// What a connection carries between its requests.
+#[derive(Clone)]
+struct SourceConn {
+    bucket: Option<Arc<Mutex<TokenBucket>>>,
+    io: ConnIo,
 }
 
 impl Handler for SourceService {
-    type Conn = Option<Arc<Mutex<TokenBucket>>>;
+    type Conn = SourceConn;
 
-    fn connection(&self) -> Self::Conn {
-        self.cfg.rate_limit.map(|rate| {
+    fn connection(&self, io: ConnIo) -> Self::Conn {
+        let bucket = self.cfg.rate_limit.map(|rate| {
             let chunk = TokenBucket::chunk_for(rate) as u64;
             Arc::new(Mutex::new(TokenBucket::new(rate, chunk)))
-        })
+        });
+        SourceConn { bucket, io }
     }
 
     async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         conn: Self::Conn,
-    ) -> Response<ResponseBody> {
+    ) -> Result<Response<ResponseBody>, Cut> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.respond(req, conn).await
+        match *req.method() {
+            Method::GET => self.gets.fetch_add(1, Ordering::Relaxed),
+            Method::HEAD => self.heads.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        Ok(self.respond(req, conn).await)
     }
 }
 
 impl SourceService {
-    async fn respond(
-        &self,
-        req: Request<Incoming>,
-        bucket: Option<Arc<Mutex<TokenBucket>>>,
-    ) -> Response<ResponseBody> {
+    async fn respond(&self, req: Request<Incoming>, conn: SourceConn) -> Response<ResponseBody> {
         let head = match *req.method() {
             Method::GET => false,
             Method::HEAD if !self.cfg.refuse_head => true,
@@ -146,6 +184,33 @@ impl SourceService {
         };
         let Some((seed, size)) = parse_path(req.uri().path()) else {
             return status_only(StatusCode::NOT_FOUND, None);
+        };
+        let changed = {
+            let mut armed = self.faults.lock().unwrap();
+            let changed = armed
+                .faults
+                .change_after
+                .is_some_and(|n| armed.gets >= u64::from(n));
+            if !head {
+                armed.gets += 1;
+            }
+            if armed.faults.forbidden {
+                return status_only(StatusCode::FORBIDDEN, None);
+            }
+            if armed.faults.not_found {
+                return status_only(StatusCode::NOT_FOUND, None);
+            }
+            if let Some((status, times, retry_after)) = armed.faults.status_burst {
+                if !head && armed.fire(Knob::StatusBurst, times) {
+                    return injected_status(status, retry_after);
+                }
+            }
+            changed
+        };
+        let seed = if changed {
+            SourceServer::changed_seed(seed)
+        } else {
+            seed
         };
         let etag = SourceServer::etag(seed, size);
         if let Some(wanted) = req.headers().get(header::IF_MATCH) {
@@ -167,7 +232,7 @@ impl SourceService {
             .header(header::ETAG, &etag)
             .header(
                 header::LAST_MODIFIED,
-                httpdate::fmt_http_date(last_modified()),
+                httpdate::fmt_http_date(last_modified(changed)),
             )
             .header(header::CONTENT_TYPE, "application/octet-stream");
         if !self.cfg.no_range {
@@ -203,7 +268,7 @@ impl SourceService {
             return resp.body(body::empty()).expect("valid response");
         }
         let announce = !self.cfg.no_content_length;
-        let body = match bucket {
+        let body = match conn.bucket {
             Some(bucket) => {
                 let chunk = TokenBucket::chunk_for(self.cfg.rate_limit.unwrap_or(0));
                 Throttled::new(PatternBody::new(seed, start, end, chunk, announce), bucket)
@@ -214,8 +279,48 @@ impl SourceService {
                 .map_err(|never| match never {})
                 .boxed_unsync(),
         };
+        let (stall, cut) = {
+            let mut armed = self.faults.lock().unwrap();
+            let len = end - start;
+            let (stall, reset) = (armed.faults.stall, armed.faults.reset_after);
+            let stall = match stall {
+                Some((at, pause, times)) if len > at && armed.fire(Knob::Stall, times) => {
+                    Some((at, pause))
+                }
+                _ => None,
+            };
+            let cut = match reset {
+                Some((at, times)) if len > at && armed.fire(Knob::ResetAfter, times) => Some(at),
+                _ => None,
+            };
+            (stall, cut)
+        };
+        let body = if stall.is_some() || cut.is_some() {
+            FaultBody::new(body, conn.io, stall, cut).boxed_unsync()
+        } else {
+            body
+        };
         resp.body(body).expect("valid response")
     }
+}
+
+/// The answer of a `status_burst`: the status, a short text body, and
+/// `Retry-After` when asked for.
+fn injected_status(status: u16, retry_after: Option<u32>) -> Response<ResponseBody> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = format!(
+        "{} {} (injected by ferry-testbed)\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let mut resp = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::CONTENT_LENGTH, text.len());
+    if let Some(seconds) = retry_after {
+        resp = resp.header(header::RETRY_AFTER, seconds);
+    }
+    resp.body(body::full(text)).expect("valid response")
 }
 
 /// `/obj/{seed}/{size}` with decimal numbers.

@@ -51,6 +51,39 @@ pub enum OssError {
     MethodNotAllowed,
     #[error("{0}")]
     InternalError(String),
+    /// An error injected by a fault knob: `status` with the OSS code that
+    /// goes with it (see [`OssError::code`]) and optional `Retry-After`.
+    #[error("{}", injected_message(*status))]
+    Injected {
+        status: u16,
+        retry_after: Option<u32>,
+    },
+}
+
+/// The code OSS sends with an injected status.
+fn injected_code(status: u16) -> &'static str {
+    match status {
+        429 => "QpsLimitExceeded",
+        503 => "ServiceUnavailable",
+        403 => "AccessDenied",
+        404 => "NoSuchUpload",
+        400 => "InvalidRequest",
+        409 => "OperationConflict",
+        s if s >= 500 => "InternalError",
+        _ => "InvalidRequest",
+    }
+}
+
+/// The message OSS sends with an injected status.
+fn injected_message(status: u16) -> &'static str {
+    match status {
+        429 => "Please reduce your request rate.",
+        503 => "Thread pool is almost full, please retry later.",
+        403 => "You have no right to access this object because of bucket acl.",
+        404 => "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        s if s >= 500 => "We encountered an internal error. Please try again.",
+        _ => "The request was refused (fault injected by the ferry test bed).",
+    }
 }
 
 impl OssError {
@@ -77,6 +110,7 @@ impl OssError {
             Self::NotImplemented(_) => "NotImplemented",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::InternalError(_) => "InternalError",
+            Self::Injected { status, .. } => injected_code(*status),
         }
     }
 
@@ -100,6 +134,17 @@ impl OssError {
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InternalError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Injected { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, if this error sends one.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Self::Injected { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

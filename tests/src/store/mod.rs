@@ -93,6 +93,27 @@ pub struct ObjectInfo {
     pub parts: Option<u32>,
 }
 
+/// Requests received per operation since the store started, whatever their
+/// outcome (refused, faulted, cut or answered). The operation is judged from
+/// method and query alone, before authentication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub initiate: u64,
+    pub upload_part: u64,
+    pub complete: u64,
+    pub abort: u64,
+    pub list_parts: u64,
+    pub list_uploads: u64,
+    pub put_object: u64,
+    pub get_object: u64,
+    pub head_object: u64,
+    pub delete_object: u64,
+    /// Anything else (ListBuckets, unsupported bucket or object operations).
+    pub other: u64,
+    /// The `/-/` admin read-back routes.
+    pub admin: u64,
+}
+
 /// A running store; dropping it stops it (files of a Disk sink stay).
 pub struct StoreServer {
     store: Arc<Store>,
@@ -142,7 +163,13 @@ impl StoreServer {
         self.store.requests()
     }
 
-    /// Replaces the faults to inject from the next request on.
+    /// Requests received per operation so far.
+    pub fn counts(&self) -> StoreCounts {
+        self.store.counts()
+    }
+
+    /// Replaces the faults to inject from the next request on, and re-arms
+    /// their counts (see [`crate::faults`]).
     pub fn set_faults(&self, faults: Faults) {
         self.store.set_faults(faults);
     }

@@ -48,10 +48,14 @@ pub fn initiate(
     })))
 }
 
+/// UploadPart. `corrupt` (the `wrong_part_crc` fault): the stored part has
+/// its last byte flipped, and its recorded and answered CRC are those of the
+/// corrupted bytes.
 pub async fn upload_part(
     store: &Arc<Store>,
     ctx: &Ctx,
     req: Request<Incoming>,
+    corrupt: bool,
 ) -> Result<Response<ResponseBody>, OssError> {
     let (parts, body) = req.into_parts();
     let checked = (|| {
@@ -68,7 +72,7 @@ pub async fn upload_part(
         }
     };
     let file = store.new_blob();
-    let received = sink::receive(
+    let mut received = sink::receive(
         body,
         file.as_deref(),
         store.cfg.md5_etags || content_md5.is_some(),
@@ -79,6 +83,13 @@ pub async fn upload_part(
         return Err(OssError::InvalidDigest);
     }
     let tag = etag::bytes(received.md5, received.crc64, received.size);
+    if corrupt {
+        if let (Some(path), true) = (file.as_deref(), received.size > 0) {
+            sink::flip_last_bit(path, received.size)
+                .map_err(|e| OssError::InternalError(format!("corrupting part: {e}")))?;
+        }
+        received.crc64 ^= crc64::last_bit_flip();
+    }
     let part = Part {
         size: received.size,
         crc64: received.crc64,

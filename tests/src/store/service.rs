@@ -1,5 +1,5 @@
-//! The store's request handling: authentication, routing to the operation,
-//! and the headers every OSS response carries.
+//! The store's request handling: authentication, fault injection, routing
+//! to the operation, and the headers every OSS response carries.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +15,10 @@ use super::auth::Authority;
 use super::error::OssError;
 use super::request::Target;
 use super::state::{BucketState, State, Stored};
-use super::{admin, multipart, object, sink, xml, ObjectInfo, Sink, StoreConfig};
+use super::{admin, multipart, object, sink, xml, ObjectInfo, Sink, StoreConfig, StoreCounts};
 use crate::body::{self, ResponseBody};
-use crate::faults::Faults;
-use crate::server::Handler;
+use crate::faults::{Armed, Faults, Knob};
+use crate::server::{ConnIo, Cut, Handler};
 
 /// Bodies of refused requests are read and dropped up to this size, so the
 /// client sees the error instead of a reset connection.
@@ -29,10 +29,73 @@ pub struct Store {
     pub cfg: StoreConfig,
     pub state: Mutex<State>,
     requests: AtomicU64,
+    /// Requests per operation, indexed by `Op`.
+    counts: [AtomicU64; Op::COUNT],
     next_id: AtomicU64,
     /// Start time in ns: makes ids and blob names unique across restarts.
     boot: u64,
-    faults: Mutex<Faults>,
+    faults: Mutex<Armed>,
+}
+
+/// The operation a request asks for, judged from method and query alone
+/// (before authentication), for counting and routing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Initiate,
+    UploadPart,
+    Complete,
+    Abort,
+    ListParts,
+    ListUploads,
+    PutObject,
+    GetObject,
+    HeadObject,
+    DeleteObject,
+    Other,
+    Admin,
+}
+
+impl Op {
+    const COUNT: usize = 12;
+
+    fn of(method: &Method, target: &Target) -> Op {
+        let t = target;
+        if target.bucket.is_none() {
+            return Op::Other;
+        }
+        if target.key.is_empty() {
+            return match *method {
+                Method::GET if t.has("uploads") => Op::ListUploads,
+                _ => Op::Other,
+            };
+        }
+        match *method {
+            Method::PUT if t.has("uploadId") || t.has("partNumber") => Op::UploadPart,
+            Method::PUT => Op::PutObject,
+            Method::GET if t.has("uploadId") => Op::ListParts,
+            Method::GET => Op::GetObject,
+            Method::HEAD => Op::HeadObject,
+            Method::POST if t.has("uploads") => Op::Initiate,
+            Method::POST if t.has("uploadId") => Op::Complete,
+            Method::DELETE if t.has("uploadId") => Op::Abort,
+            Method::DELETE => Op::DeleteObject,
+            _ => Op::Other,
+        }
+    }
+}
+
+/// Why a request gets no normal answer.
+pub enum Failure {
+    /// An OSS error response.
+    Oss(OssError),
+    /// No response: the connection is closed.
+    Cut,
+}
+
+impl From<OssError> for Failure {
+    fn from(e: OssError) -> Self {
+        Failure::Oss(e)
+    }
 }
 
 /// A request that passed authentication and names an existing bucket.
@@ -59,12 +122,13 @@ impl Store {
             cfg,
             state: Mutex::new(state),
             requests: AtomicU64::new(0),
+            counts: Default::default(),
             next_id: AtomicU64::new(1),
             boot: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_nanos() as u64,
-            faults: Mutex::new(Faults::default()),
+            faults: Mutex::new(Armed::default()),
         })
     }
 
@@ -72,8 +136,26 @@ impl Store {
         self.requests.load(Ordering::Relaxed)
     }
 
+    pub fn counts(&self) -> StoreCounts {
+        let n = |op: Op| self.counts[op as usize].load(Ordering::Relaxed);
+        StoreCounts {
+            initiate: n(Op::Initiate),
+            upload_part: n(Op::UploadPart),
+            complete: n(Op::Complete),
+            abort: n(Op::Abort),
+            list_parts: n(Op::ListParts),
+            list_uploads: n(Op::ListUploads),
+            put_object: n(Op::PutObject),
+            get_object: n(Op::GetObject),
+            head_object: n(Op::HeadObject),
+            delete_object: n(Op::DeleteObject),
+            other: n(Op::Other),
+            admin: n(Op::Admin),
+        }
+    }
+
     pub fn set_faults(&self, faults: Faults) {
-        *self.faults.lock().unwrap() = faults;
+        *self.faults.lock().unwrap() = Armed::new(faults);
     }
 
     /// A fresh 32-hex-digit upload id. Ids sort in creation order, which
@@ -137,31 +219,42 @@ impl Store {
     async fn route(
         self: &Arc<Self>,
         req: Request<Incoming>,
-    ) -> Result<Response<ResponseBody>, OssError> {
+    ) -> Result<Response<ResponseBody>, Failure> {
         if req.uri().path().starts_with("/-/") {
-            return admin::handle(self, req).await;
+            self.counts[Op::Admin as usize].fetch_add(1, Ordering::Relaxed);
+            return Ok(admin::handle(self, req).await?);
         }
         let target = Target::parse(req.uri());
+        let method = req.method().clone();
+        let op = Op::of(&method, &target);
+        self.counts[op as usize].fetch_add(1, Ordering::Relaxed);
+        if self.faults.lock().unwrap().faults.deny_all {
+            drain(req.into_body()).await;
+            return Err(OssError::AccessDenied(
+                "You have no right to access this object because of bucket acl.".into(),
+            )
+            .into());
+        }
         let authority = Authority {
             region: &self.cfg.region,
             credentials: &self.cfg.credentials,
         };
-        let method = req.method().clone();
         if let Err(e) =
             authority.authenticate(method.as_str(), &target, req.headers(), SystemTime::now())
         {
             drain(req.into_body()).await;
-            return Err(e);
+            return Err(e.into());
         }
         let Some(bucket) = target.bucket.clone() else {
             drain(req.into_body()).await;
             return Err(OssError::NotImplemented(
                 "ListBuckets is not supported by the ferry test bed.".into(),
-            ));
+            )
+            .into());
         };
         if !self.cfg.buckets.contains(&bucket) {
             drain(req.into_body()).await;
-            return Err(OssError::NoSuchBucket { bucket });
+            return Err(OssError::NoSuchBucket { bucket }.into());
         }
         let host = req
             .headers()
@@ -175,39 +268,109 @@ impl Store {
             target,
             host,
         };
-        let t = &ctx.target;
-        if ctx.key.is_empty() {
-            return match method {
-                Method::GET if t.has("uploads") => multipart::list_uploads(self, &ctx),
-                _ => {
-                    drain(req.into_body()).await;
-                    Err(OssError::NotImplemented(
-                        "This bucket operation is not supported by the ferry test bed.".into(),
-                    ))
-                }
-            };
+        let (req, corrupt) = self.inject(op, req).await?;
+        Ok(self.dispatch(op, &method, &ctx, req, corrupt).await?)
+    }
+
+    /// Applies the faults that fire on this request: an injected error or a
+    /// cut connection, or the request back with whether to corrupt the part
+    /// it carries. Precedence for UploadPart: reset_part_after, then
+    /// part_status_burst, then wrong_part_crc.
+    async fn inject(
+        &self,
+        op: Op,
+        req: Request<Incoming>,
+    ) -> Result<(Request<Incoming>, bool), Failure> {
+        enum Act {
+            Pass(bool),
+            Cut(u64),
+            Status(u16, Option<u32>, bool),
         }
-        match method {
-            Method::PUT if t.has("uploadId") || t.has("partNumber") => {
-                multipart::upload_part(self, &ctx, req).await
+        let act = {
+            let mut armed = self.faults.lock().unwrap();
+            let f = armed.faults.clone();
+            match op {
+                Op::UploadPart => {
+                    if let Some((bytes, _)) = f
+                        .reset_part_after
+                        .filter(|&(_, n)| armed.fire(Knob::ResetPartAfter, n))
+                    {
+                        Act::Cut(bytes)
+                    } else if let Some((status, _, retry)) = f
+                        .part_status_burst
+                        .filter(|&(_, n, _)| armed.fire(Knob::PartStatusBurst, n))
+                    {
+                        Act::Status(status, retry, true)
+                    } else {
+                        Act::Pass(armed.fire(Knob::WrongPartCrc, f.wrong_part_crc))
+                    }
+                }
+                Op::Complete => match f.complete_status_burst {
+                    Some((status, n)) if armed.fire(Knob::CompleteStatusBurst, n) => {
+                        Act::Status(status, None, true)
+                    }
+                    _ => Act::Pass(false),
+                },
+                Op::Abort => match f.abort_status_burst {
+                    Some((status, n)) if armed.fire(Knob::AbortStatusBurst, n) => {
+                        Act::Status(status, None, true)
+                    }
+                    _ => Act::Pass(false),
+                },
+                _ => Act::Pass(false),
             }
-            Method::PUT => object::put(self, &ctx, req).await,
-            Method::GET if t.has("uploadId") => multipart::list_parts(self, &ctx),
-            Method::GET => object::get(self, &ctx, req, false),
-            Method::HEAD => object::get(self, &ctx, req, true),
-            Method::POST if t.has("uploads") => multipart::initiate(self, &ctx, req),
-            Method::POST if t.has("uploadId") => multipart::complete(self, &ctx, req).await,
-            Method::DELETE if t.has("uploadId") => multipart::abort(self, &ctx),
-            Method::DELETE => object::delete(self, &ctx),
-            Method::POST => {
-                drain(req.into_body()).await;
-                Err(OssError::NotImplemented(
-                    "This object operation is not supported by the ferry test bed.".into(),
-                ))
+        };
+        match act {
+            Act::Pass(corrupt) => Ok((req, corrupt)),
+            Act::Cut(bytes) => {
+                read_at_least(req.into_body(), bytes).await;
+                Err(Failure::Cut)
             }
-            _ => {
+            Act::Status(status, retry_after, read_body) => {
+                if read_body {
+                    drain_all(req.into_body()).await;
+                }
+                Err(OssError::Injected {
+                    status,
+                    retry_after,
+                }
+                .into())
+            }
+        }
+    }
+
+    async fn dispatch(
+        self: &Arc<Self>,
+        op: Op,
+        method: &Method,
+        ctx: &Ctx,
+        req: Request<Incoming>,
+        corrupt: bool,
+    ) -> Result<Response<ResponseBody>, OssError> {
+        match op {
+            Op::ListUploads => multipart::list_uploads(self, ctx),
+            Op::UploadPart => multipart::upload_part(self, ctx, req, corrupt).await,
+            Op::PutObject => object::put(self, ctx, req).await,
+            Op::ListParts => multipart::list_parts(self, ctx),
+            Op::GetObject => object::get(self, ctx, req, false),
+            Op::HeadObject => object::get(self, ctx, req, true),
+            Op::Initiate => multipart::initiate(self, ctx, req),
+            Op::Complete => multipart::complete(self, ctx, req).await,
+            Op::Abort => multipart::abort(self, ctx),
+            Op::DeleteObject => object::delete(self, ctx),
+            Op::Other | Op::Admin => {
                 drain(req.into_body()).await;
-                Err(OssError::MethodNotAllowed)
+                Err(if ctx.key.is_empty() {
+                    OssError::NotImplemented(
+                        "This bucket operation is not supported by the ferry test bed.".into(),
+                    )
+                } else if *method == Method::POST {
+                    OssError::NotImplemented(
+                        "This object operation is not supported by the ferry test bed.".into(),
+                    )
+                } else {
+                    OssError::MethodNotAllowed
+                })
             }
         }
     }
@@ -216,9 +379,13 @@ impl Store {
 impl Handler for Store {
     type Conn = ();
 
-    fn connection(&self) -> Self::Conn {}
+    fn connection(&self, _io: ConnIo) -> Self::Conn {}
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, _conn: ()) -> Response<ResponseBody> {
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        _conn: (),
+    ) -> Result<Response<ResponseBody>, Cut> {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         let request_id = self.request_id(n);
         let is_head = req.method() == Method::HEAD;
@@ -230,7 +397,8 @@ impl Handler for Store {
             .to_string();
         let mut resp = match self.route(req).await {
             Ok(resp) => resp,
-            Err(e) => error_response(&e, &request_id, &host, is_head),
+            Err(Failure::Oss(e)) => error_response(&e, &request_id, &host, is_head),
+            Err(Failure::Cut) => return Err(Cut),
         };
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -240,7 +408,7 @@ impl Handler for Store {
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
             headers.insert(header::DATE, v);
         }
-        resp
+        Ok(resp)
     }
 }
 
@@ -254,6 +422,9 @@ fn error_response(
     let mut resp = Response::builder()
         .status(err.status())
         .header(header::CONTENT_TYPE, "application/xml");
+    if let Some(seconds) = err.retry_after() {
+        resp = resp.header(header::RETRY_AFTER, seconds);
+    }
     if is_head {
         // A HEAD error has no body; OSS puts the code in a header instead.
         resp = resp.header("x-oss-err", err.code());
@@ -283,6 +454,27 @@ pub async fn drain(mut body: Incoming) {
         }
         if seen > DRAIN_LIMIT {
             break;
+        }
+    }
+}
+
+/// Reads and drops a whole body, however large: an injected error then
+/// reaches a client that is still sending.
+pub async fn drain_all(mut body: Incoming) {
+    while let Some(Ok(_)) = body.frame().await {}
+}
+
+/// Reads at least `n` bytes of a body (whole frames), then stops.
+async fn read_at_least(mut body: Incoming, n: u64) {
+    let mut seen = 0u64;
+    while seen < n {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    seen += data.len() as u64;
+                }
+            }
+            _ => break,
         }
     }
 }

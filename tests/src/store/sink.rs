@@ -140,6 +140,21 @@ pub fn read_all(segments: &[Segment]) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Xors the last byte of a `len`-byte file with 1 (the `wrong_part_crc`
+/// fault).
+pub fn flip_last_bit(path: &Path, len: u64) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let mut byte = [0u8];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut byte)?;
+    byte[0] ^= 1;
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.write_all(&byte)
+}
+
 /// Removes files no record points at any more.
 pub fn remove(files: impl IntoIterator<Item = PathBuf>) {
     for f in files {
