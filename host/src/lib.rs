@@ -6,12 +6,14 @@
 //! store with a memory limit and a deadline ([`Limits`]); outgoing requests
 //! pass an egress allow-list ([`Egress`]). Embedders use [`Transfer`].
 
+pub mod client;
 pub mod egress;
 pub mod events;
 pub mod fanout;
 pub mod limits;
 pub mod outgoing;
 pub mod runtime;
+pub mod ssrf;
 pub mod state;
 pub mod transfer;
 

@@ -1,10 +1,11 @@
 //! Where an instance's outgoing requests go: requests to the fan-out
 //! authority run on a fresh instance and never touch the network; the rest
-//! pass the egress policy and go out through hyper.
+//! pass the egress policy and go out through the pooled [`Client`], which
+//! also holds them to the address policy.
 
+use crate::client::Client;
 use crate::egress::Egress;
 use crate::fanout::Fanout;
-use http_body_util::BodyExt;
 use std::future::Future;
 use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
@@ -27,6 +28,9 @@ pub struct Outgoing {
     pub(crate) egress: Arc<Egress>,
     /// Present for a coordinator: where part tasks run.
     pub(crate) fanout: Option<Arc<Fanout>>,
+    /// Where every other request goes; shared by all instances of a
+    /// runtime, so connections are reused across parts.
+    pub(crate) client: Arc<Client>,
 }
 
 impl WasiHttpHooks for Outgoing {
@@ -59,12 +63,12 @@ impl WasiHttpHooks for Outgoing {
             );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        let client = self.client.clone();
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as IoFuture,
-            ))
+            // The pool drives its connections itself; there is nothing left
+            // for the caller to poll.
+            let response = client.send(request, options).await?;
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
 }

@@ -2,6 +2,7 @@
 //! `.cwasm` beside the `.wasm`), pre-instantiated, and stores made to measure
 //! for the coordinator and for each part.
 
+use crate::client::{Client, ClientConfig};
 use crate::egress::Egress;
 use crate::fanout::Fanout;
 use crate::limits::{ticks, Limits, EPOCH_TICK};
@@ -27,12 +28,20 @@ pub struct Runtime {
     command: CommandPre<State>,
     proxy: ProxyPre<State>,
     limits: Limits,
+    /// Every instance's outgoing requests, connections pooled across them.
+    client: Arc<Client>,
 }
 
 impl Runtime {
     /// Loads the component at `wasm` (compiling it, or reading the cached
     /// `.cwasm` beside it) and prepares instances within `limits`.
     pub fn new(wasm: &Path, limits: Limits) -> Result<Arc<Runtime>> {
+        Self::with_client(wasm, limits, Arc::new(Client::new(ClientConfig::default())))
+    }
+
+    /// As [`Runtime::new`], with outgoing requests sent through `client`
+    /// (e.g. one refusing private addresses, for a service).
+    pub fn with_client(wasm: &Path, limits: Limits, client: Arc<Client>) -> Result<Arc<Runtime>> {
         let engine = engine(&limits)?;
         let component = load(&engine, wasm)?;
         let mut linker = Linker::<State>::new(&engine);
@@ -54,6 +63,7 @@ impl Runtime {
             command,
             proxy,
             limits,
+            client,
         }))
     }
 
@@ -98,6 +108,7 @@ impl Runtime {
         let outgoing = Outgoing {
             egress,
             fanout: None,
+            client: self.client.clone(),
         };
         self.store(wasi, outgoing, self.limits.part_deadline)
     }
@@ -123,6 +134,7 @@ impl Runtime {
         let outgoing = Outgoing {
             egress,
             fanout: Some(fanout),
+            client: self.client.clone(),
         };
         let mut store = self.store(wasi, outgoing, self.limits.job_deadline);
         let command = self
