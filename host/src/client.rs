@@ -56,9 +56,13 @@ pub struct ClientConfig {
     pub policy: AddressPolicy,
     /// Idle keep-alive connections kept per authority. Part instances that
     /// run at once each hold one connection to the source and one to the
-    /// store, so this should be at least the instance count.
+    /// store, so this should be at least the instance count; the pool never
+    /// holds more idle connections than were in use at once, so a generous
+    /// bound costs nothing.
     pub max_idle_per_host: usize,
-    /// How long an idle connection is kept before it is closed.
+    /// How long an idle connection is kept before it is closed; below the
+    /// keep-alive timeout of common servers, so a request rarely meets a
+    /// connection the server is just closing.
     pub idle_timeout: Duration,
     /// The TLS configuration; `None` trusts the webpki (Mozilla) roots.
     pub tls: Option<Arc<rustls::ClientConfig>>,
@@ -68,8 +72,8 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             policy: AddressPolicy::cli(),
-            max_idle_per_host: 64,
-            idle_timeout: Duration::from_secs(60),
+            max_idle_per_host: 256,
+            idle_timeout: Duration::from_secs(30),
             tls: None,
         }
     }
