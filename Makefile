@@ -43,3 +43,22 @@ clippy: setup
 
 clean:
 	$(CARGO) clean
+
+# Fuzzing: every parser of outside input (OSS XML, job and task JSON, URLs and
+# oss:// targets, Content-Range, sizes, CRC headers, the part-size chooser,
+# signing; the host's event lines and egress policy). cargo-fuzz needs a
+# nightly toolchain, so this is proptest on stable (guest/tests/fuzz.rs,
+# host/tests/fuzz.rs): up to FUZZ_CASES cases per target, each target
+# stopped after FUZZ_SECONDS. `make test` runs the same targets with 256 cases.
+# Failing seeds land in guest/ and host/proptest-regressions/: commit them.
+FUZZ_CASES ?= 100000000
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz
+fuzz:
+	@set -o pipefail; mkdir -p target; for pkg in ferry-guest ferry-host; do \
+	  echo "== fuzz $$pkg (at most $(FUZZ_SECONDS) s a target)"; \
+	  PROPTEST_CASES=$(FUZZ_CASES) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	    $(CARGO) test --release -p $$pkg --test fuzz -- --nocapture --test-threads=2 \
+	    2>&1 | tee target/fuzz-$$pkg.log \
+	    | grep -E '^(fuzz |test result|minimal failing|thread .* panicked)' || exit 1; \
+	done

@@ -212,6 +212,13 @@ fn info_from(r: &Response, size: Option<u64>) -> SourceInfo {
 /// Parses `bytes FIRST-LAST/TOTAL` into (first, last, total).
 pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     let rest = v.trim().strip_prefix("bytes ")?;
+    // Digits only: u64's parser alone would also take a leading '+'.
+    if !rest
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"-/".contains(&b))
+    {
+        return None;
+    }
     let (range, total) = rest.split_once('/')?;
     let (first, last) = range.split_once('-')?;
     let (first, last, total) = (first.parse().ok()?, last.parse().ok()?, total.parse().ok()?);
