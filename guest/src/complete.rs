@@ -5,6 +5,7 @@
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::oss::Store;
+use crate::retry::RetryPolicy;
 use crate::{Job, PartResult, Plan, Report};
 
 /// Completes the upload of `plan` from `parts` (in any order). On a CRC
@@ -60,7 +61,9 @@ pub async fn complete(
         .iter()
         .map(|p| (p.part_number, p.etag.clone()))
         .collect();
-    let stored = store.complete(key, upload_id, &list).await?;
+    let (stored, _) = RetryPolicy::from_job(job)
+        .run(|| store.complete(key, upload_id, &list), |_, _| {})
+        .await?;
     let store_crc = stored.crc64.ok_or_else(|| {
         Error::store("CompleteMultipartUpload answered without x-oss-hash-crc64ecma")
     })?;

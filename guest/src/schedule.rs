@@ -268,3 +268,53 @@ async fn post_part(base: &str, task: &PartTask, deadline: Duration) -> Result<Pa
     .retry_after(retry_after.as_deref());
     Err(if status == 503 { err.transient() } else { err })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SignatureVersion, SourceInfo};
+
+    /// A part task is safe to hand to another machine: it holds presigned
+    /// URLs, never the secret.
+    #[test]
+    fn part_tasks_carry_no_secret() {
+        const SECRET: &str = "canary-secret-value-0123456789";
+        std::env::set_var("OSS_ACCESS_KEY_ID", "canary-id");
+        std::env::set_var("OSS_ACCESS_KEY_SECRET", SECRET);
+        for version in [SignatureVersion::V1, SignatureVersion::V4] {
+            let job = Job {
+                source_url: "http://127.0.0.1:1/obj".into(),
+                target_bucket_name: "bkt".into(),
+                target_object_name: "k".into(),
+                target_region: "cn-hangzhou".into(),
+                endpoint: Some("http://127.0.0.1:2".into()),
+                part_size: None,
+                parallel: None,
+                signature_version: Some(version),
+                fanout_url: None,
+                retries: None,
+                part_timeout: None,
+                keep_partial: None,
+                resume: None,
+            };
+            let plan = Plan {
+                source: SourceInfo {
+                    size: Some(10 << 20),
+                    etag: Some("\"e\"".into()),
+                    last_modified: None,
+                    crc64: None,
+                    ranges: true,
+                },
+                upload_id: Some("UP".into()),
+                part_size: 6 << 20,
+                part_count: 2,
+            };
+            let store = Store::from_job(&job).unwrap();
+            let task = part_task(&job, &store, &plan, 2).unwrap();
+            let json = serde_json::to_string(&task).unwrap();
+            assert!(!json.contains(SECRET), "{json}");
+            assert_eq!(task.offset, 6 << 20);
+            assert_eq!(task.length, 4 << 20);
+        }
+    }
+}

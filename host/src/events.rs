@@ -30,6 +30,8 @@ pub enum Event {
         done_parts: u32,
         done_bytes: u64,
     },
+    /// A remark: resuming, or a slower path and why.
+    Note { message: String },
     /// A part failed transiently and is tried again.
     Retry {
         part_number: u32,

@@ -6,10 +6,12 @@
 //! store with a memory limit and a deadline ([`Limits`]); outgoing requests
 //! pass an egress allow-list ([`Egress`]). Embedders use [`Transfer`].
 
+pub mod chaos;
 pub mod client;
 pub mod egress;
 pub mod events;
 pub mod fanout;
+pub mod interrupt;
 pub mod limits;
 pub mod outgoing;
 pub mod runtime;
@@ -19,6 +21,7 @@ pub mod transfer;
 
 pub use egress::Egress;
 pub use events::Event;
+pub use interrupt::Interrupt;
 pub use limits::Limits;
 pub use runtime::Runtime;
 pub use transfer::{Credentials, Report, Transfer, TransferError};

@@ -59,7 +59,20 @@ struct CopyArgs {
     instance_memory_mib: usize,
     /// Seconds one part instance may run before it is stopped and the part re-dispatched.
     #[arg(long, default_value_t = 600)]
-    part_timeout: u64,
+    instance_timeout: u64,
+    /// Retries of one part after its first attempt (transient failures only).
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+    /// Seconds one part may take over all its attempts.
+    #[arg(long, default_value_t = 900)]
+    part_timeout: u32,
+    /// On failure or interruption keep the multipart upload (its id is printed) for --resume.
+    #[arg(long)]
+    keep_partial: bool,
+    /// Continue a kept upload: its id, or none for the newest upload of the target key.
+    /// Only the parts the store does not hold (or holds wrongly) are copied.
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    resume: Option<String>,
     /// Print one JSON object with the result instead of text.
     #[arg(long)]
     json: bool,
@@ -70,10 +83,7 @@ struct CopyArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -92,17 +102,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// `FERRY_LOG` (default `warn`), with the WASI crates held at `info`
+/// whatever it says: at `debug` and `trace` they log every argument of every
+/// call the guest makes, presigned URLs and signed headers included, and
+/// secrets never reach a log.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "warn".into());
+    for quiet in [
+        "wasmtime_wasi_http=info",
+        "wasmtime_wasi=info",
+        "wasmtime_wasi_io=info",
+        "wasmtime=info",
+    ] {
+        filter = filter.add_directive(quiet.parse().expect("a valid directive"));
+    }
+    filter
+}
+
 async fn copy(args: CopyArgs) -> ExitCode {
     let limits = Limits {
         instances: args.instances.max(1),
         instance_memory: args.instance_memory_mib << 20,
-        part_deadline: Duration::from_secs(args.part_timeout),
+        part_deadline: Duration::from_secs(args.instance_timeout),
         ..Limits::default()
     };
     let mut transfer = Transfer::builder()
         .source(&args.source_url)
         .target(&args.target)
-        .limits(limits);
+        .limits(limits)
+        .retries(args.retries)
+        .part_timeout(args.part_timeout)
+        .keep_partial(args.keep_partial);
+    if let Some(id) = &args.resume {
+        transfer = transfer.resume(id);
+    }
     if let Some(e) = &args.endpoint {
         transfer = transfer.endpoint(e);
     }
@@ -118,6 +152,8 @@ async fn copy(args: CopyArgs) -> ExitCode {
     if let Some(c) = &args.component {
         transfer = transfer.component(c);
     }
+    let interrupt = transfer.interrupt();
+    tokio::spawn(stop_on_signals(interrupt));
     let mut progress = Progress::new(args.json);
     let outcome = transfer.run(|event| progress.on(event)).await;
     progress.finish();
@@ -139,10 +175,36 @@ async fn copy(args: CopyArgs) -> ExitCode {
                 println!("{v}");
             }
             eprintln!("ferry: error: {e}");
-            eprintln!("ferry: nothing was written to the target and no upload was left behind");
+            if e.upload_id.is_none() {
+                eprintln!("ferry: nothing was written to the target and no upload was left behind");
+            }
             ExitCode::from(TransferError::exit_code(&e) as u8)
         }
     }
+}
+
+/// The first SIGINT or SIGTERM stops the transfer cleanly (the upload is
+/// aborted, or kept with --keep-partial); a second one exits at once.
+async fn stop_on_signals(interrupt: ferry_host::Interrupt) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let name = tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    };
+    eprintln!("\nferry: {name}: stopping; press Ctrl-C again to exit at once");
+    interrupt.trigger(name);
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("ferry: exiting without cleaning up");
+    std::process::exit(130);
 }
 
 fn print_report(r: &Report, instances: u32) {
@@ -152,11 +214,16 @@ fn print_report(r: &Report, instances: u32) {
     };
     println!("verified   crc64 {}  ({} parts; {sides})", r.crc64, r.parts);
     println!(
-        "done       {} in {:.2} s  ({}/s, {instances} instances, {} retries)",
+        "done       {} in {:.2} s  ({}/s, {instances} instances, {} retries{})",
         HumanBytes(r.size),
         r.seconds,
         HumanBytes((r.size as f64 / r.seconds.max(1e-3)) as u64),
-        r.retries
+        r.retries,
+        if r.reused_parts > 0 {
+            format!(", {} parts reused from the kept upload", r.reused_parts)
+        } else {
+            String::new()
+        }
     );
 }
 
@@ -234,6 +301,10 @@ impl Progress {
                     }
                 }
             }
+            Event::Note { message } => match &self.bar {
+                Some(bar) if !bar.is_hidden() => bar.println(format!("note       {message}")),
+                _ => eprintln!("note       {message}"),
+            },
             Event::Retry {
                 part_number,
                 attempt,

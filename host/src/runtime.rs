@@ -5,6 +5,7 @@
 use crate::client::{Client, ClientConfig};
 use crate::egress::Egress;
 use crate::fanout::Fanout;
+use crate::interrupt::Interrupt;
 use crate::limits::{ticks, Limits, EPOCH_TICK};
 use crate::outgoing::Outgoing;
 use crate::state::State;
@@ -115,16 +116,18 @@ impl Runtime {
 
     /// Runs the component's command line (`wasi:cli/run`) as a coordinator
     /// whose part tasks fan out to fresh instances. `stdout` receives what
-    /// the command prints. Returns whether the command succeeded.
+    /// the command prints; `interrupt` stops the fan-out. Returns whether the
+    /// command succeeded.
     pub async fn run_command(
         self: &Arc<Self>,
         args: &[String],
         env: &[(String, String)],
         egress: Egress,
         stdout: impl StdoutStream + 'static,
+        interrupt: Interrupt,
     ) -> Result<bool> {
         let egress = Arc::new(egress);
-        let fanout = Arc::new(Fanout::new(self.clone(), egress.clone()));
+        let fanout = Arc::new(Fanout::new(self.clone(), egress.clone(), interrupt));
         let wasi = WasiCtx::builder()
             .args(args)
             .envs(env)

@@ -17,6 +17,7 @@
 
 use crate::egress::Egress;
 use crate::events::{Event, EventPipe, Lines};
+use crate::interrupt::Interrupt;
 use crate::limits::Limits;
 use crate::outgoing::fanout_url;
 use crate::runtime::{default_component_path, Runtime};
@@ -42,6 +43,9 @@ pub struct Report {
     pub etag: String,
     /// Part retries needed.
     pub retries: u32,
+    /// Parts found in the store on resume and not copied again.
+    #[serde(default)]
+    pub reused_parts: u32,
     /// Wall time of the transfer, in seconds.
     pub seconds: f64,
 }
@@ -54,7 +58,11 @@ pub struct TransferError {
     /// What went wrong and what to do.
     pub message: String,
     /// The part concerned, if any.
+    #[serde(default)]
     pub part_number: Option<u32>,
+    /// The upload kept for `--resume` (with `keep_partial`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 impl fmt::Display for TransferError {
@@ -74,6 +82,7 @@ impl TransferError {
             kind: "internal".into(),
             message: message.into(),
             part_number: None,
+            upload_id: None,
         }
     }
 
@@ -117,7 +126,7 @@ impl Credentials {
 }
 
 /// A copy from a URL into `oss://bucket/key`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Transfer {
     source: String,
     target: String,
@@ -128,6 +137,11 @@ pub struct Transfer {
     credentials: Option<Credentials>,
     component: Option<PathBuf>,
     limits: Limits,
+    retries: Option<u32>,
+    part_timeout: Option<u32>,
+    keep_partial: bool,
+    resume: Option<String>,
+    interrupt: Interrupt,
 }
 
 impl Transfer {
@@ -189,6 +203,36 @@ impl Transfer {
         self
     }
 
+    /// Retries of one part after its first attempt (default 4).
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+
+    /// Seconds one part may take over all its attempts (default 900).
+    pub fn part_timeout(mut self, secs: u32) -> Self {
+        self.part_timeout = Some(secs);
+        self
+    }
+
+    /// Keep the multipart upload on failure, for [`Transfer::resume`].
+    pub fn keep_partial(mut self, keep: bool) -> Self {
+        self.keep_partial = keep;
+        self
+    }
+
+    /// Continue a kept upload: its id, or `""` for the newest of the key.
+    pub fn resume(mut self, upload_id: impl Into<String>) -> Self {
+        self.resume = Some(upload_id.into());
+        self
+    }
+
+    /// A handle that stops the transfer when triggered (the upload is then
+    /// aborted, or kept with [`Transfer::keep_partial`]).
+    pub fn interrupt(&self) -> Interrupt {
+        self.interrupt.clone()
+    }
+
     /// All sandbox limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -218,6 +262,15 @@ impl Transfer {
         opt("--region", &self.region);
         opt("--part-size", &self.part_size);
         opt("--signature", &self.signature);
+        opt("--retries", &self.retries.map(|n| n.to_string()));
+        opt("--part-timeout", &self.part_timeout.map(|n| n.to_string()));
+        if self.keep_partial {
+            args.push("--keep-partial".into());
+        }
+        if let Some(id) = &self.resume {
+            // `--resume=` keeps an empty id (the newest upload) unambiguous.
+            args.push(format!("--resume={id}"));
+        }
         args
     }
 
@@ -262,6 +315,7 @@ impl Transfer {
                           (and OSS_SESSION_TOKEN for an STS key)"
                     .into(),
                 part_number: None,
+                upload_id: None,
             })?;
         let mut env = vec![
             ("OSS_ACCESS_KEY_ID".to_string(), credentials.access_key_id),
@@ -277,9 +331,10 @@ impl Transfer {
         let args = self.args();
         let egress = self.egress();
         let runtime = runtime.clone();
+        let interrupt = self.interrupt.clone();
         let command = tokio::spawn(async move {
             runtime
-                .run_command(&args, &env, egress, EventPipe(tx))
+                .run_command(&args, &env, egress, EventPipe(tx), interrupt)
                 .await
         });
         let mut lines = Lines::default();
