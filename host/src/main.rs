@@ -153,7 +153,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
         transfer = transfer.component(c);
     }
     let interrupt = transfer.interrupt();
-    tokio::spawn(stop_on_signals(interrupt));
+    tokio::spawn(stop_on_signals(interrupt.clone()));
     let mut progress = Progress::new(args.json);
     let outcome = transfer.run(|event| progress.on(event)).await;
     progress.finish();
@@ -177,6 +177,9 @@ async fn copy(args: CopyArgs) -> ExitCode {
             eprintln!("ferry: error: {e}");
             if e.upload_id.is_none() {
                 eprintln!("ferry: nothing was written to the target and no upload was left behind");
+            }
+            if interrupt.reason().is_some() {
+                return ExitCode::from(130);
             }
             ExitCode::from(TransferError::exit_code(&e) as u8)
         }

@@ -512,3 +512,81 @@ fn killed_copy_resumes() {
         );
     }
 }
+
+/// Ctrl-C stops a copy cleanly: the upload is aborted, or with
+/// `--keep-partial` kept and named, and `--resume ID` then finishes it.
+#[test]
+fn interrupted_copy_aborts_or_keeps() {
+    let input = &INPUTS[1];
+    for keep in [false, true] {
+        let bed = bed(
+            950 + keep as usize,
+            input,
+            SourceConfig {
+                rate_limit: Some(1_000_000),
+                ..SourceConfig::default()
+            },
+        );
+        let seed = 300 + keep as u64;
+        let key = format!("interrupt/{keep}.bin");
+        let extra: &[&str] = if keep { &["--keep-partial"] } else { &[] };
+        let mut args = copy_args(&bed, input, seed, &key, extra);
+        // Four parts at a time, each about a second at this rate.
+        let i = args.iter().position(|a| a == "--instances").unwrap();
+        args[i + 1] = "4".into();
+        let child = Command::new(workspace().join("target/release/ferry"))
+            .args(&args)
+            .env_clear()
+            .env("OSS_ACCESS_KEY_ID", KEY_ID)
+            .env("OSS_ACCESS_KEY_SECRET", SECRET)
+            .env("OSS_SESSION_TOKEN", TOKEN)
+            .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // The second round of parts has started: the first is in the store.
+        while bed.store.counts().upload_part < 8 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: Value = serde_json::from_str(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default(),
+        )
+        .unwrap();
+        assert!(
+            result["message"].as_str().unwrap().contains("SIGINT"),
+            "{result}"
+        );
+        assert!(bed.store.object(BUCKET, &key).is_none());
+        let uploads = bed.store.open_uploads(BUCKET);
+        if !keep {
+            assert!(uploads.is_empty(), "the interrupted upload was not aborted");
+            continue;
+        }
+        let id = result["upload_id"]
+            .as_str()
+            .expect("the kept upload is named")
+            .to_string();
+        assert_eq!(uploads, vec![(key.clone(), id.clone())]);
+        let resumed = ferry(&[args, vec![format!("--resume={id}")]].concat(), "");
+        let s = scenario("resume after Ctrl-C", copied(0));
+        judge(&bed, input, seed, &key, &s, &resumed).unwrap();
+        assert!(resumed.result["reused_parts"].as_u64().unwrap() > 0);
+    }
+}
