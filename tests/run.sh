@@ -3,9 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== guest unit tests (native build of the engine's pure modules)"
+echo "== guest: unit tests and fuzz targets (native build of the engine's pure modules)"
 cargo test --release -p ferry-guest
 echo "== host and test bed: unit, conformance vectors, end-to-end copies"
-cargo test --release -p ferry-host -p ferry-testbed
+cargo test --release -p ferry-host -p ferry-testbed -- --skip fault_matrix --skip killed_copy_resumes --skip interrupted_copy
+echo "== fault matrix: every fault x small, multi-part and many-part inputs"
+cargo test --release -p ferry-testbed --test fault_matrix -- --nocapture --test-threads=1 2>&1 \
+  | grep -vE '^\s*$|^running|^test [a-z_]+ \.\.\.|^stack backtrace|^note:'
 echo "== OSS conformance of the test store, driven by Alibaba's oss2 SDK"
 python3 -m pytest -q tests/conformance
