@@ -250,6 +250,15 @@ pub fn source_status(r: &Response, shown: &str) -> Error {
                 .to_string(),
             false,
         ),
+        301 | 302 | 303 | 307 | 308 => (
+            format!(
+                "{} (a redirect to {}): pass the final URL, which ferry can then check and \
+                 reach directly",
+                r.status,
+                r.header("location").map_or_else(|| "an unnamed place".to_string(), redact)
+            ),
+            false,
+        ),
         s if s >= 500 || s == 429 || s == 408 => (format!("HTTP {s} (temporary)"), true),
         s => (format!("unexpected HTTP {s}"), false),
     };
