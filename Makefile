@@ -39,7 +39,8 @@ fmt:
 
 clippy: setup
 	$(CARGO) clippy --release --all-targets -p ferry-host -p ferry-testbed -- -D warnings
-	$(CARGO) clippy --release --all-targets -p ferry-guest --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy --release --lib -p ferry-guest --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy --release --all-targets -p ferry-guest -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -162,7 +162,6 @@ pub async fn upload(
             Error::source(format!("the source ended after {copied} of {length} bytes")).transient(),
         );
     }
-    drop(chunks);
     writer
         .finish()
         .map_err(|e| oss::transport_error(e, "UploadPart"))?;

@@ -125,6 +125,20 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(delay.min(Duration::from_secs(3600)))
 }
 
+impl FailureKind {
+    /// The name used in JSON and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::InvalidInput => "invalid-input",
+            FailureKind::Source => "source",
+            FailureKind::Store => "store",
+            FailureKind::Integrity => "integrity",
+            FailureKind::Exhausted => "exhausted",
+            FailureKind::Internal => "internal",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,19 +152,5 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
-    }
-}
-
-impl FailureKind {
-    /// The name used in JSON and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureKind::InvalidInput => "invalid-input",
-            FailureKind::Source => "source",
-            FailureKind::Store => "store",
-            FailureKind::Integrity => "integrity",
-            FailureKind::Exhausted => "exhausted",
-            FailureKind::Internal => "internal",
-        }
     }
 }

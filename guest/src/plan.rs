@@ -255,7 +255,8 @@ pub fn source_status(r: &Response, shown: &str) -> Error {
                 "{} (a redirect to {}): pass the final URL, which ferry can then check and \
                  reach directly",
                 r.status,
-                r.header("location").map_or_else(|| "an unnamed place".to_string(), redact)
+                r.header("location")
+                    .map_or_else(|| "an unnamed place".to_string(), redact)
             ),
             false,
         ),
