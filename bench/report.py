@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run.sh: record a row, read a JSON field, describe the
+machine, and print the table and write RESULTS.md.
+
+    report.py record ROWS.jsonl key=value ...      append one row
+    report.py field JSON_FILE KEY                  print one top-level field ('' if absent)
+    report.py machine                              print the machine as JSON
+    report.py report ROWS.jsonl META.json OUT.md   print the table, write OUT.md
+
+A row is one measurement: section, id, label, size (bytes), status ("ok",
+"failed", "not run", "not measured"), wall (s, measured by run.sh around the
+process), seconds (what the tool itself reported, ferry's --json `seconds`),
+instances, parts, rss_kib, note. Only rows of one invocation are compared.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+MB = 1e6
+MIB = 1024 * 1024
+
+# The FC design's figures (DESIGN.md, the FC table): size -> (1 instance, 100 instances), seconds.
+FC_DESIGN = {
+    200_000_000: ("15", 1.0),
+    2_000_000_000: ("155", 4.0),
+    10_774_000_000: (">600", 11.0),
+    14_680_000_000: (">600", 14.0),
+}
+
+
+def coerce(v):
+    for f in (int, float):
+        try:
+            return f(v)
+        except ValueError:
+            pass
+    if v in ("true", "false"):
+        return v == "true"
+    if v == "":
+        return None
+    return v
+
+
+def cmd_record(path, pairs):
+    row = {}
+    for p in pairs:
+        k, _, v = p.partition("=")
+        row[k] = v if k in ("note", "label", "id", "section", "status", "comp") else coerce(v)
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def cmd_field(path, key):
+    try:
+        text = open(path).read().strip()
+        # ferry --json prints one object; take the first line that parses
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                obj = json.loads(line)
+                v = obj.get(key)
+                print("" if v is None else (json.dumps(v) if isinstance(v, (dict, list, bool)) else v))
+                return
+    except (OSError, ValueError):
+        pass
+    print("")
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "nproc_usable": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "mem_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+    }
+
+
+def fmt_size(n):
+    if n is None:
+        return ""
+    if n % MIB == 0 and n >= MIB:
+        g = n / (1024 * MIB)
+        return f"{g:g} GiB" if g >= 1 else f"{n // MIB} MiB"
+    if n >= 1e9:
+        return f"{n / 1e9:g} GB"
+    return f"{n / 1e6:g} MB"
+
+
+def fnum(x, d=2):
+    return "" if x is None else f"{x:.{d}f}"
+
+
+def mbps(r):
+    if r.get("status") == "ok" and r.get("wall"):
+        return r["size"] / r["wall"] / MB
+    return None
+
+
+def load(path):
+    rows = []
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def cmd_report(rows_path, meta_path, out_path):
+    rows = load(rows_path)
+    meta = json.load(open(meta_path))
+    ok = [r for r in rows if r.get("status") == "ok"]
+
+    def best(section, size, pred=lambda r: True):
+        cands = [r for r in ok if r["section"] == section and r["size"] == size and pred(r)]
+        return max(cands, key=mbps) if cands else None
+
+    sizes = sorted({r["size"] for r in rows if r["section"] in ("ferry", "relay", "ceiling", "rclone")})
+    ceiling = {s: best("ceiling", s) for s in sizes}
+    relay = {s: best("relay", s) for s in sizes}
+    ferry_best = {s: best("ferry", s) for s in sizes}
+    rclone_best = {s: best("rclone", s) for s in sizes}
+
+    table = []  # (section, row, size, wall, MB/s, compared, status)
+
+    def status_of(r):
+        s = r.get("status", "?")
+        return s + (f": {r['note']}" if r.get("note") else "")
+
+    for r in rows:
+        sec, size = r["section"], r.get("size")
+        if sec == "cost_run" and r.get("status") == "ok":
+            continue  # summed up in the cost row
+        comp = ""
+        m = mbps(r)
+        if sec == "ceiling":
+            comp = ""
+        elif sec in ("relay", "ferry") and m:
+            c = ceiling.get(size)
+            parts = []
+            if c:
+                parts.append(f"{m / mbps(c) * 100:.0f}% of ceiling")
+            if sec == "ferry" and relay.get(size):
+                parts.append(f"{m / mbps(relay[size]):.2f}x relay")
+            comp = ", ".join(parts)
+        elif sec == "rclone" and m and ferry_best.get(size):
+            fb = ferry_best[size]
+            comp = f"ferry ({fb.get('instances')} inst.) is {mbps(fb) / m:.2f}x"
+        elif sec == "fc":
+            d1, d100 = FC_DESIGN.get(size, (None, None))
+            design = d100 if r.get("instances") == 100 else d1
+            if design is None:
+                comp = "no design figure for this size"
+            elif isinstance(design, str):
+                comp = f"design {design} s"
+            elif r.get("status") == "ok":
+                comp = f"design {design:g} s; {'at or under' if r['wall'] <= design else 'over'}"
+            else:
+                comp = f"design {design:g} s"
+        elif sec == "cost":
+            comp = r.get("comp", "")
+        elif sec == "memory":
+            comp = r.get("comp", "")
+        label = r["label"]
+        if r.get("instances") and sec in ("ferry", "fc"):
+            label = f"{label}, {r['instances']} inst."
+        wall = fnum(r.get("wall")) if r.get("status") == "ok" else ""
+        if sec == "ferry" and r.get("seconds") is not None and r.get("status") == "ok":
+            wall += f" ({r['seconds']:.2f})"
+        table.append((sec, label, fmt_size(size), wall, fnum(m, 0) if m else "", comp, status_of(r)))
+
+    # goals
+    goals = []
+
+    def goal(name, holds, detail):
+        goals.append((name, holds, detail))
+
+    main_sizes = [s for s in sizes if any(r["section"] == "ferry" and r["size"] == s for r in rows)]
+    # 1. ferry >= 1.5x relay and >= 60% of the ceiling
+    det, res = [], []
+    for s in main_sizes:
+        f, rl, c = ferry_best.get(s), relay.get(s), ceiling.get(s)
+        if not (f and rl and c):
+            det.append(f"{fmt_size(s)}: not measured (a run failed)")
+            res.append(None)
+            continue
+        xr, pc = mbps(f) / mbps(rl), mbps(f) / mbps(c)
+        res.append(xr >= 1.5 and pc >= 0.6)
+        det.append(f"{fmt_size(s)}: best ferry ({f['instances']} inst.) {xr:.2f}x relay, {pc * 100:.0f}% of ceiling")
+    goal("ferry (CRC-checked) >= 1.5x the naive relay and >= 60% of the curl ceiling", all_or_none(res), "; ".join(det))
+    # 2. >= 5x rclone
+    det, res = [], []
+    for s in main_sizes:
+        f, rc = ferry_best.get(s), rclone_best.get(s)
+        if not (f and rc):
+            why = next((r.get("note") for r in rows if r["section"] == "rclone" and r["size"] == s and r.get("note")), "no run")
+            det.append(f"{fmt_size(s)}: not measured ({why})")
+            res.append(None)
+            continue
+        x = mbps(f) / mbps(rc)
+        res.append(x >= 5)
+        det.append(f"{fmt_size(s)}: best ferry {x:.2f}x best rclone ({rc['label']})")
+    goal("ferry >= 5x rclone", all_or_none(res), "; ".join(det))
+    # 3. FC table, 100 instances at or under the design
+    det, res = [], []
+    for s, (_, d100) in FC_DESIGN.items():
+        r = next((r for r in rows if r["section"] == "fc" and r["size"] == s and r.get("instances") == 100), None)
+        if r is None:
+            continue
+        if r.get("status") != "ok":
+            det.append(f"{fmt_size(s)}: {r.get('status')}")
+            res.append(False if r.get("status") == "failed" else None)
+            continue
+        res.append(r["wall"] <= d100)
+        det.append(f"{fmt_size(s)}: {r['wall']:.1f} s vs {d100:g} s")
+    if not res:
+        det.append("quick mode: the design's sizes were not run")
+    goal("FC table: 100 instances at or under the design's times", all_or_none(res), "; ".join(det))
+    # 4. per-part cost of a fresh instance
+    r = next((r for r in rows if r["section"] == "cost" and r.get("per_part_ms") is not None), None)
+    if r:
+        goal("cost per part of a fresh instance <= 1 ms", r["per_part_ms"] <= 1.0,
+             f"{r['per_part_ms']:.3f} ms per extra part (includes its ranged GET, UploadPart and presign; an upper bound)")
+    else:
+        goal("cost per part of a fresh instance <= 1 ms", None, "not measured (a run failed)")
+    # 5. memory
+    det, res = [], []
+    for r in rows:
+        if r["section"] == "memory" and r.get("rss_kib") is not None and r.get("in_flight"):
+            budget = 64 + 2 * r["in_flight"]
+            mib = r["rss_kib"] / 1024
+            res.append(mib <= budget)
+            det.append(f"{fmt_size(r['size'])}: {mib:.0f} MiB peak, {r['in_flight']} in flight, budget {budget} MiB")
+    goal("peak host memory <= 64 MiB + 2 MiB per part in flight", all_or_none(res) if res else None,
+         "; ".join(det) if det else "not measured")
+
+    mach = meta["machine"]
+    mline = (f"{mach['nproc']} cores ({mach['nproc_usable']} usable), {mach['cpu']}, "
+             f"{mach['mem_gib']} GiB memory, Linux {mach['kernel']}")
+    lines = []
+    lines.append(f"# ferry benchmark results{' (BENCH_QUICK=1)' if meta.get('quick') else ''}")
+    lines.append("")
+    lines.append(f"- date: {meta['date']}")
+    lines.append(f"- commit: {meta['commit']}{' (work tree had changes)' if meta.get('dirty') else ''}")
+    lines.append(f"- machine: {mline}")
+    lines.append(f"- tools: {meta.get('tools', '')}")
+    lines.append(f"- run took: {meta.get('elapsed', '?')} s")
+    lines.append("")
+    lines.append("Everything on loopback: source and store are `ferry-testbed` (store `--null --cheap-etags`:")
+    lines.append("no bytes kept, signatures and CRC-64 still checked), sharing the cores with the client.")
+    lines.append("Absolute numbers hold for this machine only; the ratios are between runs of this one invocation.")
+    lines.append("Wall s is the whole process as timed by bench/run.sh; for ferry, ferry's own `seconds` follows in")
+    lines.append("parentheses. MB/s = bytes / wall s / 10^6. See bench/README.md for what each row is.")
+    lines.append("")
+    lines.append("| section | row | size | wall s | MB/s | compared | status |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for t in table:
+        lines.append("| " + " | ".join(str(x).replace("|", "\\|") for x in t) + " |")
+    lines.append("")
+    lines.append("## Goals")
+    lines.append("")
+    for name, holds, det in goals:
+        mark = {True: "HOLDS", False: "DOES NOT HOLD", None: "NOT MEASURED", "partial": "HOLDS WHERE MEASURED"}[holds]
+        lines.append(f"- **{mark}**: {name}. {det}")
+    notes = meta.get("notes") or []
+    if notes:
+        lines.append("")
+        lines.append("## Not measured / notes")
+        lines.append("")
+        for n in notes:
+            lines.append(f"- {n}")
+    text = "\n".join(lines) + "\n"
+    with open(out_path, "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+
+
+def all_or_none(res):
+    """True if every measured item holds; False if any measured item fails; None if none measured."""
+    measured = [x for x in res if x is not None]
+    if not measured:
+        return None
+    if not all(measured):
+        return False
+    return True if len(measured) == len(res) else "partial"
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "record":
+        cmd_record(sys.argv[2], sys.argv[3:])
+    elif cmd == "field":
+        cmd_field(sys.argv[2], sys.argv[3])
+    elif cmd == "machine":
+        print(json.dumps(machine()))
+    elif cmd == "report":
+        cmd_report(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

