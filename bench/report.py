@@ -133,11 +133,12 @@ def cmd_report(rows_path, meta_path, out_path):
         cands = [r for r in ok if r["section"] == section and r["size"] == size and pred(r)]
         return max(cands, key=mbps) if cands else None
 
-    sizes = sorted({r["size"] for r in rows if r["section"] in ("ferry", "relay", "ceiling", "rclone")})
+    sizes = sorted({r["size"] for r in rows if r["section"] in ("ferry", "relay", "ceiling", "rclone", "s3relay")})
     ceiling = {s: best("ceiling", s) for s in sizes}
     relay = {s: best("relay", s) for s in sizes}
     ferry_best = {s: best("ferry", s) for s in sizes}
     rclone_best = {s: best("rclone", s) for s in sizes}
+    s3relay = {s: best("s3relay", s) for s in sizes}
 
     table = []  # (section, row, size, wall, MB/s, compared, status)
 
@@ -164,6 +165,10 @@ def cmd_report(rows_path, meta_path, out_path):
         elif sec == "rclone" and m and ferry_best.get(size):
             fb = ferry_best[size]
             comp = f"ferry ({fb.get('instances')} inst.) is {mbps(fb) / m:.2f}x"
+            if s3relay.get(size):
+                comp += f"; {m / mbps(s3relay[size]) * 100:.0f}% of the relay into s3s-fs"
+        elif sec == "s3relay" and m and relay.get(size):
+            comp = f"{m / mbps(relay[size]) * 100:.0f}% of the relay into the null OSS store"
         elif sec == "fc":
             d1, d100 = FC_DESIGN.get(size, (None, None))
             design = d100 if r.get("instances") == 100 else d1

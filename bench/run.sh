@@ -18,6 +18,7 @@ REPORT="python3 $BENCH/report.py"
 QUICK=${BENCH_QUICK:-0}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-1200}
 START_EPOCH=$(date +%s.%N)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 export OSS_ACCESS_KEY_ID=ferry-demo-key OSS_ACCESS_KEY_SECRET=ferry-demo-secret
 REGION=cn-hangzhou
@@ -48,8 +49,10 @@ NOTES=()
 PIDS=()
 : > "$ROWS"
 
+CURRENT=
 cleanup() {
     local p
+    [[ -n $CURRENT ]] && kill -TERM "$CURRENT" 2>/dev/null && wait "$CURRENT" 2>/dev/null
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
     rm -rf "$WORK"
@@ -89,8 +92,13 @@ start_server() {
 run_timed() {
     local log=$1; shift
     local t0; t0=$(now)
-    timeout -k 10 "$RUN_TIMEOUT" "$@" > "$log" 2>&1
+    # in the background and waited for, so that a signal to this script runs
+    # its trap at once (timeout has its own process group: Ctrl-C misses it)
+    timeout -k 10 "$RUN_TIMEOUT" "$@" > "$log" 2>&1 &
+    CURRENT=$!
+    wait "$CURRENT"
     RC=$?
+    CURRENT=
     WALL=$(elapsed "$t0")
 }
 
@@ -260,11 +268,37 @@ rclone_row() { # MODE SIZE
     else
         record section=rclone id="rclone-$mode" label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
     fi
-    rm -rf "${S3_ROOT:?}/bench/$key" "$S3_ROOT"/.s3s* 2>/dev/null
+    rm -rf "${S3_ROOT:?}/bench/$key" "$S3_ROOT"/.upload* "$S3_ROOT"/.tmp.* 2>/dev/null
+}
+
+# The same naive relay into s3s-fs (presigned S3 PutObject, boto3): what the
+# disk-backed S3 target itself takes, to read the rclone rows against.
+s3_relay() { # SIZE
+    local size=$1 key=relay-$1 log=$WORK/s3relay.log url label="curl SRC | curl -T - presigned PUT into s3s-fs"
+    say "== naive relay into s3s-fs, $size bytes"
+    url=$(python3 - "$S3_URL" "$key" <<'EOF'
+import sys, boto3
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="bench-key", aws_secret_access_key="bench-secret",
+                 region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+print(c.generate_presigned_url("put_object", Params={"Bucket": "bench", "Key": sys.argv[2]}, ExpiresIn=3600))
+EOF
+    ) || { record section=s3relay id=s3relay label="$label" size="$size" status="not measured" note="could not sign an S3 PUT URL (boto3 missing?)"; return; }
+    # s3s-fs refuses chunked uploads: give the length
+    run_timed "$log" bash -c 'set -o pipefail; curl -sS -f "$1" | curl -sS -f -H "Content-Length: $3" -T - -o /dev/null "$2"' \
+        s3relay "$SRC/obj/1/$size" "$url" "$size"
+    local got; got=$(stat -c %s "$S3_ROOT/bench/$key" 2>/dev/null)
+    if [[ $RC == 0 && $got == "$size" ]]; then
+        record section=s3relay id=s3relay label="$label" size="$size" status=ok wall="$WALL"
+    else
+        record section=s3relay id=s3relay label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+    fi
+    rm -rf "${S3_ROOT:?}/bench/$key" "$S3_ROOT"/.upload* "$S3_ROOT"/.tmp.* 2>/dev/null
 }
 
 rclone_rows() { # SIZE
     local size=$1 mode
+    [[ -n $RCLONE && -n $S3S && -n ${S3_URL:-} ]] && s3_relay "$size"
     for mode in copyurl copyto; do
         if [[ -z $RCLONE ]]; then
             record section=rclone id="rclone-$mode" label="rclone $mode" size="$size" status="not measured" note="rclone could not be installed"
@@ -373,6 +407,7 @@ main() {
 
 finish() {
     local out commit dirty=false tools
+    note "load average (1, 5, 15 min) at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine shares its cores"
     if [[ $QUICK == 1 ]]; then out=${BENCH_OUT:-$ROOT/target/bench/RESULTS-quick.md}; else out=${BENCH_OUT:-$BENCH/RESULTS.md}; fi
     mkdir -p "$(dirname "$out")" "$ROOT/target/bench"
     commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -393,6 +428,9 @@ EOF
     echo
     $REPORT report "$ROWS" "$WORK/meta.json" "$out"
     say "bench: results written to $out"
+    local failed
+    failed=$(grep -c '"status": "failed"' "$ROWS")
+    if ((failed > 0)); then say "bench: $failed run(s) failed (see the table)"; return 1; fi
 }
 
 main "$@"
