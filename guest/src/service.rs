@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::events::Sink;
 use crate::http::{BodyReader, BodyWriter};
 use crate::wasi::http::types::{
-    Fields, IncomingRequest, Method, OutgoingResponse, ResponseOutparam,
+    Fields, IncomingRequest, Method, OutgoingResponse, ResponseOutparam, Scheme,
 };
 use crate::{copy_part, runtime, schedule, Failure, FailureKind, Job, PartTask};
 use serde::Serialize;
@@ -41,10 +41,20 @@ async fn route(request: IncomingRequest) -> Answer {
             Ok(task) => answer(copy_part::copy_part(&task).await),
             Err(e) => failure(e),
         },
-        (Method::Post, "/jobs") => match read_json::<Job>(request).await {
-            Ok(job) => answer(schedule::run(&job, &mut Sink::Quiet).await),
-            Err(e) => failure(e),
-        },
+        (Method::Post, "/jobs") => {
+            let own_url = own_url(&request);
+            match read_json::<Job>(request).await {
+                Ok(mut job) => {
+                    // Fan out to this same service: the runtime gives each
+                    // posted part a fresh instance.
+                    if job.fanout_url.is_none() {
+                        job.fanout_url = own_url;
+                    }
+                    answer(schedule::run(&job, &mut Sink::Quiet).await)
+                }
+                Err(e) => failure(e),
+            }
+        }
         (Method::Get, "/") => (
             200,
             serde_json::to_vec(&serde_json::json!({
@@ -63,6 +73,21 @@ async fn route(request: IncomingRequest) -> Answer {
             (404, body, None)
         }
     }
+}
+
+/// Where this service can be reached for fan-out: `FERRY_FANOUT_URL` when
+/// set (`none` turns fan-out off), else the scheme and authority the request
+/// came to.
+fn own_url(request: &IncomingRequest) -> Option<String> {
+    if let Ok(url) = std::env::var("FERRY_FANOUT_URL") {
+        return (url != "none" && !url.is_empty()).then_some(url);
+    }
+    let authority = request.authority()?;
+    let scheme = match request.scheme() {
+        Some(Scheme::Https) => "https",
+        _ => "http",
+    };
+    Some(format!("{scheme}://{authority}"))
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(request: IncomingRequest) -> Result<T, Error> {
