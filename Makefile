@@ -8,13 +8,25 @@ COMPONENT := target/ferry.wasm
 HOST := target/release/ferry
 TESTBED := target/release/ferry-testbed
 
-.PHONY: all setup wasm host build demo test bench fmt clippy clean
+.PHONY: all setup tools wasm host build demo test bench fmt clippy clean
 
 all: build
 
 # The wasm32-wasip2 target is not fetched on its own (RUSTUP_AUTO_INSTALL=0).
 setup:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+# Runtimes ferry did not write, for tests/tests/runtimes.rs: the stock
+# wasmtime CLI (the version ferry's host embeds), wasm-tools and jco. Each is
+# installed once (cargo's bin folder, target/jco) and reused after.
+WASMTIME_VERSION := 48.0.8
+JCO_VERSION := 1.35.0
+tools:
+	@wasmtime --version 2>/dev/null | grep -q "^wasmtime $(WASMTIME_VERSION) " \
+	  || $(CARGO) install wasmtime-cli --version $(WASMTIME_VERSION) --locked
+	@command -v wasm-tools >/dev/null || $(CARGO) install wasm-tools --locked
+	@test -x target/jco/node_modules/.bin/jco \
+	  || npm install --silent --no-audit --no-fund --prefix target/jco @bytecodealliance/jco@$(JCO_VERSION)
 
 wasm: setup
 	$(CARGO) build --release -p ferry-guest --target $(WASM_TARGET)
@@ -28,7 +40,7 @@ build: wasm host
 demo: build
 	bash tests/demo.sh
 
-test: build
+test: build tools
 	bash tests/run.sh
 
 # DESIGN.md §7; bench/README.md explains the rows. BENCH_QUICK=1 for a short run.

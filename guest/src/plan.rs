@@ -4,6 +4,7 @@ use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
 use crate::oss::Store;
+use crate::retry::RetryPolicy;
 use crate::size::human;
 use crate::target::redact;
 use crate::{Job, Plan, SourceInfo};
@@ -25,7 +26,8 @@ pub const UNKNOWN_SIZE_PART_SIZE: u64 = 32 << 20;
 /// Probes the source and, for a non-empty one, initiates the upload.
 pub async fn plan(job: &Job) -> Result<Plan> {
     let store = Store::from_job(job)?;
-    let source = probe(&job.source_url).await?;
+    let policy = RetryPolicy::from_job(job);
+    let (source, _) = policy.run(|| probe(&job.source_url), |_, _| {}).await?;
     let (part_size, part_count) = match source.size {
         Some(size) => {
             let part_size = choose_part_size(size, job.part_size)?;
@@ -45,7 +47,8 @@ pub async fn plan(job: &Job) -> Result<Plan> {
     let upload_id = if source.size == Some(0) {
         None
     } else {
-        Some(store.initiate(&job.target_object_name).await?)
+        let key = &job.target_object_name;
+        Some(policy.run(|| store.initiate(key), |_, _| {}).await?.0)
     };
     Ok(Plan {
         source,

@@ -10,6 +10,7 @@ use crate::crc;
 use crate::error::{Error, Result};
 use crate::oss::Store;
 use crate::plan::{choose_part_size, probe, sequential_reason};
+use crate::retry::RetryPolicy;
 use crate::schedule;
 use crate::target::redact;
 use crate::xml::ListedPart;
@@ -24,7 +25,9 @@ pub async fn prepare(
     upload_id: &str,
 ) -> Result<(Plan, BTreeMap<u32, PartResult>)> {
     let key = &job.target_object_name;
-    let source = probe(&job.source_url).await?;
+    let (source, _) = RetryPolicy::from_job(job)
+        .run(|| probe(&job.source_url), |_, _| {})
+        .await?;
     if let Some(why) = sequential_reason(&source) {
         return Err(Error::invalid(format!(
             "cannot resume: {why}; copy it again without --resume"
