@@ -6,6 +6,7 @@
 //! store with a memory limit and a deadline ([`Limits`]); outgoing requests
 //! pass an egress allow-list ([`Egress`]). Embedders use [`Transfer`].
 
+pub mod acs3;
 pub mod chaos;
 pub mod client;
 pub mod egress;
@@ -14,10 +15,13 @@ pub mod fanout;
 pub mod interrupt;
 pub mod limits;
 pub mod outgoing;
+pub mod remote;
 pub mod runtime;
+pub mod serve;
 pub mod ssrf;
 pub mod state;
 pub mod transfer;
+pub mod trigger;
 
 pub use egress::Egress;
 pub use events::Event;

@@ -4,7 +4,7 @@
 
 use crate::client::{Client, ClientConfig};
 use crate::egress::Egress;
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, FanoutBackend};
 use crate::interrupt::Interrupt;
 use crate::limits::{ticks, Limits, EPOCH_TICK};
 use crate::outgoing::Outgoing;
@@ -126,8 +126,28 @@ impl Runtime {
         stdout: impl StdoutStream + 'static,
         interrupt: Interrupt,
     ) -> Result<bool> {
+        self.run_command_with(args, env, egress, stdout, interrupt, FanoutBackend::Local)
+            .await
+    }
+
+    /// As [`Runtime::run_command`], with part tasks run by `backend`
+    /// (local instances, HTTP workers or Function Compute).
+    pub async fn run_command_with(
+        self: &Arc<Self>,
+        args: &[String],
+        env: &[(String, String)],
+        egress: Egress,
+        stdout: impl StdoutStream + 'static,
+        interrupt: Interrupt,
+        backend: FanoutBackend,
+    ) -> Result<bool> {
         let egress = Arc::new(egress);
-        let fanout = Arc::new(Fanout::new(self.clone(), egress.clone(), interrupt));
+        let fanout = Arc::new(Fanout::with_backend(
+            self.clone(),
+            egress.clone(),
+            interrupt,
+            backend,
+        ));
         let wasi = WasiCtx::builder()
             .args(args)
             .envs(env)

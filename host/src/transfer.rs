@@ -17,9 +17,11 @@
 
 use crate::egress::Egress;
 use crate::events::{Event, EventPipe, Lines};
+use crate::fanout::FanoutBackend;
 use crate::interrupt::Interrupt;
 use crate::limits::Limits;
 use crate::outgoing::fanout_url;
+use crate::remote::{FcConfig, FcInvoker, WorkerPool};
 use crate::runtime::{default_component_path, Runtime};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -142,7 +144,23 @@ pub struct Transfer {
     keep_partial: bool,
     resume: Option<String>,
     interrupt: Interrupt,
+    remote: Remote,
 }
+
+/// Where part tasks run, as configured.
+#[derive(Clone, Debug, Default)]
+enum Remote {
+    #[default]
+    Local,
+    Workers {
+        urls: Vec<String>,
+        concurrency: u32,
+    },
+    Fc(FcConfig),
+}
+
+/// Tasks one worker runs at once unless told otherwise.
+pub const DEFAULT_WORKER_CONCURRENCY: u32 = 8;
 
 impl Transfer {
     pub fn builder() -> Transfer {
@@ -239,6 +257,60 @@ impl Transfer {
         self
     }
 
+    /// Run part tasks on these HTTP workers (each serving `POST /parts`:
+    /// `ferry serve`, or `wasmtime serve` of the component) instead of
+    /// local instances; a task whose worker fails goes to another.
+    /// [`Transfer::instances`] still bounds the parts in flight.
+    pub fn workers(mut self, urls: Vec<String>) -> Self {
+        let concurrency = match self.remote {
+            Remote::Workers { concurrency, .. } => concurrency,
+            _ => DEFAULT_WORKER_CONCURRENCY,
+        };
+        self.remote = Remote::Workers { urls, concurrency };
+        self
+    }
+
+    /// Tasks one worker runs at once (default 8); with [`Transfer::workers`].
+    pub fn worker_concurrency(mut self, n: u32) -> Self {
+        if let Remote::Workers { concurrency, .. } = &mut self.remote {
+            *concurrency = n.max(1);
+        } else {
+            self.remote = Remote::Workers {
+                urls: Vec::new(),
+                concurrency: n.max(1),
+            };
+        }
+        self
+    }
+
+    /// Run part tasks in Function Compute, one synchronous InvokeFunction
+    /// per part, instead of local instances.
+    pub fn fc(mut self, config: FcConfig) -> Self {
+        self.remote = Remote::Fc(config);
+        self
+    }
+
+    /// The fan-out backend for the configured remote.
+    fn backend(&self) -> Result<(FanoutBackend, Option<Arc<WorkerPool>>), TransferError> {
+        let invalid = |message: String| TransferError {
+            kind: "invalid-input".into(),
+            message,
+            part_number: None,
+            upload_id: None,
+        };
+        Ok(match &self.remote {
+            Remote::Local => (FanoutBackend::Local, None),
+            Remote::Workers { urls, concurrency } => {
+                let pool = Arc::new(WorkerPool::new(urls, *concurrency).map_err(invalid)?);
+                (FanoutBackend::Workers(pool.clone()), Some(pool))
+            }
+            Remote::Fc(config) => (
+                FanoutBackend::Fc(Arc::new(FcInvoker::new(config.clone()).map_err(invalid)?)),
+                None,
+            ),
+        })
+    }
+
     /// The arguments handed to the component's command line.
     fn args(&self) -> Vec<String> {
         let mut args = vec![
@@ -327,6 +399,7 @@ impl Transfer {
         if let Some(token) = credentials.security_token {
             env.push(("OSS_SESSION_TOKEN".into(), token));
         }
+        let (backend, pool) = self.backend()?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let args = self.args();
         let egress = self.egress();
@@ -334,7 +407,7 @@ impl Transfer {
         let interrupt = self.interrupt.clone();
         let command = tokio::spawn(async move {
             runtime
-                .run_command(&args, &env, egress, EventPipe(tx), interrupt)
+                .run_command_with(&args, &env, egress, EventPipe(tx), interrupt, backend)
                 .await
         });
         let mut lines = Lines::default();
@@ -356,6 +429,22 @@ impl Transfer {
         let ran = command
             .await
             .map_err(|e| TransferError::internal(format!("the transfer task failed: {e}")))?;
+        if let Some(pool) = pool {
+            let stats = pool.stats();
+            if stats.resent > 0 {
+                tracing::warn!(
+                    "workers: {} parts answered per worker {:?}, {} failed attempts {:?}, \
+                     {} tasks re-sent to another worker",
+                    stats.served.iter().sum::<u64>(),
+                    stats.served,
+                    stats.failed.iter().sum::<u64>(),
+                    stats.failed,
+                    stats.resent
+                );
+            } else {
+                tracing::info!("workers: parts answered per worker {:?}", stats.served);
+            }
+        }
         if let Err(e) = ran {
             return Err(TransferError::internal(format!("{e:#}")));
         }
