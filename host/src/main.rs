@@ -31,6 +31,9 @@ struct Cli {
 enum Command {
     /// Copy SOURCE_URL into oss://BUCKET/KEY as a verified multipart upload.
     Copy(CopyArgs),
+    /// Serve transfers over HTTP: a Function Compute 3.0 custom container
+    /// (POST /invoke, POST /initialize) or an HTTP trigger (POST /jobs).
+    Serve(ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Copy(args) => runtime.block_on(copy(args)),
+        Command::Serve(args) => runtime.block_on(serve(args)),
     }
 }
 
@@ -337,6 +341,125 @@ impl Progress {
     fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Events: the FC design's {\"source_url\",\"target_bucket_name\",\"target_object_name\",\
+                         \"target_region\"}, ferry's job (those plus endpoint, part_size, parallel, retries, \
+                         part_timeout, keep_partial, resume, signature_version), a list of jobs, or an OSS \
+                         trigger event (with --target). Credentials: the request's x-fc-access-key-id, \
+                         x-fc-access-key-secret and x-fc-security-token headers, else OSS_ACCESS_KEY_ID, \
+                         OSS_ACCESS_KEY_SECRET and OSS_SESSION_TOKEN.\n\n\
+                         Sources and stores on loopback, private, link-local and metadata addresses are \
+                         refused unless re-opened with --allow-cidr."
+)]
+struct ServeArgs {
+    /// Address to listen on [default: 0.0.0.0:$FC_SERVER_PORT on Function Compute, else
+    /// 127.0.0.1:$FC_SERVER_PORT; the port defaults to 9000].
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` (at least 16 characters); needed to listen
+    /// beyond loopback outside Function Compute.
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where OSS trigger events copy each new object: oss://BUCKET/PREFIX/ (the key is
+    /// appended to PREFIX).
+    #[arg(long)]
+    target: Option<String>,
+    /// Read new objects of OSS trigger events from URL/KEY instead of
+    /// https://BUCKET.oss-REGION.aliyuncs.com/KEY (a CDN in front of the bucket, a test bed).
+    #[arg(long, value_name = "URL")]
+    source_endpoint: Option<String>,
+    /// The store endpoint for jobs that name none; jobs may also name it
+    /// [default: https://oss-REGION.aliyuncs.com].
+    #[arg(long, env = "OSS_ENDPOINT")]
+    endpoint: Option<String>,
+    /// The store region for jobs that name none [default: the event's, else x-fc-region].
+    #[arg(long, env = "OSS_REGION")]
+    region: Option<String>,
+    /// Allow sources and stores in this address range (repeatable), e.g. 10.1.0.0/16.
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    allow_cidr: Vec<ferry_host::ssrf::IpNet>,
+    /// Sandboxed part instances per transfer (also its parts in flight; a job's
+    /// `parallel` may ask for fewer).
+    #[arg(long, default_value_t = 16)]
+    instances: u32,
+    /// Transfers at once; further requests wait.
+    #[arg(long, default_value_t = 1)]
+    jobs: u32,
+    /// Largest request body in bytes (413 past it).
+    #[arg(long, default_value_t = ferry_host::serve::DEFAULT_MAX_BODY)]
+    max_body: usize,
+    /// Signature version for jobs that name none: v4 (default) or v1.
+    #[arg(long)]
+    signature: Option<String>,
+    /// Memory one instance may use, in MiB.
+    #[arg(long, default_value_t = 128)]
+    instance_memory_mib: usize,
+    /// Seconds one part instance may run before it is stopped and the part re-dispatched.
+    #[arg(long, default_value_t = 600)]
+    instance_timeout: u64,
+    /// Retries of one part after its first attempt, for jobs that name none.
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Seconds one part may take over all its attempts, for jobs that name none.
+    #[arg(long)]
+    part_timeout: Option<u32>,
+    /// The ferry component [default: $FERRY_COMPONENT, or ferry.wasm beside or above the executable].
+    #[arg(long)]
+    component: Option<PathBuf>,
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    use ferry_host::serve::{default_listen, on_function_compute, ServeConfig};
+    use ferry_host::trigger::{Rules, TargetRule};
+    let target = match args.target.as_deref().map(TargetRule::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ferry: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let on_fc = on_function_compute();
+    let config = ServeConfig {
+        listen: args.listen.unwrap_or_else(|| default_listen(on_fc)),
+        token: args.token.filter(|t| !t.is_empty()),
+        rules: Rules {
+            target,
+            source_endpoint: args.source_endpoint,
+            endpoint: args.endpoint,
+            region: args.region,
+            max_parallel: args.instances.max(1),
+        },
+        limits: Limits {
+            instances: args.instances.max(1),
+            instance_memory: args.instance_memory_mib << 20,
+            part_deadline: Duration::from_secs(args.instance_timeout),
+            ..Limits::default()
+        },
+        jobs: args.jobs,
+        max_body: args.max_body,
+        allow: args.allow_cidr,
+        component: args
+            .component
+            .unwrap_or_else(ferry_host::runtime::default_component_path),
+        signature: args.signature,
+        retries: args.retries,
+        part_timeout: args.part_timeout,
+        on_fc,
+    };
+    if let Err(e) = config.check() {
+        eprintln!("ferry: error: {e:#}");
+        return ExitCode::from(2);
+    }
+    match ferry_host::serve::serve(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry: error: {e:#}");
+            ExitCode::from(70)
         }
     }
 }
