@@ -7,7 +7,6 @@
 //! pass an egress allow-list ([`Egress`]). Embedders use [`Transfer`].
 
 pub mod acs3;
-pub mod acs3;
 pub mod chaos;
 pub mod client;
 pub mod egress;
@@ -16,7 +15,6 @@ pub mod fanout;
 pub mod interrupt;
 pub mod limits;
 pub mod outgoing;
-pub mod remote;
 pub mod remote;
 pub mod runtime;
 pub mod serve;
