@@ -6,84 +6,28 @@
 //! Needs `make build` first (the binary and the component); `make test`
 //! does that.
 
+mod bed;
+
+use bed::{component, ferry_bin, key, Bed, REGION};
 use ferry_testbed::pattern;
-use ferry_testbed::source::{SourceConfig, SourceServer};
-use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
+use ferry_testbed::source::SourceConfig;
+use ferry_testbed::store::Credential;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
 
 const BUCKET: &str = "ferry-e2e";
-const REGION: &str = "cn-hangzhou";
 const KEY_ID: &str = "e2e-key";
 const SECRET: &str = "e2e-secret-value";
 const STS_ID: &str = "e2e-sts-key";
 const STS_SECRET: &str = "e2e-sts-secret";
 const STS_TOKEN: &str = "e2e-sts-token-value";
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
-}
-
-fn ferry_bin() -> PathBuf {
-    let p = workspace().join("target/release/ferry");
-    assert!(p.exists(), "{} is missing: run `make build`", p.display());
-    p
-}
-
-struct Bed {
-    source: SourceServer,
-    store: StoreServer,
-    _dir: TempDir,
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("ferry-e2e-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn bed(tag: &str, source: SourceConfig) -> Bed {
-    let dir = TempDir::new(tag);
-    let store = StoreServer::start(StoreConfig {
-        region: REGION.into(),
-        buckets: vec![BUCKET.into()],
-        credentials: vec![
-            Credential {
-                id: KEY_ID.into(),
-                secret: SECRET.into(),
-                token: None,
-            },
-            Credential {
-                id: STS_ID.into(),
-                secret: STS_SECRET.into(),
-                token: Some(STS_TOKEN.into()),
-            },
-        ],
-        sink: Sink::Disk(dir.0.clone()),
-        md5_etags: true,
-    })
-    .unwrap();
-    Bed {
-        source: SourceServer::start(source).unwrap(),
-        store,
-        _dir: dir,
-    }
+    let sts = Credential {
+        token: Some(STS_TOKEN.into()),
+        ..key(STS_ID, STS_SECRET)
+    };
+    Bed::start(tag, BUCKET, source, vec![key(KEY_ID, SECRET), sts], true)
 }
 
 struct Run {
@@ -114,7 +58,7 @@ fn ferry(
         .env_clear()
         .env("OSS_ACCESS_KEY_ID", creds.0)
         .env("OSS_ACCESS_KEY_SECRET", creds.1)
-        .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"));
+        .env("FERRY_COMPONENT", component());
     if let Some(token) = creds.2 {
         cmd.env("OSS_SESSION_TOKEN", token);
     }
@@ -155,23 +99,7 @@ fn copy_and_verify(
     assert_eq!(run.result["size"], size);
     assert_eq!(run.result["crc64"], expected_crc);
     assert_eq!(run.result["store_crc64"], expected_crc);
-    let info = bed.store.object(BUCKET, key).expect("the object exists");
-    assert_eq!(info.size, size);
-    assert_eq!(info.crc64, expected_crc);
-    let stored = bed
-        .store
-        .read_object(BUCKET, key)
-        .expect("the object reads back");
-    let mut expected = vec![0u8; size as usize];
-    pattern::fill(seed, 0, &mut expected);
-    assert!(
-        stored == expected,
-        "the stored bytes differ from the source"
-    );
-    assert!(
-        bed.store.open_uploads(BUCKET).is_empty(),
-        "an upload was left behind"
-    );
+    bed.check_copied(seed, size, key).unwrap();
     run.result
 }
 
@@ -278,10 +206,7 @@ fn assert_nothing_left(bed: &Bed, key: &str) {
         bed.store.object(BUCKET, key).is_none(),
         "an object was left"
     );
-    assert!(
-        bed.store.open_uploads(BUCKET).is_empty(),
-        "an upload was left"
-    );
+    bed.check_no_upload().unwrap();
 }
 
 #[test]

@@ -8,27 +8,21 @@
 //! Every run uses canary credentials and checks that neither the secret nor
 //! the STS token appears in anything ferry printed, even at trace level.
 
+mod bed;
+
+use bed::{component, ferry_bin, key, last_json, Bed, REGION};
 use ferry_testbed::faults::Faults;
 use ferry_testbed::pattern;
-use ferry_testbed::source::{SourceConfig, SourceServer};
-use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
+use ferry_testbed::source::SourceConfig;
+use ferry_testbed::store::Credential;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BUCKET: &str = "ferry-faults";
-const REGION: &str = "cn-hangzhou";
 const KEY_ID: &str = "canary-key-id";
 const SECRET: &str = "canary-SECRET-5a1f0c93d2";
 const TOKEN: &str = "canary-TOKEN-77e2b4c1aa";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
-}
 
 /// One input shape.
 #[derive(Clone, Copy)]
@@ -244,43 +238,18 @@ fn scenarios() -> Vec<Scenario> {
     v
 }
 
-struct Bed {
-    source: SourceServer,
-    store: StoreServer,
-    dir: PathBuf,
-}
-
-impl Drop for Bed {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn bed(tag: usize, input: &Input, source: SourceConfig) -> Bed {
-    let dir = std::env::temp_dir().join(format!("ferry-faults-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = StoreServer::start(StoreConfig {
-        region: REGION.into(),
-        buckets: vec![BUCKET.into()],
-        credentials: vec![Credential {
-            id: KEY_ID.into(),
-            secret: SECRET.into(),
-            token: Some(TOKEN.into()),
-        }],
-        sink: if input.disk {
-            Sink::Disk(dir.clone())
-        } else {
-            Sink::Null
-        },
-        md5_etags: input.disk,
-    })
-    .unwrap();
-    Bed {
-        source: SourceServer::start(source).unwrap(),
-        store,
-        dir,
-    }
+    let sts = Credential {
+        token: Some(TOKEN.into()),
+        ..key(KEY_ID, SECRET)
+    };
+    Bed::start(
+        &format!("faults-{tag}"),
+        BUCKET,
+        source,
+        vec![sts],
+        input.disk,
+    )
 }
 
 struct Outcome {
@@ -292,13 +261,13 @@ struct Outcome {
 
 fn ferry(args: &[String], chaos: &str) -> Outcome {
     let started = Instant::now();
-    let out = Command::new(workspace().join("target/release/ferry"))
+    let out = Command::new(ferry_bin())
         .args(args)
         .env_clear()
         .env("OSS_ACCESS_KEY_ID", KEY_ID)
         .env("OSS_ACCESS_KEY_SECRET", SECRET)
         .env("OSS_SESSION_TOKEN", TOKEN)
-        .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
+        .env("FERRY_COMPONENT", component())
         .env("FERRY_LOG", "trace")
         .env("FERRY_CHAOS", chaos)
         .stdin(Stdio::null())
@@ -306,11 +275,7 @@ fn ferry(args: &[String], chaos: &str) -> Outcome {
         .expect("ferry runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let result = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
+    let result = last_json(&out.stdout);
     Outcome {
         code: out.status.code().unwrap_or(-1),
         result,
@@ -355,31 +320,16 @@ fn judge(
             return Err("a secret appeared in ferry's output".into());
         }
     }
-    let uploads = bed.store.open_uploads(BUCKET);
-    if !uploads.is_empty() {
-        return Err(format!("{} upload(s) left behind", uploads.len()));
-    }
+    bed.check_no_upload()?;
     let object = bed.store.object(BUCKET, key);
     match s.expect {
         Expect::Copied { min_retries } => {
             if o.code != 0 {
                 return Err(format!("failed with exit {}: {}", o.code, o.result));
             }
-            let crc = pattern::crc64(seed, input.size);
-            let info = object.ok_or("no object after a successful copy")?;
-            if info.size != input.size || info.crc64 != crc || o.result["crc64"] != crc {
-                return Err(format!("object differs: {info:?}, report {}", o.result));
-            }
-            if input.disk {
-                let bytes = bed
-                    .store
-                    .read_object(BUCKET, key)
-                    .ok_or("cannot read back")?;
-                let mut expected = vec![0u8; input.size as usize];
-                pattern::fill(seed, 0, &mut expected);
-                if bytes != expected {
-                    return Err("stored bytes differ from the source".into());
-                }
+            bed.check_copied(seed, input.size, key)?;
+            if o.result["crc64"] != pattern::crc64(seed, input.size) {
+                return Err(format!("the report's CRC differs: {}", o.result));
             }
             let retries = o.result["retries"].as_u64().unwrap_or(0);
             if retries < min_retries {
@@ -444,7 +394,7 @@ fn fault_matrix() {
         table.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
     }
     eprintln!("{table}");
-    let _ = std::fs::write(workspace().join("target/fault-matrix.md"), &table);
+    let _ = std::fs::write(bed::workspace().join("target/fault-matrix.md"), &table);
     assert!(
         wrong.is_empty(),
         "scenarios that did not end cleanly:\n{}",
@@ -469,13 +419,13 @@ fn killed_copy_resumes() {
         let seed = 77 + j as u64;
         let key = format!("resume/{j}.bin");
         let args = copy_args(&bed, input, seed, &key, &[]);
-        let mut child = Command::new(workspace().join("target/release/ferry"))
+        let mut child = Command::new(ferry_bin())
             .args(&args)
             .env_clear()
             .env("OSS_ACCESS_KEY_ID", KEY_ID)
             .env("OSS_ACCESS_KEY_SECRET", SECRET)
             .env("OSS_SESSION_TOKEN", TOKEN)
-            .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
+            .env("FERRY_COMPONENT", component())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -534,13 +484,13 @@ fn interrupted_copy_aborts_or_keeps() {
         // Four parts at a time, each about a second at this rate.
         let i = args.iter().position(|a| a == "--instances").unwrap();
         args[i + 1] = "4".into();
-        let child = Command::new(workspace().join("target/release/ferry"))
+        let child = Command::new(ferry_bin())
             .args(&args)
             .env_clear()
             .env("OSS_ACCESS_KEY_ID", KEY_ID)
             .env("OSS_ACCESS_KEY_SECRET", SECRET)
             .env("OSS_SESSION_TOKEN", TOKEN)
-            .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
+            .env("FERRY_COMPONENT", component())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -562,13 +512,7 @@ fn interrupted_copy_aborts_or_keeps() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let result: Value = serde_json::from_str(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default(),
-        )
-        .unwrap();
+        let result = last_json(&out.stdout);
         assert!(
             result["message"].as_str().unwrap().contains("SIGINT"),
             "{result}"

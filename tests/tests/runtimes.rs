@@ -8,31 +8,21 @@
 //! ~/.cargo/bin), `JCO` (default `target/jco/node_modules/.bin/jco`) and
 //! `WASM_TOOLS`; `make tools` installs them.
 
+mod bed;
+
+use bed::{component, key, last_json, workspace, Bed, REGION};
 use ferry_testbed::pattern;
-use ferry_testbed::source::{SourceConfig, SourceServer};
-use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
+use ferry_testbed::source::SourceConfig;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BUCKET: &str = "ferry-runtimes";
-const REGION: &str = "cn-hangzhou";
 const KEY_ID: &str = "runtimes-key";
 const SECRET: &str = "runtimes-secret";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
-}
-
-fn component() -> PathBuf {
-    workspace().join("target/ferry.wasm")
-}
 
 /// A tool from `var`, else the first candidate that exists.
 fn tool(var: &str, candidates: &[PathBuf]) -> PathBuf {
@@ -60,59 +50,32 @@ fn wasmtime() -> PathBuf {
     )
 }
 
-struct Bed {
-    source: SourceServer,
-    store: StoreServer,
-    dir: PathBuf,
-}
-
-impl Drop for Bed {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn bed(tag: &str) -> Bed {
-    let dir = std::env::temp_dir().join(format!("ferry-runtimes-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Bed {
-        source: SourceServer::start(SourceConfig {
-            crc_header: true,
-            ..SourceConfig::default()
-        })
-        .unwrap(),
-        store: StoreServer::start(StoreConfig {
-            region: REGION.into(),
-            buckets: vec![BUCKET.into()],
-            credentials: vec![Credential {
-                id: KEY_ID.into(),
-                secret: SECRET.into(),
-                token: None,
-            }],
-            sink: Sink::Disk(dir.clone()),
-            md5_etags: true,
-        })
-        .unwrap(),
-        dir,
-    }
+    let source = SourceConfig {
+        crc_header: true,
+        ..SourceConfig::default()
+    };
+    Bed::start(tag, BUCKET, source, vec![key(KEY_ID, SECRET)], true)
 }
 
-/// The object is in the store, byte for byte the source, and nothing else is.
-fn assert_copied(bed: &Bed, seed: u64, size: u64, key: &str) {
-    let info = bed.store.object(BUCKET, key).expect("the object exists");
-    assert_eq!(info.size, size);
-    assert_eq!(info.crc64, pattern::crc64(seed, size));
-    let mut expected = vec![0u8; size as usize];
-    pattern::fill(seed, 0, &mut expected);
-    assert!(
-        bed.store.read_object(BUCKET, key).unwrap() == expected,
-        "bytes differ"
-    );
-    assert!(
-        bed.store.open_uploads(BUCKET).is_empty(),
-        "an upload was left"
-    );
+/// `wasmtime run -S http ferry.wasm ARGS` with the test key.
+fn wasmtime_run(args: &[String]) -> Output {
+    Command::new(wasmtime())
+        .args([
+            "run",
+            "-S",
+            "http",
+            "--env",
+            "OSS_ACCESS_KEY_ID",
+            "--env",
+            "OSS_ACCESS_KEY_SECRET",
+        ])
+        .arg(component())
+        .args(args)
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .output()
+        .unwrap()
 }
 
 fn copy_args(bed: &Bed, seed: u64, size: u64, key: &str) -> Vec<String> {
@@ -132,32 +95,11 @@ fn copy_args(bed: &Bed, seed: u64, size: u64, key: &str) -> Vec<String> {
     ]
 }
 
-fn last_json(stdout: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(stdout);
-    serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON result ({e}): {text}"))
-}
-
 #[test]
 fn stock_wasmtime_run_copies_with_parts_in_flight() {
     let bed = bed("run");
     let (seed, size) = (61, 20 * 1024 * 1024 + 12_345);
-    let out = Command::new(wasmtime())
-        .args([
-            "run",
-            "-S",
-            "http",
-            "--env",
-            "OSS_ACCESS_KEY_ID",
-            "--env",
-            "OSS_ACCESS_KEY_SECRET",
-        ])
-        .arg(component())
-        .args(copy_args(&bed, seed, size, "run.bin"))
-        .env("OSS_ACCESS_KEY_ID", KEY_ID)
-        .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let out = wasmtime_run(&copy_args(&bed, seed, size, "run.bin"));
     assert!(
         out.status.success(),
         "{}",
@@ -167,7 +109,7 @@ fn stock_wasmtime_run_copies_with_parts_in_flight() {
     assert_eq!(r["ok"], true);
     assert_eq!(r["source_crc64"], pattern::crc64(seed, size));
     assert_eq!(r["parts"], 21);
-    assert_copied(&bed, seed, size, "run.bin");
+    bed.check_copied(seed, size, "run.bin").unwrap();
 }
 
 #[test]
@@ -181,22 +123,7 @@ fn stock_wasmtime_run_fails_clearly_when_the_store_is_down() {
     let i = args.iter().position(|a| a == "--endpoint").unwrap();
     args[i + 1] = format!("http://{dead}");
     let started = Instant::now();
-    let out = Command::new(wasmtime())
-        .args([
-            "run",
-            "-S",
-            "http",
-            "--env",
-            "OSS_ACCESS_KEY_ID",
-            "--env",
-            "OSS_ACCESS_KEY_SECRET",
-        ])
-        .arg(component())
-        .args(&args)
-        .env("OSS_ACCESS_KEY_ID", KEY_ID)
-        .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let out = wasmtime_run(&args);
     assert!(!out.status.success());
     let r = last_json(&out.stdout);
     assert_eq!(r["kind"], "exhausted", "{r}");
@@ -211,22 +138,7 @@ fn stock_wasmtime_run_fails_clearly_when_the_store_is_down() {
     // And a dead source.
     let mut args = copy_args(&bed, 1, 3_000_000, "down.bin");
     args[1] = format!("http://{dead}/obj");
-    let out = Command::new(wasmtime())
-        .args([
-            "run",
-            "-S",
-            "http",
-            "--env",
-            "OSS_ACCESS_KEY_ID",
-            "--env",
-            "OSS_ACCESS_KEY_SECRET",
-        ])
-        .arg(component())
-        .args(&args)
-        .env("OSS_ACCESS_KEY_ID", KEY_ID)
-        .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let out = wasmtime_run(&args);
     assert!(!out.status.success());
     let r = last_json(&out.stdout);
     assert_eq!(r["kind"], "exhausted", "{r}");
@@ -244,7 +156,7 @@ fn stock_wasmtime_run_fails_clearly_when_the_store_is_down() {
             .contains("connection refused"),
         "{r}"
     );
-    assert!(bed.store.open_uploads(BUCKET).is_empty());
+    assert!(bed.check_no_upload().is_ok());
 }
 
 /// `wasmtime serve` on a free loopback port, stopped on drop.
@@ -331,7 +243,7 @@ fn stock_wasmtime_serve_fans_out_to_itself() {
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["parts"], 13);
     assert_eq!(r["crc64"], pattern::crc64(seed, size));
-    assert_copied(&bed, seed, size, "serve.bin");
+    bed.check_copied(seed, size, "serve.bin").unwrap();
     // Bad input gets a 400 with the reason, on both routes.
     let (status, r) = post(&server.addr, "/jobs", "{\"source_url\": 1}");
     assert_eq!(status, 400);
@@ -369,7 +281,7 @@ fn jco_runs_the_same_component() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(last_json(&out.stdout)["ok"], true);
-    assert_copied(&bed, seed, size, "jco.bin");
+    bed.check_copied(seed, size, "jco.bin").unwrap();
     eprintln!(
         "jco run: {size} bytes in {:.2} s",
         started.elapsed().as_secs_f64()

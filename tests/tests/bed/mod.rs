@@ -1,0 +1,127 @@
+//! What the end-to-end tests share: where the built artifacts are, a test
+//! bed (source + store) that cleans up after itself, and the checks of the
+//! end state.
+
+#![allow(dead_code)]
+
+use ferry_testbed::pattern;
+use ferry_testbed::source::{SourceConfig, SourceServer};
+use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub const REGION: &str = "cn-hangzhou";
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// `target/release/ferry`, built by `make build`.
+pub fn ferry_bin() -> PathBuf {
+    let p = workspace().join("target/release/ferry");
+    assert!(p.exists(), "{} is missing: run `make build`", p.display());
+    p
+}
+
+/// `target/ferry.wasm`, built by `make build`.
+pub fn component() -> PathBuf {
+    workspace().join("target/ferry.wasm")
+}
+
+/// A key without a token.
+pub fn key(id: &str, secret: &str) -> Credential {
+    Credential {
+        id: id.into(),
+        secret: secret.into(),
+        token: None,
+    }
+}
+
+/// A source and a store on loopback, one bucket; the store's folder is
+/// removed on drop.
+pub struct Bed {
+    pub source: SourceServer,
+    pub store: StoreServer,
+    pub bucket: &'static str,
+    dir: PathBuf,
+}
+
+impl Bed {
+    /// `disk`: keep bytes (and MD5 ETags) so they can be read back; else a
+    /// null sink that still checks sizes and CRCs.
+    pub fn start(
+        tag: &str,
+        bucket: &'static str,
+        source: SourceConfig,
+        credentials: Vec<Credential>,
+        disk: bool,
+    ) -> Bed {
+        let dir = std::env::temp_dir().join(format!("ferry-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = StoreServer::start(StoreConfig {
+            region: REGION.into(),
+            buckets: vec![bucket.into()],
+            credentials,
+            sink: if disk {
+                Sink::Disk(dir.clone())
+            } else {
+                Sink::Null
+            },
+            md5_etags: disk,
+        })
+        .unwrap();
+        Bed {
+            source: SourceServer::start(source).unwrap(),
+            store,
+            bucket,
+            dir,
+        }
+    }
+
+    /// The object is the source's pattern object (seed, size): size and
+    /// CRC-64, and the bytes when the store keeps them; no upload is left.
+    pub fn check_copied(&self, seed: u64, size: u64, key: &str) -> Result<(), String> {
+        let info = self
+            .store
+            .object(self.bucket, key)
+            .ok_or("no object after a successful copy")?;
+        if info.size != size || info.crc64 != pattern::crc64(seed, size) {
+            return Err(format!("the object differs from the source: {info:?}"));
+        }
+        if let Some(bytes) = self.store.read_object(self.bucket, key) {
+            let mut expected = vec![0u8; size as usize];
+            pattern::fill(seed, 0, &mut expected);
+            if bytes != expected {
+                return Err("the stored bytes differ from the source".into());
+            }
+        }
+        self.check_no_upload()
+    }
+
+    /// No multipart upload is left in the bucket.
+    pub fn check_no_upload(&self) -> Result<(), String> {
+        match self.store.open_uploads(self.bucket).len() {
+            0 => Ok(()),
+            n => Err(format!("{n} upload(s) left behind")),
+        }
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The JSON object on the last line of a command's stdout.
+pub fn last_json(stdout: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(stdout);
+    text.lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null)
+}
