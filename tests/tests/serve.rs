@@ -66,6 +66,16 @@ struct Bed {
 }
 
 fn bed(tag: &str) -> Bed {
+    bed_with(
+        tag,
+        SourceConfig {
+            crc_header: true,
+            ..SourceConfig::default()
+        },
+    )
+}
+
+fn bed_with(tag: &str, source: SourceConfig) -> Bed {
     let dir = TempDir::new(tag);
     let blobs = dir.0.join("store");
     std::fs::create_dir_all(&blobs).unwrap();
@@ -89,11 +99,7 @@ fn bed(tag: &str) -> Bed {
     })
     .unwrap();
     Bed {
-        source: SourceServer::start(SourceConfig {
-            crc_header: true,
-            ..SourceConfig::default()
-        })
-        .unwrap(),
+        source: SourceServer::start(source).unwrap(),
         store,
         dir,
     }
@@ -729,4 +735,56 @@ fn loopback_sources_are_refused_unless_allowed() {
         .as_str()
         .unwrap()
         .contains("cloud metadata address"));
+}
+
+#[test]
+fn sigterm_stops_running_transfers_and_leaves_nothing() {
+    // 1 MiB/s a connection: the copy would take seconds.
+    let bed = bed_with(
+        "term",
+        SourceConfig {
+            rate_limit: Some(1 << 20),
+            ..SourceConfig::default()
+        },
+    );
+    let endpoint = bed.store.endpoint();
+    let mut server = Server::start(
+        &bed,
+        &["--endpoint", &endpoint, "--allow-cidr", "127.0.0.0/8"],
+        &[],
+    );
+    let mut job = fc_event(&bed, 41, 16 << 20, "term/a.bin");
+    job["part_size"] = json!("1MiB");
+    job["parallel"] = json!(2);
+    let addr = server.addr;
+    let asked = std::thread::spawn(move || {
+        request(
+            addr,
+            "POST",
+            "/invoke",
+            &fc_headers(),
+            job.to_string().as_bytes(),
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bed.store.open_uploads(BUCKET).is_empty() {
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let r = asked.join().unwrap();
+    assert!(!(200..300).contains(&r.status), "{}", r.json());
+    assert_eq!(r.header("x-fc-status"), Some("404"));
+    assert_eq!(r.json()["ok"], false);
+    eprintln!("answered {}: {}", r.status, r.json());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "ferry serve exited with {status}");
+    assert!(server.log().contains("SIGTERM"), "{}", server.log());
+    assert_nothing_left(&bed, BUCKET, "term/a.bin");
 }
