@@ -51,9 +51,10 @@ struct CopyArgs {
     /// Bytes per part, e.g. 6MiB or 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long)]
     part_size: Option<String>,
-    /// Sandboxed part instances at once (also the parts in flight).
-    #[arg(long, default_value_t = 16)]
-    instances: u32,
+    /// Sandboxed part instances at once (also the parts in flight)
+    /// [default: 16; with --workers, workers x --worker-concurrency; with --fc-function, 64].
+    #[arg(long)]
+    instances: Option<u32>,
     /// Signature version for the store: v4 (default) or v1.
     #[arg(long)]
     signature: Option<String>,
@@ -82,6 +83,29 @@ struct CopyArgs {
     /// The ferry component [default: $FERRY_COMPONENT, or ferry.wasm beside or above the executable].
     #[arg(long)]
     component: Option<PathBuf>,
+    /// Run the parts on these HTTP workers instead of here: URL,URL,... each serving POST /parts
+    /// (`wasmtime serve` of ferry.wasm). A part whose worker fails goes to another.
+    #[arg(long, value_delimiter = ',', value_name = "URL,...")]
+    workers: Vec<String>,
+    /// Parts one worker runs at once.
+    #[arg(long, default_value_t = ferry_host::transfer::DEFAULT_WORKER_CONCURRENCY)]
+    worker_concurrency: u32,
+    /// Run the parts in this Function Compute 3.0 function (one synchronous InvokeFunction a
+    /// part), with --fc-endpoint. Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID,
+    /// ALIBABA_CLOUD_ACCESS_KEY_SECRET (ALIBABA_CLOUD_SECURITY_TOKEN), else the OSS ones.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "fc_endpoint",
+        conflicts_with = "workers"
+    )]
+    fc_function: Option<String>,
+    /// Function Compute's endpoint, e.g. https://ACCOUNT_ID.cn-hangzhou.fc.aliyuncs.com.
+    #[arg(long, value_name = "URL", requires = "fc_function")]
+    fc_endpoint: Option<String>,
+    /// The function's version or alias to invoke [default: LATEST].
+    #[arg(long, value_name = "QUALIFIER", requires = "fc_function")]
+    fc_qualifier: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -125,8 +149,18 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
 }
 
 async fn copy(args: CopyArgs) -> ExitCode {
+    let instances = args
+        .instances
+        .unwrap_or(if !args.workers.is_empty() {
+            (args.workers.len() as u32).saturating_mul(args.worker_concurrency.max(1))
+        } else if args.fc_function.is_some() {
+            64
+        } else {
+            16
+        })
+        .max(1);
     let limits = Limits {
-        instances: args.instances.max(1),
+        instances,
         instance_memory: args.instance_memory_mib << 20,
         part_deadline: Duration::from_secs(args.instance_timeout),
         ..Limits::default()
@@ -156,6 +190,26 @@ async fn copy(args: CopyArgs) -> ExitCode {
     if let Some(c) = &args.component {
         transfer = transfer.component(c);
     }
+    if !args.workers.is_empty() {
+        transfer = transfer
+            .workers(args.workers.clone())
+            .worker_concurrency(args.worker_concurrency);
+    }
+    if let (Some(function), Some(endpoint)) = (&args.fc_function, &args.fc_endpoint) {
+        let Some(key) = ferry_host::remote::FcConfig::key_from_env() else {
+            eprintln!(
+                "ferry: error: --fc-function needs an AccessKey that may invoke it: set \
+                 ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (or the OSS ones)"
+            );
+            return ExitCode::from(2);
+        };
+        transfer = transfer.fc(ferry_host::remote::FcConfig {
+            function: function.clone(),
+            endpoint: endpoint.clone(),
+            qualifier: args.fc_qualifier.clone(),
+            key,
+        });
+    }
     let interrupt = transfer.interrupt();
     tokio::spawn(stop_on_signals(interrupt.clone()));
     let mut progress = Progress::new(args.json);
@@ -168,7 +222,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
                 v["ok"] = true.into();
                 println!("{v}");
             } else {
-                print_report(&report, args.instances);
+                print_report(&report, &fanout_label(&args, instances));
             }
             ExitCode::SUCCESS
         }
@@ -214,14 +268,28 @@ async fn stop_on_signals(interrupt: ferry_host::Interrupt) {
     std::process::exit(130);
 }
 
-fn print_report(r: &Report, instances: u32) {
+/// Where the parts ran, for the closing line.
+fn fanout_label(args: &CopyArgs, instances: u32) -> String {
+    if !args.workers.is_empty() {
+        format!(
+            "{} workers, {instances} parts in flight",
+            args.workers.len()
+        )
+    } else if args.fc_function.is_some() {
+        format!("Function Compute, {instances} parts in flight")
+    } else {
+        format!("{instances} instances")
+    }
+}
+
+fn print_report(r: &Report, fanout: &str) {
     let sides = match r.source_crc64 {
         Some(_) => "source header, part CRCs, store: all equal",
         None => "part CRCs, store: all equal; the source offers no CRC-64",
     };
     println!("verified   crc64 {}  ({} parts; {sides})", r.crc64, r.parts);
     println!(
-        "done       {} in {:.2} s  ({}/s, {instances} instances, {} retries{})",
+        "done       {} in {:.2} s  ({}/s, {fanout}, {} retries{})",
         HumanBytes(r.size),
         r.seconds,
         HumanBytes((r.size as f64 / r.seconds.max(1e-3)) as u64),
