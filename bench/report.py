@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 MB = 1e6
+FC_RATE = 13_000_000
 MIB = 1024 * 1024
 
 # The FC design's figures (DESIGN.md, the FC table): size -> (1 instance, 100 instances), seconds.
@@ -178,6 +179,12 @@ def cmd_report(rows_path, meta_path, out_path):
                 comp = f"design {design} s"
             elif r.get("status") == "ok":
                 comp = f"design {design:g} s; {'at or under' if r['wall'] <= design else 'over'}"
+                # the least time the rate cap allows: every part at 13 MB/s, min(instances, parts) at once
+                parts, inst = r.get("parts"), r.get("instances")
+                if parts and inst:
+                    waves = -(-parts // inst)
+                    floor = waves * (size / parts) / FC_RATE
+                    comp += f"; rate-cap floor {floor:.1f} s"
             else:
                 comp = f"design {design:g} s"
         elif sec == "cost":
@@ -238,6 +245,11 @@ def cmd_report(rows_path, meta_path, out_path):
         det.append(f"{fmt_size(s)}: {r['wall']:.1f} s vs {d100:g} s")
     if not res:
         det.append("quick mode: the design's sizes were not run")
+    fastest = max((r for r in ok if r["section"] == "ferry"), key=mbps, default=None)
+    if res and fastest:
+        det.append(f"(100 x 13 MB/s = 1,300 MB/s asked; the fastest unthrottled ferry run here moved "
+                   f"{mbps(fastest):.0f} MB/s, so on this machine 14.68 GB takes at least "
+                   f"{14.68e9 / mbps(fastest) / MB:.0f} s whatever the instance count)")
     goal("FC table: 100 instances at or under the design's times", all_or_none(res), "; ".join(det))
     # 4. per-part cost of a fresh instance
     r = next((r for r in rows if r["section"] == "cost" and r.get("per_part_ms") is not None), None)

@@ -140,7 +140,8 @@ ceiling_ranged() { # SIZE
             curl -sS -f -r "$a-$b" -o /dev/null -w "%{size_download}\n" "$url" & pids+=($!); done
         rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done; exit $rc'
     run_timed "$log" bash -c "$script" ceiling "$size" "$n" "$SRC/obj/1/$size"
-    local got; got=$(awk '/^[0-9]+$/ {s += $1} END {print s + 0}' "$log")
+    local got=0 line   # summed in bash: awk prints big sums as 1.07374e+10 (or caps them)
+    while read -r line; do [[ $line =~ ^[0-9]+$ ]] && got=$((got + line)); done < "$log"
     if [[ $RC == 0 && $got == "$size" ]]; then
         record section=ceiling id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=ok wall="$WALL"
     else
@@ -411,7 +412,12 @@ finish() {
     if [[ $QUICK == 1 ]]; then out=${BENCH_OUT:-$ROOT/target/bench/RESULTS-quick.md}; else out=${BENCH_OUT:-$BENCH/RESULTS.md}; fi
     mkdir -p "$(dirname "$out")" "$ROOT/target/bench"
     commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    [[ -n $(git -C "$ROOT" status --porcelain -- guest host wit Cargo.toml Cargo.lock 2>/dev/null) ]] && dirty=true
+    local changed
+    changed=$(git -C "$ROOT" status --porcelain -- guest/src guest/Cargo.toml host/src host/Cargo.toml tests/src tests/Cargo.toml wit Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
+    if [[ -n $changed ]]; then
+        dirty=true
+        note "built from $commit plus uncommitted changes in: $changed(the binaries measured were built with them)"
+    fi
     tools="$(curl --version | head -n1 | cut -d' ' -f1-2)"
     [[ -n ${RCLONE:-} ]] && tools+="; $("$RCLONE" version 2>/dev/null | head -n1)"
     [[ -n ${S3S:-} ]] && tools+="; s3s-fs 0.14.1"
