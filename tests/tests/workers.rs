@@ -217,16 +217,18 @@ fn copy_through_three_workers_survives_a_killed_worker() {
         failovers > 0,
         "no task of the killed worker was re-sent: {stderr}"
     );
+    // The host's closing line, without the log prefix.
     let summary = stderr
         .lines()
         .find(|l| l.contains("re-sent to another worker"))
+        .and_then(|l| l.find("workers: ").map(|i| &l[i..]))
         .unwrap_or("(no summary line)");
     let secs = elapsed.as_secs_f64();
     println!(
         "workers: {} in {secs:.1} s = {:.1} MiB/s through 3 workers \
          ({} parts; worker {killed_url} SIGKILLed at {:.1} s after {killed_after} parts \
          stored; {failovers} attempts on it failed and went to another worker; \
-         {} part retries in the coordinator)\n  {}",
+         {} part retries in the coordinator)\n  host: {}",
         pretty(size),
         size as f64 / (1 << 20) as f64 / secs,
         result["parts"],
