@@ -459,3 +459,35 @@ impl Transfer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workers are reached through the fan-out path only: the instances'
+    /// egress list still holds just the source and the store.
+    #[test]
+    fn workers_stay_off_the_instances_egress_list() {
+        let t = Transfer::builder()
+            .source("http://127.0.0.1:8001/obj")
+            .target("oss://b/k")
+            .endpoint("http://127.0.0.1:8002")
+            .workers(vec!["http://127.0.0.1:8003".into()])
+            .worker_concurrency(3);
+        let egress = t.egress();
+        let ok = |u: &str| egress.permits(&u.parse().unwrap());
+        assert!(ok("http://127.0.0.1:8001/obj"));
+        assert!(ok("http://127.0.0.1:8002/b/k"));
+        assert!(!ok("http://127.0.0.1:8003/parts"));
+        match t.backend().unwrap() {
+            (FanoutBackend::Workers(pool), Some(_)) => assert_eq!(pool.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Transfer::builder().backend().unwrap(),
+            (FanoutBackend::Local, None)
+        ));
+        let bad = Transfer::builder().workers(vec!["not a url".into()]);
+        assert_eq!(bad.backend().unwrap_err().kind, "invalid-input");
+    }
+}
