@@ -21,6 +21,8 @@
 //! on loopback only unless it has a bearer token; request bodies are bounded.
 
 use crate::client::{Client, ClientConfig};
+use crate::egress::Egress;
+use crate::fanout::Fanout;
 use crate::interrupt::Interrupt;
 use crate::limits::Limits;
 use crate::runtime::Runtime;
@@ -138,6 +140,10 @@ struct Server {
     running: Mutex<HashMap<u64, Interrupt>>,
     next_id: AtomicU64,
     stopping: AtomicBool,
+    /// Part tasks from remote coordinators running at once.
+    part_slots: Semaphore,
+    /// Stops the running part tasks on shutdown.
+    parts_interrupt: Interrupt,
 }
 
 /// Compiles the component, listens, and serves until SIGTERM or SIGINT;
@@ -172,12 +178,14 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
     );
     let server = Arc::new(Server {
         slots: Semaphore::new(config.jobs as usize),
-        config,
         runtime,
         policy,
         running: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
         stopping: AtomicBool::new(false),
+        part_slots: Semaphore::new(config.limits.instances as usize),
+        parts_interrupt: Interrupt::default(),
+        config,
     });
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -208,6 +216,9 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
     }
     drop(listener);
     server.stopping.store(true, Ordering::SeqCst);
+    server
+        .parts_interrupt
+        .trigger("the server is shutting down");
     let interrupts: Vec<Interrupt> = server.running.lock().unwrap().values().cloned().collect();
     for i in &interrupts {
         i.trigger("the server is shutting down");
@@ -287,7 +298,7 @@ impl Server {
                     "ok": true,
                     "service": "ferry",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "routes": ["POST /invoke", "POST /initialize", "POST /jobs"],
+                    "routes": ["POST /invoke", "POST /initialize", "POST /jobs", "POST /parts"],
                 }),
             ),
             (&Method::POST, "/initialize") => {
@@ -295,8 +306,8 @@ impl Server {
                 let _ = self.read_body(req).await;
                 json_answer(StatusCode::OK, &serde_json::json!({"ok": true}))
             }
-            (&Method::POST, "/invoke" | "/jobs") => self.run(req).await,
-            (_, "/invoke" | "/initialize" | "/jobs") => {
+            (&Method::POST, "/invoke" | "/jobs" | "/parts") => self.run(req).await,
+            (_, "/invoke" | "/initialize" | "/jobs" | "/parts") => {
                 let mut r = failure(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "invalid-input",
@@ -310,7 +321,8 @@ impl Server {
                 StatusCode::NOT_FOUND,
                 "invalid-input",
                 &format!(
-                    "no route {path}; ferry serves POST /invoke, POST /jobs and POST /initialize"
+                    "no route {path}; ferry serves POST /invoke, POST /jobs, POST /parts and \
+                     POST /initialize"
                 ),
             ),
         }
@@ -355,6 +367,11 @@ impl Server {
             Ok(b) => b,
             Err(answer) => return answer,
         };
+        // A coordinator's part task (POST /parts from workers fan-out, or
+        // an FC InvokeFunction, which arrives as /invoke).
+        if let Some(task) = part_task(&body) {
+            return self.run_part(task, body).await;
+        }
         let invalid = |e: Invalid| failure(StatusCode::BAD_REQUEST, "invalid-input", &e.0);
         let credentials = match credentials(&headers) {
             Ok(c) => c,
@@ -385,6 +402,56 @@ impl Server {
             results.pop().unwrap_or_default()
         };
         json_answer(status, &body)
+    }
+
+    /// Runs one part task on a fresh local instance. The task holds presigned
+    /// URLs only; its instance may reach exactly the task's source and
+    /// upload hosts, each address checked against this server's policy.
+    async fn run_part(&self, task: PartTaskUrls, body: Bytes) -> Answer {
+        let Ok(_slot) = self.part_slots.acquire().await else {
+            return failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "the server is stopping",
+            );
+        };
+        let mut egress = Egress::default();
+        egress
+            .allow_url(&task.source_url)
+            .allow_url(&task.upload_url);
+        let fanout = Fanout::new(
+            self.runtime.clone(),
+            Arc::new(egress),
+            self.parts_interrupt.clone(),
+        );
+        let request = http::Request::post(format!("{}/parts", crate::outgoing::fanout_url()))
+            .header("content-type", "application/json")
+            .body(
+                Full::new(body)
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("a static request");
+        let response = fanout.dispatch(request).await;
+        let (parts, body) = response.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "internal",
+                    &format!("the part instance's answer broke off: {e}"),
+                )
+            }
+        };
+        let mut answer = Response::new(Full::new(body));
+        *answer.status_mut() = parts.status;
+        for name in ["content-type", "retry-after"] {
+            if let Some(v) = parts.headers.get(name) {
+                answer.headers_mut().insert(name, v.clone());
+            }
+        }
+        answer
     }
 
     async fn run_job(
@@ -505,6 +572,21 @@ impl Server {
 }
 
 /// FC's temporary credentials from a request's headers, if it carries them.
+/// The URLs of a part task, if the body is one.
+struct PartTaskUrls {
+    source_url: String,
+    upload_url: String,
+}
+
+fn part_task(body: &[u8]) -> Option<PartTaskUrls> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("part_number")?;
+    Some(PartTaskUrls {
+        source_url: v.get("source_url")?.as_str()?.to_string(),
+        upload_url: v.get("upload_url")?.as_str()?.to_string(),
+    })
+}
+
 fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Invalid> {
     let get = |name: &str| -> Result<Option<String>, Invalid> {
         match headers.get(name) {

@@ -788,3 +788,54 @@ fn sigterm_stops_running_transfers_and_leaves_nothing() {
     assert!(server.log().contains("SIGTERM"), "{}", server.log());
     assert_nothing_left(&bed, BUCKET, "term/a.bin");
 }
+
+/// `ferry serve` is a worker: `ferry copy --workers` posts part tasks to
+/// two of them (`POST /parts`), each part on a fresh instance there; and a
+/// part task arriving as an FC invocation (`POST /invoke`) runs the same way.
+#[test]
+fn serve_processes_are_workers_for_remote_fan_out() {
+    let bed = bed("workers");
+    let a = Server::start(&bed, &["--allow-cidr", "127.0.0.0/8"], &[]);
+    let b = Server::start(&bed, &["--allow-cidr", "127.0.0.0/8"], &[]);
+    let (seed, size) = (71, 9 * 1024 * 1024 + 3);
+    let out = Command::new(ferry_bin())
+        .arg("copy")
+        .arg(bed.source.url(seed, size))
+        .arg(format!("oss://{BUCKET}/workers.bin"))
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .args(["--part-size", "1MiB", "--json"])
+        .arg("--workers")
+        .arg(format!("http://{},http://{}", a.addr, b.addr))
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(result["parts"], 10);
+    assert_copied(&bed, BUCKET, "workers.bin", seed, size);
+    for log in [a.log(), b.log()] {
+        assert!(!log.contains(SECRET), "a secret reached a worker");
+    }
+
+    // A part task the way FC delivers it: an event invocation. It is a
+    // malformed task here (no such upload), so the part instance's own
+    // failure comes back, not a job error.
+    let task = json!({
+        "part_number": 1, "offset": 0, "length": 10,
+        "source_url": bed.source.url(seed, size),
+        "if_match": null, "if_unmodified_since": null,
+        "upload_url": format!("{}/{BUCKET}/x?partNumber=1&uploadId=none", bed.store.endpoint()),
+    });
+    let reply = post(&a, "/invoke", &[], &task);
+    assert_eq!(reply.status, 502, "{}", reply.json());
+    assert_eq!(reply.json()["kind"], "store", "{}", reply.json());
+    assert!(bed.store.open_uploads(BUCKET).is_empty());
+}
