@@ -245,11 +245,10 @@ def cmd_report(rows_path, meta_path, out_path):
         det.append(f"{fmt_size(s)}: {r['wall']:.1f} s vs {d100:g} s")
     if not res:
         det.append("quick mode: the design's sizes were not run")
-    fastest = max((r for r in ok if r["section"] == "ferry"), key=mbps, default=None)
+    fastest = max((r for r in ok if r["section"] in ("ferry", "fc")), key=mbps, default=None)
     if res and fastest:
-        det.append(f"(100 x 13 MB/s = 1,300 MB/s asked; the fastest unthrottled ferry run here moved "
-                   f"{mbps(fastest):.0f} MB/s, so on this machine 14.68 GB takes at least "
-                   f"{14.68e9 / mbps(fastest) / MB:.0f} s whatever the instance count)")
+        det.append(f"(100 x 13 MB/s asks for 1,300 MB/s; the fastest ferry run of this invocation moved "
+                   f"{mbps(fastest):.0f} MB/s: source, ferry and store share {meta['machine']['nproc']} cores)")
     goal("FC table: 100 instances at or under the design's times", all_or_none(res), "; ".join(det))
     # 4. per-part cost of a fresh instance
     r = next((r for r in rows if r["section"] == "cost" and r.get("per_part_ms") is not None), None)
@@ -278,7 +277,7 @@ def cmd_report(rows_path, meta_path, out_path):
     lines.append(f"- date: {meta['date']}")
     lines.append(f"- commit: {meta['commit']}{' (work tree had changes)' if meta.get('dirty') else ''}")
     lines.append(f"- machine: {mline}")
-    lines.append(f"- tools: {meta.get('tools', '')}")
+    lines.append(f"- binaries and tools: {meta.get('tools', '')}")
     lines.append(f"- run took: {meta.get('elapsed', '?')} s")
     lines.append("")
     lines.append("Everything on loopback: source and store are `ferry-testbed` (store `--null --cheap-etags`:")

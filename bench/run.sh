@@ -18,6 +18,11 @@ REPORT="python3 $BENCH/report.py"
 QUICK=${BENCH_QUICK:-0}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-1200}
 START_EPOCH=$(date +%s.%N)
+# what was just built (make build runs right before): the commit and any
+# uncommitted change to the sources of the binaries
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+CHANGED=$(git -C "$ROOT" status --porcelain -- guest/src guest/Cargo.toml host/src host/Cargo.toml tests/src \
+    tests/Cargo.toml wit Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 export OSS_ACCESS_KEY_ID=ferry-demo-key OSS_ACCESS_KEY_SECRET=ferry-demo-secret
@@ -377,6 +382,13 @@ EOF
 # ---------------------------------------------------------------- main
 main() {
     [[ -x $FERRY && -x $TESTBED && -f $ROOT/target/ferry.wasm ]] || { say "bench: run make build first"; exit 1; }
+    # run private copies: others may rebuild target/ while this runs, and every
+    # row must measure the same build (ferry finds ferry.wasm beside itself and
+    # keeps its compiled .cwasm there)
+    mkdir -p "$WORK/bin"
+    cp "$FERRY" "$TESTBED" "$ROOT/target/ferry.wasm" "$WORK/bin/" || { say "bench: could not copy the binaries"; exit 1; }
+    FERRY=$WORK/bin/ferry TESTBED=$WORK/bin/ferry-testbed
+    BUILD_ID="ferry $(sha256sum "$FERRY" | cut -c1-12), ferry.wasm $(sha256sum "$WORK/bin/ferry.wasm" | cut -c1-12) (sha256)"
     local size
     say "bench: work dir $WORK; quick=$QUICK; limit ${RUN_TIMEOUT} s a run"
     start_server SRC source "$TESTBED" source --listen 127.0.0.1:0 --crc || exit 1
@@ -411,14 +423,12 @@ finish() {
     note "load average (1, 5, 15 min) at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine shares its cores"
     if [[ $QUICK == 1 ]]; then out=${BENCH_OUT:-$ROOT/target/bench/RESULTS-quick.md}; else out=${BENCH_OUT:-$BENCH/RESULTS.md}; fi
     mkdir -p "$(dirname "$out")" "$ROOT/target/bench"
-    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    local changed
-    changed=$(git -C "$ROOT" status --porcelain -- guest/src guest/Cargo.toml host/src host/Cargo.toml tests/src tests/Cargo.toml wit Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
-    if [[ -n $changed ]]; then
+    commit=$COMMIT
+    if [[ -n $CHANGED ]]; then
         dirty=true
-        note "built from $commit plus uncommitted changes in: $changed(the binaries measured were built with them)"
+        note "built from $commit plus uncommitted changes in: $CHANGED(the binaries measured were built with them)"
     fi
-    tools="$(curl --version | head -n1 | cut -d' ' -f1-2)"
+    tools="${BUILD_ID:-}; $(curl --version | head -n1 | cut -d' ' -f1-2)"
     [[ -n ${RCLONE:-} ]] && tools+="; $("$RCLONE" version 2>/dev/null | head -n1)"
     [[ -n ${S3S:-} ]] && tools+="; s3s-fs 0.14.1"
     python3 - "$BENCH" "$WORK/meta.json" "$QUICK" "$commit" "$dirty" "$tools" "$(elapsed "$START_EPOCH")" "${NOTES[@]}" <<'EOF'
@@ -430,7 +440,9 @@ json.dump({"quick": quick == "1", "commit": commit, "dirty": dirty == "true", "t
            "elapsed": f"{float(elapsed):.0f}", "notes": notes, "machine": report.machine(),
            "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}, open(path, "w"))
 EOF
-    cp "$ROWS" "$ROOT/target/bench/rows-$(date +%Y%m%d-%H%M%S).jsonl"
+    local stamp; stamp=$(date +%Y%m%d-%H%M%S)
+    cp "$ROWS" "$ROOT/target/bench/rows-$stamp.jsonl"
+    cp "$WORK/meta.json" "$ROOT/target/bench/meta-$stamp.json"
     echo
     $REPORT report "$ROWS" "$WORK/meta.json" "$out"
     say "bench: results written to $out"
