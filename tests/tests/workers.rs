@@ -1,13 +1,12 @@
 //! Remote fan-out for real: `ferry copy --workers` sends its part tasks to
-//! three worker processes on loopback (the stock `wasmtime serve` of
-//! `target/ferry.wasm`, which answers `POST /parts` with the component's own
-//! part endpoint), copies 2 GiB into the store's CRC-checking null sink, and
+//! three `ferry serve` worker processes on loopback (each runs a posted part
+//! task on a fresh local instance), copies 2 GiB into the store's
+//! CRC-checking null sink, and
 //! one worker is killed with SIGKILL a third of the way through. The parts
 //! it held are re-sent to the others; the object must still be complete,
 //! its CRC-64 the source's, and no upload left behind.
 //!
-//! `WASMTIME` names the wasmtime binary (default: ~/.cargo/bin/wasmtime,
-//! which `make tools` installs); `FERRY_WORKERS_SIZE` changes the size.
+//! `FERRY_WORKERS_SIZE` changes the size.
 
 use ferry_testbed::pattern;
 use ferry_testbed::source::{SourceConfig, SourceServer};
@@ -32,20 +31,6 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-fn wasmtime() -> PathBuf {
-    if let Some(p) = std::env::var_os("WASMTIME") {
-        return PathBuf::from(p);
-    }
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
-    [
-        home.join(".cargo/bin/wasmtime"),
-        PathBuf::from("/usr/local/bin/wasmtime"),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("wasmtime is not installed: run `make tools`")
-}
-
 /// A worker process, killed on drop.
 struct Worker {
     child: Child,
@@ -67,22 +52,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `wasmtime serve` of the component: a fresh instance per request, no
-/// credentials (part tasks carry presigned URLs).
+/// `ferry serve` on loopback: a fresh instance per part task, no
+/// credentials (part tasks carry presigned URLs); loopback sources allowed.
 fn worker() -> Worker {
     let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(wasmtime())
-        .args(["serve", "-S", "cli", "--addr", &addr])
-        .arg(workspace().join("target/ferry.wasm"))
+    let child = Command::new(workspace().join("target/release/ferry"))
+        .args(["serve", "--listen", &addr, "--allow-cidr", "127.0.0.0/8"])
         .env_clear()
+        .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("wasmtime serve starts");
+        .expect("ferry serve starts");
     let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "wasmtime serve did not start");
+        assert!(Instant::now() < deadline, "ferry serve did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
     Worker {
@@ -117,8 +102,8 @@ fn copy_through_three_workers_survives_a_killed_worker() {
     .unwrap();
     let mut workers: Vec<Worker> = (0..3).map(|_| worker()).collect();
     let urls: Vec<String> = workers.iter().map(|w| w.url.clone()).collect();
-    // Warm the workers (wasmtime compiles the component on start, not per
-    // request, but the first request still pays for the first instance).
+    // Warm the workers (the component is compiled on start, but the first
+    // request still pays for the first instance).
     for url in &urls {
         let mut s = TcpStream::connect(url.trim_start_matches("http://")).unwrap();
         use std::io::Write;
