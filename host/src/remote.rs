@@ -191,6 +191,8 @@ pub struct PoolStats {
 /// HTTP workers that run part tasks, each at most `concurrency` at once.
 pub struct WorkerPool {
     workers: Vec<Worker>,
+    /// The bearer token the workers require (`ferry serve --token`).
+    token: Option<String>,
     client: Client,
     egress: Egress,
     next: AtomicUsize,
@@ -209,6 +211,13 @@ impl fmt::Debug for WorkerPool {
 }
 
 impl WorkerPool {
+    /// Sends `Authorization: Bearer TOKEN` to every worker (for workers
+    /// started as `ferry serve --token TOKEN`).
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
     /// A pool over `urls` (each `http(s)://host[:port][/base]`, serving
     /// `POST <base>/parts`), at most `concurrency` tasks on each at once.
     ///
@@ -243,6 +252,7 @@ impl WorkerPool {
         }
         Ok(WorkerPool {
             workers,
+            token: None,
             client: Client::new(ClientConfig::default()),
             egress,
             next: AtomicUsize::new(0),
@@ -354,8 +364,12 @@ impl WorkerPool {
         task: &Bytes,
         deadline: Duration,
     ) -> Result<Answer, String> {
-        let request = http::Request::post(&worker.parts_url)
-            .header("content-type", "application/json")
+        let mut request =
+            http::Request::post(&worker.parts_url).header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
             .body(task.clone())
             .map_err(|e| format!("cannot build the request: {e}"))?;
         if !self.egress.permits(request.uri()) {

@@ -301,7 +301,13 @@ impl Transfer {
         Ok(match &self.remote {
             Remote::Local => (FanoutBackend::Local, None),
             Remote::Workers { urls, concurrency } => {
-                let pool = Arc::new(WorkerPool::new(urls, *concurrency).map_err(invalid)?);
+                // Workers started with `ferry serve --token` want it back.
+                let token = std::env::var("FERRY_WORKER_TOKEN").ok();
+                let pool = Arc::new(
+                    WorkerPool::new(urls, *concurrency)
+                        .map_err(invalid)?
+                        .with_token(token),
+                );
                 (FanoutBackend::Workers(pool.clone()), Some(pool))
             }
             Remote::Fc(config) => (

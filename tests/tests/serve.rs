@@ -796,7 +796,12 @@ fn sigterm_stops_running_transfers_and_leaves_nothing() {
 fn serve_processes_are_workers_for_remote_fan_out() {
     let bed = bed("workers");
     let a = Server::start(&bed, &["--allow-cidr", "127.0.0.0/8"], &[]);
-    let b = Server::start(&bed, &["--allow-cidr", "127.0.0.0/8"], &[]);
+    // One worker wants a bearer token; the coordinator sends FERRY_WORKER_TOKEN.
+    let b = Server::start(
+        &bed,
+        &["--allow-cidr", "127.0.0.0/8", "--token", TOKEN],
+        &[],
+    );
     let (seed, size) = (71, 9 * 1024 * 1024 + 3);
     let out = Command::new(ferry_bin())
         .arg("copy")
@@ -809,6 +814,7 @@ fn serve_processes_are_workers_for_remote_fan_out() {
         .env_clear()
         .env("OSS_ACCESS_KEY_ID", KEY_ID)
         .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_WORKER_TOKEN", TOKEN)
         .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
         .output()
         .unwrap();
