@@ -44,8 +44,11 @@ test: build tools
 	bash tests/run.sh
 
 # DESIGN.md §7; bench/README.md explains the rows. BENCH_QUICK=1 for a short run.
-bench: build
+bench: build tools
 	bash bench/run.sh
+	@echo; echo "== the same copy under each runtime"; bash bench/runtimes.sh
+	@echo; echo "== a fresh instance per request, measured inside the host"
+	$(CARGO) run --release -q -p ferry-host --example instance_cost
 
 fmt:
 	$(CARGO) fmt --all
