@@ -10,6 +10,7 @@ pub mod acs3;
 pub mod chaos;
 pub mod client;
 pub mod egress;
+pub mod engine;
 pub mod events;
 pub mod fanout;
 pub mod interrupt;

@@ -72,11 +72,15 @@ impl Runtime {
         &self.limits
     }
 
+    pub(crate) fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
     pub(crate) fn proxy_pre(&self) -> &ProxyPre<State> {
         &self.proxy
     }
 
-    fn store(
+    pub(crate) fn store(
         &self,
         wasi: WasiCtx,
         outgoing: Outgoing,

@@ -1,0 +1,118 @@
+//! The typed `ferry:transfer/engine` exports, for embedders who drive a
+//! transfer step by step (plan, presign each part, copy parts wherever they
+//! like, complete or abort) instead of letting [`crate::Transfer`] schedule
+//! it. Each [`EngineSession`] is one instance of the component, with the
+//! credentials and the egress list it was given.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "ferry:transfer/embedder",
+        exports: { default: async },
+    });
+}
+
+pub use generated::exports::ferry::transfer::engine::{
+    Failure, FailureKind, Job, PartResult, PartTask, Report, SignatureVersion, SourceInfo,
+    UploadPlan,
+};
+
+use crate::egress::Egress;
+use crate::outgoing::Outgoing;
+use crate::runtime::Runtime;
+use crate::state::State;
+use anyhow::Result;
+use std::sync::Arc;
+use wasmtime::Store;
+use wasmtime_wasi::WasiCtx;
+
+/// One instance of the component, called through its typed engine.
+pub struct EngineSession {
+    store: Store<State>,
+    engine: generated::Embedder,
+}
+
+impl Runtime {
+    /// A fresh instance for typed engine calls. `env` holds what the engine
+    /// reads (`OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`,
+    /// `OSS_SESSION_TOKEN`); `egress` the hosts it may reach.
+    pub async fn engine_session(
+        self: &Arc<Self>,
+        env: &[(String, String)],
+        egress: Egress,
+    ) -> Result<EngineSession> {
+        let pre =
+            generated::EmbedderPre::new(self.proxy_pre().instance_pre().clone()).map_err(|e| {
+                anyhow::anyhow!("the component exports no ferry:transfer/engine: {e:#}")
+            })?;
+        let wasi = WasiCtx::builder().envs(env).inherit_stderr().build();
+        let outgoing = Outgoing {
+            egress: Arc::new(egress),
+            fanout: None,
+            client: self.client().clone(),
+        };
+        let mut store = self.store(wasi, outgoing, self.limits().job_deadline);
+        let engine = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot instantiate the component: {e:#}"))?;
+        Ok(EngineSession { store, engine })
+    }
+}
+
+/// The outer `Result` is the instance's (a trap); the inner one the engine's.
+type Call<T> = Result<Result<T, Failure>>;
+
+fn trapped(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("the engine's instance trapped: {e:#}")
+}
+
+impl EngineSession {
+    /// Probes the source, chooses the part size, initiates the upload.
+    pub async fn plan(&mut self, job: &Job) -> Call<UploadPlan> {
+        let e = self.engine.ferry_transfer_engine();
+        e.call_plan(&mut self.store, job).await.map_err(trapped)
+    }
+
+    /// The presigned task for one part: safe to hand to any machine.
+    pub async fn presign_part(
+        &mut self,
+        job: &Job,
+        plan: &UploadPlan,
+        part_number: u32,
+    ) -> Call<PartTask> {
+        let e = self.engine.ferry_transfer_engine();
+        e.call_presign_part(&mut self.store, job, plan, part_number)
+            .await
+            .map_err(trapped)
+    }
+
+    /// Copies one part in this instance, CRC-64 checked.
+    pub async fn copy_part(&mut self, task: &PartTask) -> Call<PartResult> {
+        let e = self.engine.ferry_transfer_engine();
+        e.call_copy_part(&mut self.store, task)
+            .await
+            .map_err(trapped)
+    }
+
+    /// Verifies the combined CRC-64 and completes (or aborts on a mismatch).
+    pub async fn complete(
+        &mut self,
+        job: &Job,
+        plan: &UploadPlan,
+        parts: &[PartResult],
+    ) -> Call<Report> {
+        let e = self.engine.ferry_transfer_engine();
+        e.call_complete(&mut self.store, job, plan, parts)
+            .await
+            .map_err(trapped)
+    }
+
+    /// Aborts an upload.
+    pub async fn abort(&mut self, job: &Job, upload_id: &str) -> Call<()> {
+        let e = self.engine.ferry_transfer_engine();
+        e.call_abort(&mut self.store, job, upload_id)
+            .await
+            .map_err(trapped)
+    }
+}
