@@ -21,10 +21,12 @@ setup:
 # installed once (cargo's bin folder, target/jco) and reused after.
 WASMTIME_VERSION := 48.0.8
 JCO_VERSION := 1.35.0
+WASM_TOOLS_VERSION := 1.263.0
 tools:
-	@wasmtime --version 2>/dev/null | grep -q "^wasmtime $(WASMTIME_VERSION) " \
+	@wasmtime --version 2>/dev/null | grep -qF "wasmtime $(WASMTIME_VERSION)" \
 	  || $(CARGO) install wasmtime-cli --version $(WASMTIME_VERSION) --locked
-	@command -v wasm-tools >/dev/null || $(CARGO) install wasm-tools --locked
+	@wasm-tools --version 2>/dev/null | grep -qF "wasm-tools $(WASM_TOOLS_VERSION)" \
+	  || $(CARGO) install wasm-tools --version $(WASM_TOOLS_VERSION) --locked
 	@test -x target/jco/node_modules/.bin/jco \
 	  || npm install --silent --no-audit --no-fund --prefix target/jco @bytecodealliance/jco@$(JCO_VERSION)
 
