@@ -8,6 +8,9 @@
 //!
 //! Needs `make build` first (the binary and the component).
 
+mod bed;
+
+use bed::{ferry_bin, workspace};
 use ferry_testbed::pattern;
 use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
@@ -27,19 +30,6 @@ const STS_ID: &str = "STS.serve-sts-key";
 const STS_SECRET: &str = "serve-sts-secret";
 const STS_TOKEN: &str = "serve-sts-token-value";
 const TOKEN: &str = "serve-bearer-token-0123456789";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
-}
-
-fn ferry_bin() -> PathBuf {
-    let p = workspace().join("target/release/ferry");
-    assert!(p.exists(), "{} is missing: run `make build`", p.display());
-    p
-}
 
 /// A directory removed on drop.
 struct TempDir(PathBuf);

@@ -8,13 +8,15 @@
 //!
 //! `FERRY_WORKERS_SIZE` changes the size.
 
+mod bed;
+
+use bed::workspace;
 use ferry_testbed::pattern;
 use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
 use serde_json::Value;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,13 +25,6 @@ const REGION: &str = "cn-hangzhou";
 const KEY_ID: &str = "workers-key";
 const SECRET: &str = "workers-secret";
 const GIB: u64 = 1 << 30;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
-}
 
 /// A worker process, killed on drop.
 struct Worker {
