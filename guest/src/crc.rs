@@ -1,12 +1,7 @@
-//! CRC-64/XZ, the checksum OSS reports as `x-oss-hash-crc64ecma`, and the
-//! combination of part CRCs into the object's CRC without re-reading bytes.
-
-/// CRC-64/XZ of `data`.
-pub fn crc64(data: &[u8]) -> u64 {
-    let mut digest = crc64fast::Digest::new();
-    digest.write(data);
-    digest.sum64()
-}
+//! CRC-64/XZ, the checksum OSS reports as `x-oss-hash-crc64ecma` (computed
+//! over the bytes as they pass, with crc64fast, in `copy_part`): the
+//! combination of part CRCs into the object's CRC without re-reading bytes,
+//! and the header's decimal form.
 
 /// The CRC of `A || B` from `crc(A)`, `crc(B)` and `len(B)`, without the
 /// bytes: the object's CRC from its parts' CRCs.
@@ -22,6 +17,12 @@ pub fn parse_header(value: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn crc64(data: &[u8]) -> u64 {
+        let mut digest = crc64fast::Digest::new();
+        digest.write(data);
+        digest.sum64()
+    }
 
     #[test]
     fn check_value() {
