@@ -6,15 +6,13 @@
 mod common;
 mod faults_raw;
 
-use common::{credential, OssClient, Reply};
+use common::{bytes, client, credential, initiate, OssClient, Reply, BUCKET};
 use ferry_testbed::crc64;
 use ferry_testbed::faults::Faults;
 use ferry_testbed::pattern;
 use ferry_testbed::store::{Sink, StoreConfig, StoreCounts, StoreServer, MIN_PART_SIZE};
 use ferry_testbed::verify;
 use hyper::{Method, StatusCode};
-
-const BUCKET: &str = "bkt";
 
 struct Bed {
     s: StoreServer,
@@ -45,22 +43,6 @@ fn bed(disk: bool, tag: &str) -> Bed {
     })
     .unwrap();
     Bed { s, dir }
-}
-
-fn client(s: &StoreServer) -> OssClient {
-    OssClient::new(&s.endpoint(), Some(credential("id", "secret", None)))
-}
-
-fn bytes(seed: u64, start: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0; len];
-    pattern::fill(seed, start, &mut v);
-    v
-}
-
-fn initiate(c: &OssClient, key: &str) -> String {
-    let r = c.send(Method::POST, &format!("/{BUCKET}/{key}?uploads"), &[], "");
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    r.element("UploadId").unwrap()
 }
 
 fn part(c: &OssClient, key: &str, id: &str, n: u32, data: Vec<u8>) -> Reply {

@@ -5,13 +5,11 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{credential, OssClient, Reply};
+use common::{bytes, client, credential, initiate, OssClient, Reply, BUCKET};
 use ferry_testbed::pattern;
 use ferry_testbed::store::{Sink, StoreConfig, StoreServer, MIN_PART_SIZE};
 use ferry_testbed::verify;
 use hyper::{Method, StatusCode};
-
-const BUCKET: &str = "bkt";
 
 fn store(sink: Sink, md5_etags: bool) -> StoreServer {
     StoreServer::start(StoreConfig {
@@ -32,22 +30,6 @@ fn disk_store() -> (StoreServer, std::path::PathBuf) {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     (store(Sink::Disk(dir.clone()), true), dir)
-}
-
-fn client(s: &StoreServer) -> OssClient {
-    OssClient::new(&s.endpoint(), Some(credential("id", "secret", None)))
-}
-
-fn bytes(seed: u64, start: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0; len];
-    pattern::fill(seed, start, &mut v);
-    v
-}
-
-fn initiate(c: &OssClient, key: &str) -> String {
-    let r = c.send(Method::POST, &format!("/{BUCKET}/{key}?uploads"), &[], "");
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    r.element("UploadId").unwrap()
 }
 
 fn upload_part(c: &OssClient, key: &str, id: &str, n: u32, data: Vec<u8>) -> Reply {

@@ -151,3 +151,25 @@ pub fn credential(id: &str, secret: &str, token: Option<&str>) -> Credential {
         token: token.map(str::to_string),
     }
 }
+
+/// The bucket the store tests use.
+pub const BUCKET: &str = "bkt";
+
+/// A client signing with the store tests' key.
+pub fn client(s: &ferry_testbed::store::StoreServer) -> OssClient {
+    OssClient::new(&s.endpoint(), Some(credential("id", "secret", None)))
+}
+
+/// Bytes `start..start + len` of pattern object `seed`.
+pub fn bytes(seed: u64, start: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0; len];
+    ferry_testbed::pattern::fill(seed, start, &mut v);
+    v
+}
+
+/// InitiateMultipartUpload of `key` in [`BUCKET`]; the upload id.
+pub fn initiate(c: &OssClient, key: &str) -> String {
+    let r = c.send(Method::POST, &format!("/{BUCKET}/{key}?uploads"), &[], "");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.element("UploadId").unwrap()
+}
