@@ -1,10 +1,13 @@
-//! The command line (`wasi:cli/run`): `ferry copy SOURCE_URL oss://BUCKET/KEY`.
+//! The command line (`wasi:cli/run`): `ferry copy SOURCE_URL oss://BUCKET/KEY`
+//! (or `s3://BUCKET/KEY`).
 
 use crate::error::Error;
 use crate::events::Sink;
 use crate::size::{self, human};
 use crate::target;
-use crate::{runtime, schedule, Job, Report, SignatureVersion};
+use crate::{
+    runtime, schedule, Addressing, EndpointKind, Job, Report, SignatureVersion, StoreKind,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Instant;
 
@@ -12,9 +15,10 @@ use std::time::Instant;
 #[command(
     name = "ferry",
     version,
-    about = "Copy a large file from an HTTP(S) URL into OSS, in parallel parts, every byte CRC-64 checked.",
+    about = "Copy a large file from an HTTP(S) URL into OSS or S3, in parallel parts, every byte checked.",
     after_help = "Credentials come from OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET and, for STS keys, \
-                  OSS_SESSION_TOKEN."
+                  OSS_SESSION_TOKEN; for s3:// targets from AWS_ACCESS_KEY_ID, \
+                  AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Copy SOURCE_URL into oss://BUCKET/KEY as a verified multipart upload.
+    /// Copy SOURCE_URL into oss://BUCKET/KEY or s3://BUCKET/KEY as a verified multipart upload.
     Copy(CopyArgs),
 }
 
@@ -32,14 +36,28 @@ enum Command {
 pub struct CopyArgs {
     /// The http:// or https:// URL to copy from.
     source_url: String,
-    /// Where to write: oss://BUCKET/KEY.
+    /// Where to write: oss://BUCKET/KEY or s3://BUCKET/KEY.
     target: String,
-    /// The store's endpoint [default: https://oss-REGION.aliyuncs.com].
-    #[arg(long, env = "OSS_ENDPOINT")]
+    /// The store's endpoint [default: OSS_ENDPOINT or https://oss-REGION.aliyuncs.com;
+    /// for S3, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or https://s3.REGION.amazonaws.com].
+    #[arg(long)]
     endpoint: Option<String>,
-    /// The bucket's region, e.g. cn-hangzhou (read from an Alibaba endpoint when omitted).
-    #[arg(long, env = "OSS_REGION")]
+    /// The bucket's region, e.g. cn-hangzhou [default: OSS_REGION, or read from an Alibaba
+    /// endpoint; for S3, AWS_REGION, AWS_DEFAULT_REGION, the endpoint's, else us-east-1].
+    #[arg(long)]
     region: Option<String>,
+    /// Name the bucket in the path (ENDPOINT/BUCKET/KEY), as many S3-compatible servers need.
+    #[arg(long, conflicts_with = "cname")]
+    path_style: bool,
+    /// The endpoint is the bucket's own domain (an OSS custom domain, CNAME).
+    #[arg(long, requires = "endpoint")]
+    cname: bool,
+    /// Use OSS's in-region endpoint, oss-REGION-internal.aliyuncs.com (from ECS or FC in the region).
+    #[arg(long, conflicts_with_all = ["endpoint", "accelerate"])]
+    internal: bool,
+    /// Use the transfer-acceleration endpoint (oss-accelerate.aliyuncs.com, s3-accelerate.amazonaws.com).
+    #[arg(long, conflicts_with = "endpoint")]
+    accelerate: bool,
     /// Bytes per part, e.g. 6MiB, 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long, value_parser = size::parse)]
     part_size: Option<u64>,
@@ -93,26 +111,51 @@ pub fn main() -> Result<(), ()> {
     }
 }
 
+/// The store's endpoint and region as the flags and the environment give
+/// them (the variables each store's own tools read).
+pub fn endpoint_and_region(
+    store: StoreKind,
+    endpoint: Option<String>,
+    region: Option<String>,
+) -> Result<(Option<String>, String), Error> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let endpoint = endpoint.or_else(|| match store {
+        StoreKind::Oss => env("OSS_ENDPOINT"),
+        StoreKind::S3 => env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")),
+    });
+    let from_endpoint = || {
+        endpoint
+            .as_deref()
+            .and_then(|e| url::Url::parse(e).ok())
+            .and_then(|u| target::region_of_endpoint(&u))
+    };
+    let region = match store {
+        StoreKind::Oss => region
+            .or_else(|| env("OSS_REGION"))
+            .or_else(from_endpoint)
+            .ok_or_else(|| {
+                Error::invalid("no region: pass --region (for example --region cn-hangzhou)")
+            })?,
+        // As the AWS SDKs do for a custom endpoint.
+        StoreKind::S3 => region
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .or_else(from_endpoint)
+            .unwrap_or_else(|| "us-east-1".into()),
+    };
+    Ok((endpoint, region))
+}
+
 fn job_of(args: &CopyArgs) -> Result<Job, Error> {
     let target = target::parse(&args.target)?;
-    let region = args
-        .region
-        .clone()
-        .or_else(|| {
-            args.endpoint
-                .as_deref()
-                .and_then(|e| url::Url::parse(e).ok())
-                .and_then(|u| target::region_of_endpoint(&u))
-        })
-        .ok_or_else(|| {
-            Error::invalid("no region: pass --region (for example --region cn-hangzhou)")
-        })?;
+    let (endpoint, region) =
+        endpoint_and_region(target.store, args.endpoint.clone(), args.region.clone())?;
     Ok(Job {
         source_url: args.source_url.clone(),
         target_bucket_name: target.bucket,
         target_object_name: target.key,
         target_region: region,
-        endpoint: args.endpoint.clone(),
+        endpoint,
         part_size: args.part_size,
         parallel: Some(args.parallel),
         signature_version: Some(match args.signature {
@@ -124,6 +167,21 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
         part_timeout: Some(args.part_timeout),
         keep_partial: Some(args.keep_partial),
         resume: args.resume.clone(),
+        target_store: Some(target.store),
+        addressing: if args.cname {
+            Some(Addressing::Cname)
+        } else if args.path_style {
+            Some(Addressing::Path)
+        } else {
+            None
+        },
+        endpoint_kind: Some(if args.internal {
+            EndpointKind::Internal
+        } else if args.accelerate {
+            EndpointKind::Accelerate
+        } else {
+            EndpointKind::Public
+        }),
     })
 }
 
@@ -166,14 +224,17 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
 }
 
 fn print_report(r: &Report, seconds: f64) {
-    let agreed = match r.source_crc64 {
-        Some(_) => format!("{} part CRCs, source header, store: all equal", r.parts),
-        None => format!(
-            "{} part CRCs, store: all equal (the source offers no CRC-64)",
-            r.parts
-        ),
-    };
-    println!("verified   crc64 {}  ({agreed})", r.crc64);
+    if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
+        println!(
+            "verified   etag {}  ({} parts; {})",
+            r.etag, r.parts, r.checks
+        );
+    } else {
+        println!(
+            "verified   crc64 {}  ({} parts; {})",
+            r.crc64, r.parts, r.checks
+        );
+    }
     println!(
         "done       {} in {seconds:.1} s ({}/s), {} retries, {} parts reused",
         human(r.size),

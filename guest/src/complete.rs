@@ -1,12 +1,45 @@
 //! Completion: check that every part is there, combine the part CRCs into
 //! the object's CRC, compare it with the source's before completing (so a
-//! wrong object is never completed) and with the store's after.
+//! wrong object is never completed) and with the store's after: its CRC-64
+//! on OSS, its multipart ETag (the MD5 of the parts' MD5s) on S3.
 
 use crate::crc;
 use crate::error::{Error, Result};
-use crate::oss::Store;
 use crate::retry::RetryPolicy;
-use crate::{Job, PartResult, Plan, Report};
+use crate::store::Store;
+use crate::{Job, PartCheck, PartResult, Plan, Report};
+use md5::{Digest as _, Md5};
+
+/// The ETag S3 gives an object completed from parts with these MD5s:
+/// the MD5 of the parts' binary MD5s, then `-` and the part count.
+pub fn multipart_etag<'a>(part_md5s: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut digest = Md5::new();
+    let mut count = 0;
+    for md5 in part_md5s {
+        digest.update(hex::decode(md5).ok()?);
+        count += 1;
+    }
+    Some(format!("{}-{count}", hex::encode(digest.finalize())))
+}
+
+/// The MD5 of nothing: the ETag of an empty S3 object.
+const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+/// Which checks a report's numbers come from, for people.
+fn checks(check: PartCheck, source_crc: bool) -> String {
+    match (check, source_crc) {
+        (PartCheck::Crc64Xz, true) => "source header, part CRCs, store: all equal".into(),
+        (PartCheck::Crc64Xz, false) => {
+            "part CRCs, store: all equal; the source offers no CRC-64".into()
+        }
+        (PartCheck::Md5Etag, true) => "part MD5s equal the store's ETags, the object's \
+            multipart ETag is theirs, and the part CRCs combine to the source header's CRC-64"
+            .into(),
+        (PartCheck::Md5Etag, false) => "part MD5s equal the store's ETags and the object's \
+            multipart ETag is theirs; the source offers no CRC-64"
+            .into(),
+    }
+}
 
 /// Completes the upload of `plan` from `parts` (in any order). On a CRC
 /// mismatch before completion the upload is aborted; after completion the
@@ -21,12 +54,21 @@ pub async fn complete(
     let store = Store::from_job(job)?;
     let key = &job.target_object_name;
     let size = plan.source.size.unwrap_or(0);
+    let check = store.part_check();
     let Some(upload_id) = &plan.upload_id else {
         let stored = store.put_empty(key).await?;
         if let Some(crc) = stored.crc64.filter(|&c| c != 0) {
             let _ = store.delete(key).await;
             return Err(Error::integrity(format!(
                 "the store reports CRC-64 {crc} for an empty object (expected 0); the object was deleted"
+            )));
+        }
+        let etag = stored.etag.trim_matches('"');
+        if check == PartCheck::Md5Etag && etag != EMPTY_MD5 {
+            let _ = store.delete(key).await;
+            return Err(Error::integrity(format!(
+                "the store's ETag of an empty object is {etag}, not the MD5 of nothing; the \
+                 object was deleted"
             )));
         }
         return Ok(Report {
@@ -38,6 +80,12 @@ pub async fn complete(
             etag: stored.etag,
             retries,
             reused_parts,
+            checks: match check {
+                PartCheck::Crc64Xz => "an empty object; the store's CRC-64 is 0".into(),
+                PartCheck::Md5Etag => {
+                    "an empty object; the store's ETag is the MD5 of nothing".into()
+                }
+            },
         });
     };
 
@@ -46,6 +94,13 @@ pub async fn complete(
     let combined = parts
         .iter()
         .fold(0u64, |acc, p| crc::combine(acc, p.crc64, p.length));
+    let expected_etag = match check {
+        PartCheck::Crc64Xz => None,
+        PartCheck::Md5Etag => Some(
+            multipart_etag(parts.iter().map(|p| p.md5.as_deref().unwrap_or_default()))
+                .ok_or_else(|| Error::internal("a part's MD5 is missing"))?,
+        ),
+    };
 
     if let Some(source_crc) = plan.source.crc64 {
         if source_crc != combined {
@@ -64,9 +119,22 @@ pub async fn complete(
     let (stored, _) = RetryPolicy::from_job(job)
         .run(|| store.complete(key, upload_id, &list), |_, _| {})
         .await?;
-    let store_crc = stored.crc64.ok_or_else(|| {
-        Error::store("CompleteMultipartUpload answered without x-oss-hash-crc64ecma")
-    })?;
+    let store_crc = match &expected_etag {
+        Some(expected) => {
+            let etag = stored.etag.trim_matches('"').to_ascii_lowercase();
+            if &etag != expected {
+                let _ = store.delete(key).await;
+                return Err(Error::integrity(format!(
+                    "the store's ETag of the object is {etag} but the parts' MD5s give \
+                     {expected}; the object was deleted"
+                )));
+            }
+            combined
+        }
+        None => stored.crc64.ok_or_else(|| {
+            Error::store("CompleteMultipartUpload answered without x-oss-hash-crc64ecma")
+        })?,
+    };
     if store_crc != combined {
         let _ = store.delete(key).await;
         return Err(Error::integrity(format!(
@@ -78,11 +146,16 @@ pub async fn complete(
         size,
         parts: plan.part_count,
         crc64: combined,
-        store_crc64: store_crc,
+        store_crc64: if expected_etag.is_some() {
+            0
+        } else {
+            store_crc
+        },
         source_crc64: plan.source.crc64,
         etag: stored.etag,
         retries,
         reused_parts,
+        checks: checks(check, plan.source.crc64.is_some()),
     })
 }
 
@@ -107,4 +180,25 @@ fn check_parts(plan: &Plan, parts: &[PartResult]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two parts' ETags and the object's ETag that s3s-fs 0.14.1 and
+    /// moto both answered for the same upload.
+    #[test]
+    fn multipart_etag_is_md5_of_md5s() {
+        assert_eq!(
+            multipart_etag([
+                "39e401e2e77dc3e86ea9ab6ac72e1227",
+                "b2e43aca14a567395f85ebc7f7ffe5da"
+            ])
+            .unwrap(),
+            "9758f8bf63b5267c9b7674d89adce75b-2"
+        );
+        assert_eq!(multipart_etag(["not hex"]), None);
+        assert_eq!(hex::encode(Md5::digest(b"")), EMPTY_MD5);
+    }
 }

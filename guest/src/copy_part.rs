@@ -5,10 +5,11 @@
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, BodyReader, Timeouts};
-use crate::oss;
 use crate::plan::{parse_content_range, parse_source_url, source_status, source_transport};
+use crate::store;
 use crate::target::redact;
-use crate::{PartResult, PartTask};
+use crate::{PartCheck, PartResult, PartTask, StoreKind};
+use md5::{Digest as _, Md5};
 use url::Url;
 
 /// Bytes read from the source per step (and written to the store).
@@ -29,11 +30,70 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
     let mut source = fetch_range(task).await?;
     upload(
         &task.upload_url,
+        Checks::of(task),
         task.part_number,
         task.length,
         Chunks::Stream(&mut source, &redact(&task.source_url)),
     )
     .await
+}
+
+/// What a part's bytes are hashed with on their way: the store's check, and
+/// CRC-64/XZ too when the store checks another way but the source offers a
+/// CRC-64 to compare the object with.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    pub store: PartCheck,
+    pub crc64: bool,
+}
+
+impl Checks {
+    /// The store these checks are for.
+    pub fn kind(&self) -> StoreKind {
+        match self.store {
+            PartCheck::Crc64Xz => StoreKind::Oss,
+            PartCheck::Md5Etag => StoreKind::S3,
+        }
+    }
+
+    pub fn of(task: &PartTask) -> Checks {
+        let store = task.check.unwrap_or(PartCheck::Crc64Xz);
+        Checks {
+            store,
+            crc64: store == PartCheck::Crc64Xz || task.source_crc64 == Some(true),
+        }
+    }
+}
+
+/// The running digests of one part.
+struct Digests {
+    crc64: Option<crc64fast::Digest>,
+    md5: Option<Md5>,
+}
+
+impl Digests {
+    fn new(checks: Checks) -> Digests {
+        Digests {
+            crc64: checks.crc64.then(crc64fast::Digest::new),
+            md5: (checks.store == PartCheck::Md5Etag).then(Md5::new),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(d) = &mut self.crc64 {
+            d.write(bytes);
+        }
+        if let Some(d) = &mut self.md5 {
+            d.update(bytes);
+        }
+    }
+
+    fn finish(self) -> (u64, Option<String>) {
+        (
+            self.crc64.map_or(0, |d| d.sum64()),
+            self.md5.map(|d| hex::encode(d.finalize())),
+        )
+    }
 }
 
 /// Where a part's bytes come from.
@@ -119,9 +179,11 @@ pub async fn fetch_range(task: &PartTask) -> Result<BodyReader> {
 }
 
 /// Streams `length` bytes from `chunks` into the presigned UploadPart URL,
-/// computing their CRC-64 and checking it against the store's.
+/// hashing them as they pass and checking the store's answer: its
+/// `x-oss-hash-crc64ecma` (OSS) or its ETag, the MD5 of the part (S3).
 pub async fn upload(
     upload_url: &str,
+    checks: Checks,
     part_number: u32,
     length: u64,
     mut chunks: Chunks<'_>,
@@ -130,10 +192,10 @@ pub async fn upload(
         .map_err(|_| Error::invalid("part task has an unreadable upload URL"))?;
     // No Content-Type: a presigned URL signs none, and OSS signs it when sent.
     let (pending, writer) = http::start("PUT", &upload, &[], Some(length), Timeouts::default())
-        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+        .map_err(|e| store::transport_error(e, "UploadPart"))?;
     let mut writer = writer.expect("a PUT with a length has a body");
 
-    let mut digest = crc64fast::Digest::new();
+    let mut digest = Digests::new(checks);
     let mut copied = 0u64;
     while copied < length {
         let Some(chunk) = chunks.next(CHUNK.min(length - copied)).await? else {
@@ -151,9 +213,9 @@ pub async fn upload(
             drop(writer);
             return Err(match pending.response().await {
                 Ok(r) if !(200..300).contains(&r.status) => {
-                    oss::status_error(r, "UploadPart").await
+                    store::status_error(r, "UploadPart", checks.kind()).await
                 }
-                _ => oss::transport_error(e, "UploadPart"),
+                _ => store::transport_error(e, "UploadPart"),
             });
         }
     }
@@ -164,43 +226,67 @@ pub async fn upload(
     }
     writer
         .finish()
-        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+        .map_err(|e| store::transport_error(e, "UploadPart"))?;
     let response = pending
         .response()
         .await
-        .map_err(|e| oss::transport_error(e, "UploadPart"))?;
+        .map_err(|e| store::transport_error(e, "UploadPart"))?;
     if !(200..300).contains(&response.status) {
-        return Err(oss::status_error(response, "UploadPart").await);
+        return Err(store::status_error(response, "UploadPart", checks.kind()).await);
     }
-    let ours = digest.sum64();
+    let (ours, md5) = digest.finish();
     let etag = response.header("etag").unwrap_or_default().to_string();
     let theirs = response
         .header("x-oss-hash-crc64ecma")
         .and_then(crc::parse_header);
     let _ = response.bytes(64 * 1024).await;
-    match theirs {
-        Some(theirs) if theirs != ours => Err(Error::integrity(format!(
-            "CRC-64 mismatch: ferry read {ours} from the source, the store holds {theirs}"
-        ))),
-        None => Err(Error::store(
-            "UploadPart answered without x-oss-hash-crc64ecma, so the part cannot be verified",
-        )),
-        Some(_) if etag.is_empty() => Err(Error::store("UploadPart answered without an ETag")),
-        Some(_) => Ok(PartResult {
-            part_number,
-            length: copied,
-            etag,
-            crc64: ours,
-        }),
+    if etag.is_empty() {
+        return Err(Error::store("UploadPart answered without an ETag"));
     }
+    match checks.store {
+        PartCheck::Crc64Xz => match theirs {
+            Some(theirs) if theirs != ours => {
+                return Err(Error::integrity(format!(
+                    "CRC-64 mismatch: ferry read {ours} from the source, the store holds {theirs}"
+                )))
+            }
+            None => return Err(Error::store(
+                "UploadPart answered without x-oss-hash-crc64ecma, so the part cannot be verified",
+            )),
+            Some(_) => {}
+        },
+        PartCheck::Md5Etag => {
+            let md5 = md5.as_deref().unwrap_or_default();
+            let theirs = etag.trim_matches('"').to_ascii_lowercase();
+            if theirs.len() != 32 || !theirs.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::store(format!(
+                    "UploadPart answered ETag {etag}, which is not an MD5, so the part cannot be \
+                     verified (a store encrypting with SSE-KMS or SSE-C does this)"
+                )));
+            }
+            if theirs != md5 {
+                return Err(Error::integrity(format!(
+                    "MD5 mismatch: ferry read {md5} from the source, the store's ETag is {theirs}"
+                )));
+            }
+        }
+    }
+    Ok(PartResult {
+        part_number,
+        length: copied,
+        etag,
+        crc64: ours,
+        md5,
+    })
 }
 
-/// Reads a part's range of the source and returns its CRC-64, without
-/// uploading (used to check parts a resumed upload already holds).
-pub async fn source_crc(task: &PartTask) -> Result<u64> {
+/// Reads a part's range of the source and returns its CRC-64/XZ and MD5
+/// (as `checks` asks), without uploading: used to check the parts a resumed
+/// upload already holds.
+pub async fn source_digest(task: &PartTask) -> Result<(u64, Option<String>)> {
     let mut reader = fetch_range(task).await?;
     let shown = redact(&task.source_url);
-    let mut digest = crc64fast::Digest::new();
+    let mut digest = Digests::new(Checks::of(task));
     let mut read = 0u64;
     while let Some(chunk) = reader
         .chunk(CHUNK)
@@ -217,5 +303,5 @@ pub async fn source_crc(task: &PartTask) -> Result<u64> {
         ))
         .transient());
     }
-    Ok(digest.sum64())
+    Ok(digest.finish())
 }

@@ -5,7 +5,8 @@
 //! `wasmtime serve` or any other WASI 0.2 runtime with `wasi:http`:
 //!
 //! - [`plan`]: probe the source, choose the part size, initiate the upload;
-//! - [`sign`]: OSS V1 and V4 request signing and presigned URLs;
+//! - [`sign`]: OSS V1 and V4 and S3 SigV4 request signing and presigned URLs;
+//! - [`store`]: the OSS and S3 operations, signed and checked;
 //! - [`copy_part`]: ranged GET streamed into UploadPart, CRC-64 checked;
 //! - [`schedule`]: parts in flight, in this instance or fanned out;
 //! - [`complete`]: combine part CRCs, verify, complete or abort.
@@ -24,7 +25,6 @@ pub mod crc;
 pub mod error;
 pub mod events;
 pub mod http;
-pub mod oss;
 pub mod plan;
 pub mod resume;
 pub mod retry;
@@ -34,6 +34,7 @@ pub mod sequential;
 pub mod service;
 pub mod sign;
 pub mod size;
+pub mod store;
 pub mod target;
 pub mod xml;
 
@@ -51,6 +52,10 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/failure": [#[derive(serde::Serialize, serde::Deserialize)]],
         "ferry:transfer/engine@0.1.0/failure-kind": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
         "ferry:transfer/engine@0.1.0/signature-version": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "lowercase")]],
+        "ferry:transfer/engine@0.1.0/store-kind": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "lowercase")]],
+        "ferry:transfer/engine@0.1.0/addressing": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
+        "ferry:transfer/engine@0.1.0/endpoint-kind": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
+        "ferry:transfer/engine@0.1.0/part-check": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
     },
     additional_member_attributes: {
         "ferry:transfer/engine@0.1.0/job.endpoint": [#[serde(default, skip_serializing_if = "Option::is_none")]],
@@ -62,6 +67,13 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/job.part-timeout": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.keep-partial": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.resume": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.target-store": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.addressing": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.endpoint-kind": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/part-task.check": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/part-task.source-crc64": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/part-result.md5": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/report.checks": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/failure.upload-id": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/failure.part-number": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/report.reused-parts": [#[serde(default)]],
@@ -69,8 +81,8 @@ wit_bindgen::generate!({
 });
 
 pub use exports::ferry::transfer::engine::{
-    Failure, FailureKind, Job, PartResult, PartTask, Report, SignatureVersion, SourceInfo,
-    UploadPlan as Plan,
+    Addressing, EndpointKind, Failure, FailureKind, Job, PartCheck, PartResult, PartTask, Report,
+    SignatureVersion, SourceInfo, StoreKind, UploadPlan as Plan,
 };
 
 struct Component;
@@ -96,7 +108,7 @@ impl exports::ferry::transfer::engine::Guest for Component {
     }
 
     fn presign_part(job: Job, plan: Plan, part_number: u32) -> Result<PartTask, Failure> {
-        let store = oss::Store::from_job(&job)?;
+        let store = store::Store::from_job(&job)?;
         schedule::part_task(&job, &store, &plan, part_number).map_err(Into::into)
     }
 
@@ -109,7 +121,7 @@ impl exports::ferry::transfer::engine::Guest for Component {
     }
 
     fn abort(job: Job, upload_id: String) -> Result<(), Failure> {
-        let store = oss::Store::from_job(&job)?;
+        let store = store::Store::from_job(&job)?;
         runtime::block_on(store.abort(&job.target_object_name, &upload_id)).map_err(Into::into)
     }
 

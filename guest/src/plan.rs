@@ -3,20 +3,21 @@
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
-use crate::oss::Store;
 use crate::retry::RetryPolicy;
 use crate::size::human;
+use crate::store::{min_part_size, Store};
 use crate::target::redact;
 use crate::{Job, Plan, SourceInfo};
 use url::Url;
 
 /// The part size when none is asked for: the FC design's 6 MiB.
 pub const DEFAULT_PART_SIZE: u64 = 6 << 20;
-/// OSS's smallest part (all but the last).
+/// OSS's smallest part (all but the last); S3's is 5 MiB
+/// ([`crate::store::min_part_size`]).
 pub const MIN_PART_SIZE: u64 = 100 << 10;
-/// OSS's largest part.
+/// The largest part, on OSS and S3.
 pub const MAX_PART_SIZE: u64 = 5 << 30;
-/// OSS's most parts in one upload.
+/// The most parts in one upload, on OSS and S3.
 pub const MAX_PARTS: u64 = 10_000;
 
 /// The default part size when the source does not say its size: larger,
@@ -28,15 +29,16 @@ pub async fn plan(job: &Job) -> Result<Plan> {
     let store = Store::from_job(job)?;
     let policy = RetryPolicy::from_job(job);
     let (source, _) = policy.run(|| probe(&job.source_url), |_, _| {}).await?;
+    let min = min_part_size(store.kind);
     let (part_size, part_count) = match source.size {
         Some(size) => {
-            let part_size = choose_part_size(size, job.part_size)?;
+            let part_size = choose_part_size(min, size, job.part_size)?;
             let count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
             (part_size, count)
         }
         // Counted as the stream is read.
         None => (
-            choose_part_size(0, job.part_size)?.max(if job.part_size.is_some() {
+            choose_part_size(min, 0, job.part_size)?.max(if job.part_size.is_some() {
                 0
             } else {
                 UNKNOWN_SIZE_PART_SIZE
@@ -73,22 +75,24 @@ pub fn sequential_reason(source: &SourceInfo) -> Option<&'static str> {
     }
 }
 
-/// The part size for `size` bytes: the one asked for, checked against OSS's
-/// limits, or 6 MiB grown (in whole MiB) until the parts number at most 10,000.
-pub fn choose_part_size(size: u64, requested: Option<u64>) -> Result<u64> {
+/// The part size for `size` bytes: the one asked for, checked against the
+/// store's limits (`min`: its smallest part), or 6 MiB grown (in whole MiB)
+/// until the parts number at most 10,000.
+pub fn choose_part_size(min: u64, size: u64, requested: Option<u64>) -> Result<u64> {
     match requested {
-        Some(p) if p < MIN_PART_SIZE => Err(Error::invalid(format!(
-            "part size {} is below OSS's minimum of {}; choose 100KiB or more",
+        Some(p) if p < min => Err(Error::invalid(format!(
+            "part size {} is below the store's minimum of {}; choose {} or more",
             human(p),
-            human(MIN_PART_SIZE)
+            human(min),
+            human(min)
         ))),
         Some(p) if p > MAX_PART_SIZE => Err(Error::invalid(format!(
-            "part size {} is above OSS's maximum of {}",
+            "part size {} is above the store's maximum of {}",
             human(p),
             human(MAX_PART_SIZE)
         ))),
         Some(p) if size.div_ceil(p) > MAX_PARTS => Err(Error::invalid(format!(
-            "part size {} cuts {} into {} parts, more than OSS's 10,000; choose {} or more",
+            "part size {} cuts {} into {} parts, more than the store's 10,000; choose {} or more",
             human(p),
             human(size),
             size.div_ceil(p),
@@ -101,7 +105,7 @@ pub fn choose_part_size(size: u64, requested: Option<u64>) -> Result<u64> {
             let part = needed.max(DEFAULT_PART_SIZE);
             if part > MAX_PART_SIZE {
                 Err(Error::invalid(format!(
-                    "{} is larger than OSS's largest object (10,000 parts of 5 GiB)",
+                    "{} is larger than the store's largest object (10,000 parts of 5 GiB)",
                     human(size)
                 )))
             } else {
@@ -281,10 +285,13 @@ mod tests {
 
     #[test]
     fn default_part_size_is_six_mib_and_grows_past_ten_thousand_parts() {
-        assert_eq!(choose_part_size(0, None).unwrap(), 6 << 20);
-        assert_eq!(choose_part_size(1 << 30, None).unwrap(), 6 << 20);
+        assert_eq!(choose_part_size(MIN_PART_SIZE, 0, None).unwrap(), 6 << 20);
+        assert_eq!(
+            choose_part_size(MIN_PART_SIZE, 1 << 30, None).unwrap(),
+            6 << 20
+        );
         let huge = 100u64 << 30; // 100 GiB: 6 MiB would need 17,067 parts
-        let p = choose_part_size(huge, None).unwrap();
+        let p = choose_part_size(MIN_PART_SIZE, huge, None).unwrap();
         assert!(huge.div_ceil(p) <= MAX_PARTS);
         assert_eq!(p % (1 << 20), 0);
         assert_eq!(p, 11 << 20);
@@ -292,14 +299,17 @@ mod tests {
 
     #[test]
     fn requested_part_sizes_are_checked() {
-        assert!(choose_part_size(1 << 20, Some(50 << 10)).is_err());
-        assert!(choose_part_size(1 << 20, Some(6 << 30)).is_err());
-        assert!(choose_part_size(10_001 * (100 << 10), Some(100 << 10)).is_err());
+        assert!(choose_part_size(MIN_PART_SIZE, 1 << 20, Some(50 << 10)).is_err());
+        assert!(choose_part_size(MIN_PART_SIZE, 1 << 20, Some(6 << 30)).is_err());
+        assert!(choose_part_size(MIN_PART_SIZE, 10_001 * (100 << 10), Some(100 << 10)).is_err());
         assert_eq!(
-            choose_part_size(1 << 20, Some(100 << 10)).unwrap(),
+            choose_part_size(MIN_PART_SIZE, 1 << 20, Some(100 << 10)).unwrap(),
             100 << 10
         );
-        assert!(choose_part_size(60u64 << 40, None).is_err());
+        assert!(choose_part_size(MIN_PART_SIZE, 60u64 << 40, None).is_err());
+        // S3 takes no part under 5 MiB.
+        assert!(choose_part_size(5 << 20, 1 << 30, Some(1 << 20)).is_err());
+        assert_eq!(choose_part_size(5 << 20, 1 << 30, None).unwrap(), 6 << 20);
     }
 
     #[test]

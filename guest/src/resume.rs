@@ -5,16 +5,16 @@
 //! read, no upload) when the source offers no whole-object CRC, and through
 //! the combined CRC before completion when it does.
 
-use crate::copy_part::source_crc;
+use crate::copy_part::source_digest;
 use crate::crc;
 use crate::error::{Error, Result};
-use crate::oss::Store;
 use crate::plan::{choose_part_size, probe, sequential_reason};
 use crate::retry::RetryPolicy;
 use crate::schedule;
+use crate::store::{min_part_size, Store};
 use crate::target::redact;
 use crate::xml::ListedPart;
-use crate::{Job, PartResult, Plan};
+use crate::{Job, PartCheck, PartResult, Plan};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeMap;
 
@@ -48,7 +48,7 @@ pub async fn prepare(
             "upload {upload_id} does not exist (it was completed or aborted); run without --resume"
         ))
     })?;
-    let part_size = resumed_part_size(size, job.part_size, &listed)?;
+    let part_size = resumed_part_size(min_part_size(store.kind), size, job.part_size, &listed)?;
     let part_count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
     let plan = Plan {
         source,
@@ -56,12 +56,16 @@ pub async fn prepare(
         part_size,
         part_count,
     };
+    let check = store.part_check();
     let mut held: BTreeMap<u32, PartResult> = listed
         .into_iter()
-        .filter_map(|p| usable(&plan, p))
+        .filter_map(|p| usable(&plan, check, p))
         .map(|p| (p.part_number, p))
         .collect();
-    if plan.source.crc64.is_none() {
+    // An MD5 ETag says nothing of the source until the source's bytes are
+    // hashed; a CRC-64 is checked through the object's CRC when the source
+    // offers one.
+    if plan.source.crc64.is_none() || check == PartCheck::Md5Etag {
         held = check_against_source(job, store, &plan, held).await?;
     }
     Ok((plan, held))
@@ -69,25 +73,31 @@ pub async fn prepare(
 
 /// The part size of the kept upload: every held part but the last is full,
 /// so the largest held part is the part size (unless asked for explicitly).
-fn resumed_part_size(size: u64, requested: Option<u64>, listed: &[ListedPart]) -> Result<u64> {
+fn resumed_part_size(
+    min: u64,
+    size: u64,
+    requested: Option<u64>,
+    listed: &[ListedPart],
+) -> Result<u64> {
     let largest = listed.iter().map(|p| p.size).max();
     match (requested, largest) {
         (Some(p), Some(l)) if l > p => Err(Error::invalid(format!(
             "the kept upload has parts of {l} bytes, larger than --part-size {p}; run with \
              --part-size {l} or without it"
         ))),
-        (Some(p), _) => choose_part_size(size, Some(p)),
+        (Some(p), _) => choose_part_size(min, size, Some(p)),
         (None, Some(l))
-            if choose_part_size(size, Some(l)).is_ok() && (l < size || listed.len() == 1) =>
+            if choose_part_size(min, size, Some(l)).is_ok() && (l < size || listed.len() == 1) =>
         {
             Ok(l)
         }
-        _ => choose_part_size(size, None),
+        _ => choose_part_size(min, size, None),
     }
 }
 
-/// A listed part as a result, if it has the planned size and a CRC.
-fn usable(plan: &Plan, part: ListedPart) -> Option<PartResult> {
+/// A listed part as a result, if it has the planned size and the store's
+/// check of it (a CRC-64 on OSS, an MD5 ETag on S3).
+fn usable(plan: &Plan, check: PartCheck, part: ListedPart) -> Option<PartResult> {
     let size = plan.source.size.unwrap_or(0);
     let n = part.part_number;
     if n == 0 || n > plan.part_count {
@@ -95,17 +105,29 @@ fn usable(plan: &Plan, part: ListedPart) -> Option<PartResult> {
     }
     let offset = u64::from(n - 1) * plan.part_size;
     let expected = plan.part_size.min(size - offset);
-    let crc64 = part.hash_crc64ecma.as_deref().and_then(crc::parse_header)?;
+    let (crc64, md5) = match check {
+        PartCheck::Crc64Xz => (
+            part.hash_crc64ecma.as_deref().and_then(crc::parse_header)?,
+            None,
+        ),
+        PartCheck::Md5Etag => {
+            let md5 = part.etag.trim_matches('"').to_ascii_lowercase();
+            let hex = md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit());
+            (0, Some(Some(md5).filter(|_| hex)?))
+        }
+    };
     (part.size == expected).then_some(PartResult {
         part_number: n,
         length: part.size,
         etag: part.etag,
         crc64,
+        md5,
     })
 }
 
 /// Reads each held part's range from the source and keeps the parts whose
-/// CRC-64 matches what the store holds.
+/// CRC-64 (OSS) or MD5 (S3) matches what the store holds; the CRC-64 of a
+/// kept S3 part is filled in from the source's bytes.
 async fn check_against_source(
     job: &Job,
     store: &Store,
@@ -120,11 +142,15 @@ async fn check_against_source(
         while in_flight.len() < parallel {
             let Some(part) = pending.next() else { break };
             let task = schedule::part_task(job, store, plan, part.part_number)?;
-            in_flight.push(async move { (source_crc(&task).await, part) });
+            in_flight.push(async move { (source_digest(&task).await, part) });
         }
         match in_flight.next().await {
             None => break,
-            Some((Ok(crc), part)) if crc == part.crc64 => {
+            Some((Ok((crc, md5)), mut part))
+                if (part.md5.is_none() && crc == part.crc64)
+                    || (part.md5.is_some() && md5 == part.md5) =>
+            {
+                part.crc64 = crc;
                 kept.insert(part.part_number, part);
             }
             // A part that differs (or cannot be read now) is copied again.
@@ -158,13 +184,24 @@ mod tests {
     fn part_size_is_read_from_held_parts() {
         let mib = 1 << 20;
         assert_eq!(
-            resumed_part_size(20 * mib, None, &[part(1, 8 * mib), part(3, 4 * mib)]).unwrap(),
+            resumed_part_size(
+                100 << 10,
+                20 * mib,
+                None,
+                &[part(1, 8 * mib), part(3, 4 * mib)]
+            )
+            .unwrap(),
             8 * mib
         );
-        assert_eq!(resumed_part_size(20 * mib, None, &[]).unwrap(), 6 * mib);
-        assert!(resumed_part_size(20 * mib, Some(2 * mib), &[part(1, 8 * mib)]).is_err());
         assert_eq!(
-            resumed_part_size(20 * mib, Some(8 * mib), &[part(2, 8 * mib)]).unwrap(),
+            resumed_part_size(100 << 10, 20 * mib, None, &[]).unwrap(),
+            6 * mib
+        );
+        assert!(
+            resumed_part_size(100 << 10, 20 * mib, Some(2 * mib), &[part(1, 8 * mib)]).is_err()
+        );
+        assert_eq!(
+            resumed_part_size(100 << 10, 20 * mib, Some(8 * mib), &[part(2, 8 * mib)]).unwrap(),
             8 * mib
         );
     }

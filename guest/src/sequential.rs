@@ -5,13 +5,13 @@
 //! broken source stream is read again from the start, skipping the parts
 //! already uploaded.
 
-use crate::copy_part::{upload, Chunks, CHUNK};
+use crate::copy_part::{upload, Checks, Chunks, CHUNK};
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::http::{self, Timeouts};
-use crate::oss::Store;
 use crate::plan::{parse_source_url, source_status, source_transport};
 use crate::retry::RetryPolicy;
+use crate::store::Store;
 use crate::target::redact;
 use crate::{Job, PartResult, Plan};
 
@@ -83,6 +83,10 @@ async fn stream_once(
         return Err(source_status(&response, &shown));
     }
     let mut reader = response.reader().map_err(|e| source_transport(e, &shown))?;
+    let checks = Checks {
+        store: store.part_check(),
+        crc64: true,
+    };
     let mut skip = *done_bytes;
     let mut buffer: Vec<u8> = Vec::with_capacity(plan.part_size as usize);
     let mut ended = false;
@@ -132,7 +136,14 @@ async fn stream_once(
                     let url = store.presign_upload_part(key, upload_id, part_number, 3600);
                     let data = buffer.as_slice();
                     async move {
-                        upload(&url, part_number, data.len() as u64, Chunks::Buffer(data)).await
+                        upload(
+                            &url,
+                            checks,
+                            part_number,
+                            data.len() as u64,
+                            Chunks::Buffer(data),
+                        )
+                        .await
                     }
                 },
                 |attempt, e| sink.retry(part_number, attempt, &e.message),

@@ -1,42 +1,58 @@
-//! Where an object goes: `oss://bucket/key` targets and OSS endpoints.
+//! Where an object goes: `oss://bucket/key` and `s3://bucket/key` targets,
+//! the stores' default endpoints, and how a request names the bucket.
 
 use crate::error::{Error, Result};
+use crate::{Addressing, EndpointKind, StoreKind};
 use url::Url;
 
-/// A bucket and an object key.
+/// A store, a bucket and an object key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    pub store: StoreKind,
     pub bucket: String,
     pub key: String,
 }
 
-/// Parses `oss://BUCKET/KEY`.
+/// Parses `oss://BUCKET/KEY` or `s3://BUCKET/KEY`.
 pub fn parse(s: &str) -> Result<Target> {
-    let rest = s.strip_prefix("oss://").ok_or_else(|| {
-        Error::invalid(format!(
-            "target {s:?} is not an OSS location; write it as oss://BUCKET/KEY"
-        ))
-    })?;
+    let (store, rest) = if let Some(rest) = s.strip_prefix("oss://") {
+        (StoreKind::Oss, rest)
+    } else if let Some(rest) = s.strip_prefix("s3://") {
+        (StoreKind::S3, rest)
+    } else {
+        return Err(Error::invalid(format!(
+            "target {s:?} is not a store location; write it as oss://BUCKET/KEY or s3://BUCKET/KEY"
+        )));
+    };
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    check_bucket(bucket)?;
+    check_bucket(store, bucket)?;
     check_key(key)?;
     Ok(Target {
+        store,
         bucket: bucket.to_string(),
         key: key.to_string(),
     })
 }
 
-/// OSS bucket names: 3 to 63 characters of a-z, 0-9 and `-`, not starting
-/// or ending with `-`.
-pub fn check_bucket(bucket: &str) -> Result<()> {
+/// Bucket names: 3 to 63 characters of a-z, 0-9 and `-` (and, for S3,
+/// `.`), starting and ending with a letter or digit.
+pub fn check_bucket(store: StoreKind, bucket: &str) -> Result<()> {
+    let dots = store == StoreKind::S3;
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let ok = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !bucket.starts_with('-')
-        && !bucket.ends_with('-');
+            .all(|b| alnum(b) || b == b'-' || (dots && b == b'.'))
+        && bucket.bytes().next().is_some_and(alnum)
+        && bucket.bytes().last().is_some_and(alnum)
+        && !bucket.contains("..");
     if ok {
         Ok(())
+    } else if dots {
+        Err(Error::invalid(format!(
+            "bucket name {bucket:?} is not valid: S3 bucket names have 3 to 63 characters \
+             of a-z, 0-9, '.' and '-', and start and end with a letter or digit"
+        )))
     } else {
         Err(Error::invalid(format!(
             "bucket name {bucket:?} is not valid: OSS bucket names have 3 to 63 characters \
@@ -45,11 +61,11 @@ pub fn check_bucket(bucket: &str) -> Result<()> {
     }
 }
 
-/// OSS object keys: 1 to 1023 bytes of UTF-8, not starting with `/` or `\`.
+/// Object keys: 1 to 1023 bytes of UTF-8, not starting with `/` or `\`.
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::invalid(
-            "the target has no object key; write it as oss://BUCKET/KEY",
+            "the target has no object key; write it as oss://BUCKET/KEY or s3://BUCKET/KEY",
         ));
     }
     if key.len() > 1023 || key.starts_with('/') || key.starts_with('\\') {
@@ -61,32 +77,52 @@ pub fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// The public endpoint of a region: `https://oss-<region>.aliyuncs.com`.
-pub fn default_endpoint(region: &str) -> String {
-    format!("https://oss-{region}.aliyuncs.com")
+/// A store's documented endpoint for a region:
+/// - OSS: `https://oss-REGION.aliyuncs.com`, `https://oss-REGION-internal.aliyuncs.com`
+///   (from inside the region), `https://oss-accelerate.aliyuncs.com`;
+/// - S3: `https://s3.REGION.amazonaws.com`, `https://s3-accelerate.amazonaws.com`.
+pub fn default_endpoint(store: StoreKind, region: &str, kind: EndpointKind) -> Result<String> {
+    Ok(match (store, kind) {
+        (StoreKind::Oss, EndpointKind::Public) => format!("https://oss-{region}.aliyuncs.com"),
+        (StoreKind::Oss, EndpointKind::Internal) => {
+            format!("https://oss-{region}-internal.aliyuncs.com")
+        }
+        (StoreKind::Oss, EndpointKind::Accelerate) => "https://oss-accelerate.aliyuncs.com".into(),
+        (StoreKind::S3, EndpointKind::Public) => format!("https://s3.{region}.amazonaws.com"),
+        (StoreKind::S3, EndpointKind::Accelerate) => "https://s3-accelerate.amazonaws.com".into(),
+        (StoreKind::S3, EndpointKind::Internal) => {
+            return Err(Error::invalid(
+                "--internal names OSS's in-region endpoint; S3 has none (inside AWS, a VPC \
+                 endpoint keeps traffic private without another name)",
+            ))
+        }
+    })
 }
 
-/// The region named by an Alibaba endpoint host (`oss-cn-hangzhou[-internal].aliyuncs.com`).
+/// The region named by a store's endpoint host: `oss-cn-hangzhou[-internal].aliyuncs.com`
+/// or `s3.us-west-2.amazonaws.com` (also `s3-us-west-2`, `s3.dualstack.us-west-2`).
 pub fn region_of_endpoint(endpoint: &Url) -> Option<String> {
     let host = endpoint.host_str()?;
-    let label = host.strip_suffix(".aliyuncs.com")?.rsplit('.').next()?;
-    let region = label.strip_prefix("oss-")?;
-    Some(
-        region
-            .strip_suffix("-internal")
-            .unwrap_or(region)
-            .to_string(),
-    )
+    if let Some(rest) = host.strip_suffix(".aliyuncs.com") {
+        let region = rest.rsplit('.').next()?.strip_prefix("oss-")?;
+        let region = region.strip_suffix("-internal").unwrap_or(region);
+        return (region != "accelerate").then(|| region.to_string());
+    }
+    let rest = host.strip_suffix(".amazonaws.com")?;
+    let label = rest.rsplit('.').next()?;
+    let region = label.strip_prefix("s3-").unwrap_or(label);
+    (region != "s3" && region != "accelerate" && region.contains('-')).then(|| region.to_string())
 }
 
-/// Whether requests to this endpoint name the bucket in the path (IP
-/// addresses and `localhost`) rather than in the host name.
-pub fn path_style(endpoint: &Url) -> bool {
-    match endpoint.host() {
-        Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_)) => true,
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
+/// How requests name the bucket: the job's choice, else path-style for IP
+/// addresses and `localhost` (no DNS name to put the bucket in) and
+/// virtual-hosted otherwise.
+pub fn addressing(endpoint: &Url, asked: Option<Addressing>) -> Addressing {
+    asked.unwrap_or(match endpoint.host() {
+        Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_)) => Addressing::Path,
+        Some(url::Host::Domain("localhost")) => Addressing::Path,
+        _ => Addressing::VirtualHosted,
+    })
 }
 
 /// A URL for people: scheme, host and path, never the query (which may hold
@@ -116,15 +152,24 @@ mod tests {
         assert_eq!(
             parse("oss://my-bucket/a/b.iso").unwrap(),
             Target {
+                store: StoreKind::Oss,
                 bucket: "my-bucket".into(),
                 key: "a/b.iso".into()
             }
         );
-        assert!(parse("s3://b/k").is_err());
+        assert_eq!(
+            parse("s3://logs.example.com/k").unwrap().store,
+            StoreKind::S3
+        );
+        assert!(parse("oss://logs.example.com/k").is_err());
+        assert!(parse("gs://b/k").is_err());
         assert!(parse("oss://b/k").is_err());
         assert!(parse("oss://Bucket/k").is_err());
         assert!(parse("oss://bucket").is_err());
         assert!(parse("oss://bucket//k").is_err());
+        assert!(parse("s3://-bucket/k").is_err());
+        assert!(parse("s3://bucket./k").is_err());
+        assert!(parse("s3://a..b/k").is_err());
     }
 
     #[test]
@@ -138,16 +183,67 @@ mod tests {
             r("http://oss-cn-beijing-internal.aliyuncs.com").as_deref(),
             Some("cn-beijing")
         );
+        assert_eq!(r("https://oss-accelerate.aliyuncs.com"), None);
+        assert_eq!(
+            r("https://s3.us-west-2.amazonaws.com").as_deref(),
+            Some("us-west-2")
+        );
+        assert_eq!(
+            r("https://s3-eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            r("https://s3.dualstack.ap-south-1.amazonaws.com").as_deref(),
+            Some("ap-south-1")
+        );
+        assert_eq!(r("https://s3.amazonaws.com"), None);
+        assert_eq!(r("https://s3-accelerate.amazonaws.com"), None);
         assert_eq!(r("http://127.0.0.1:9000"), None);
+    }
+
+    /// The endpoints Alibaba's and Amazon's endpoint tables document.
+    #[test]
+    fn documented_endpoints() {
+        use EndpointKind::*;
+        let e = |s, r, k| default_endpoint(s, r, k).unwrap();
+        assert_eq!(
+            e(StoreKind::Oss, "cn-hangzhou", Public),
+            "https://oss-cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(
+            e(StoreKind::Oss, "cn-hangzhou", Internal),
+            "https://oss-cn-hangzhou-internal.aliyuncs.com"
+        );
+        assert_eq!(
+            e(StoreKind::Oss, "cn-hangzhou", Accelerate),
+            "https://oss-accelerate.aliyuncs.com"
+        );
+        assert_eq!(
+            e(StoreKind::S3, "us-west-2", Public),
+            "https://s3.us-west-2.amazonaws.com"
+        );
+        assert_eq!(
+            e(StoreKind::S3, "us-west-2", Accelerate),
+            "https://s3-accelerate.amazonaws.com"
+        );
+        assert!(default_endpoint(StoreKind::S3, "us-west-2", Internal).is_err());
     }
 
     #[test]
     fn path_style_for_ip_and_localhost() {
-        let p = |s: &str| path_style(&Url::parse(s).unwrap());
-        assert!(p("http://127.0.0.1:1234"));
-        assert!(p("http://[::1]:1234"));
-        assert!(p("http://localhost:1234"));
-        assert!(!p("https://oss-cn-hangzhou.aliyuncs.com"));
+        let a = |s: &str| addressing(&Url::parse(s).unwrap(), None);
+        assert_eq!(a("http://127.0.0.1:1234"), Addressing::Path);
+        assert_eq!(a("http://[::1]:1234"), Addressing::Path);
+        assert_eq!(a("http://localhost:1234"), Addressing::Path);
+        assert_eq!(
+            a("https://oss-cn-hangzhou.aliyuncs.com"),
+            Addressing::VirtualHosted
+        );
+        let cname = Url::parse("https://files.example.com").unwrap();
+        assert_eq!(
+            addressing(&cname, Some(Addressing::Cname)),
+            Addressing::Cname
+        );
     }
 
     #[test]

@@ -11,9 +11,10 @@
 //! `guest/proptest-regressions/<target>.txt`, which is replayed first on
 //! every later run: commit those files.
 
-use ferry_guest::sign::{self, Credentials, RequestParts, Signer};
+use ferry_guest::sign::{self, Credentials, RequestParts, Scheme, Signer};
 use ferry_guest::{
-    crc, plan, size, target, xml, Failure, FailureKind, Job, PartResult, PartTask, SignatureVersion,
+    crc, plan, size, target, xml, EndpointKind, Failure, FailureKind, Job, PartResult, PartTask,
+    SignatureVersion, StoreKind,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
@@ -587,6 +588,10 @@ fn signature_version() -> impl Strategy<Value = SignatureVersion> {
     prop_oneof![Just(SignatureVersion::V1), Just(SignatureVersion::V4)]
 }
 
+fn scheme() -> impl Strategy<Value = Scheme> {
+    prop_oneof![Just(Scheme::OssV1), Just(Scheme::OssV4), Just(Scheme::S3V4)]
+}
+
 /// Fields that every version of the records has: these must survive.
 const CORE_FIELDS: &[&str] = &[
     "source_url",
@@ -793,12 +798,16 @@ fn fuzz_urls() {
             // The region of any endpoint: a label of its host, or none.
             if let Some(region) = target::region_of_endpoint(&u) {
                 let host = u.host_str().unwrap_or_default();
-                prop_assert!(host.ends_with(".aliyuncs.com"));
-                let label = format!("oss-{region}");
+                let (suffix, label) = if host.ends_with(".aliyuncs.com") {
+                    (".aliyuncs.com", format!("oss-{region}"))
+                } else {
+                    (".amazonaws.com", region.clone())
+                };
+                prop_assert!(host.ends_with(suffix), "{} from {}", region, host);
                 prop_assert!(host.contains(&label), "{} from {}", region, host);
                 prop_assert!(!region.contains('.'));
             }
-            let _ = target::path_style(&u);
+            let _ = target::addressing(&u, None);
         }
         Ok(())
     });
@@ -822,8 +831,15 @@ fn fuzz_region_round_trip() {
             };
             let parsed = url::Url::parse(&url).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(target::region_of_endpoint(&parsed), Some(region.clone()));
-            if !internal && bucket.is_none() {
-                prop_assert_eq!(target::default_endpoint(&region), url);
+            if bucket.is_none() {
+                let kind = if internal {
+                    EndpointKind::Internal
+                } else {
+                    EndpointKind::Public
+                };
+                let endpoint = target::default_endpoint(StoreKind::Oss, &region, kind)
+                    .map_err(|e| TestCaseError::fail(e.message))?;
+                prop_assert_eq!(endpoint, url);
             }
             Ok(())
         },
@@ -1052,7 +1068,7 @@ fn fuzz_choose_part_size() {
         (size, requested),
         |(size, requested)| {
             const MIB: u64 = 1 << 20;
-            match choose_part_size(size, requested) {
+            match choose_part_size(MIN_PART_SIZE, size, requested) {
                 Ok(p) => {
                     prop_assert!((MIN_PART_SIZE..=MAX_PART_SIZE).contains(&p));
                     prop_assert!(size.div_ceil(p) <= MAX_PARTS);
@@ -1210,15 +1226,15 @@ fn fuzz_signers() {
         "signers",
         (
             credentials,
-            signature_version(),
+            scheme(),
             prop_oneof!["[a-z]{2}-[a-z]{2,10}", any::<String>()],
             request,
             0u64..253_402_300_799, // up to 9999-12-31
             0u64..=7 * 24 * 3600,
         ),
-        |(credentials, version, region, (method, bucket, key, query, headers), secs, expires)| {
+        |(credentials, scheme, region, (method, bucket, key, query, headers), secs, expires)| {
             let signer = Signer {
-                version,
+                scheme,
                 credentials,
                 region,
             };
@@ -1229,7 +1245,7 @@ fn fuzz_signers() {
                 req = req.header(k, v);
             }
             let mut signed = req.clone();
-            signer.sign(&mut signed, now);
+            signer.sign(&mut signed, now, Some(key.as_bytes()));
             prop_assert!(signed.headers.iter().any(|(k, _)| k == "authorization"));
             let mut presigned = req.clone();
             signer.presign(&mut presigned, now, expires);

@@ -29,4 +29,4 @@ pub use events::Event;
 pub use interrupt::Interrupt;
 pub use limits::Limits;
 pub use runtime::Runtime;
-pub use transfer::{Credentials, Report, Transfer, TransferError};
+pub use transfer::{Addressing, Credentials, EndpointKind, Report, Transfer, TransferError};

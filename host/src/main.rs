@@ -13,10 +13,11 @@ use std::time::Duration;
 #[command(
     name = "ferry",
     version,
-    about = "Copy a large file from an HTTP(S) URL into OSS: parallel ranged parts, each in its own \
-             sandboxed instance, every byte CRC-64 checked.",
+    about = "Copy a large file from an HTTP(S) URL into OSS or S3: parallel ranged parts, each in \
+             its own sandboxed instance, every byte checked.",
     after_help = "Credentials come from OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET and, for STS keys, \
-                  OSS_SESSION_TOKEN. They are handed to the coordinating instance only; part \
+                  OSS_SESSION_TOKEN; for s3:// targets from AWS_ACCESS_KEY_ID, \
+                  AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. They are handed to the coordinating instance only; part \
                   instances get presigned URLs and no credentials.\n\n\
                   The command line trusts its user: sources on loopback and private addresses are \
                   allowed. Instances may connect only to the source's host and the store's \
@@ -29,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Copy SOURCE_URL into oss://BUCKET/KEY as a verified multipart upload.
+    /// Copy SOURCE_URL into oss://BUCKET/KEY or s3://BUCKET/KEY as a verified multipart upload.
     Copy(CopyArgs),
     /// Serve transfers over HTTP: a Function Compute 3.0 custom container
     /// (POST /invoke, POST /initialize) or an HTTP trigger (POST /jobs).
@@ -40,14 +41,32 @@ enum Command {
 struct CopyArgs {
     /// The http:// or https:// URL to copy from.
     source_url: String,
-    /// Where to write: oss://BUCKET/KEY.
+    /// Where to write: oss://BUCKET/KEY or s3://BUCKET/KEY.
     target: String,
-    /// The store's endpoint [default: https://oss-REGION.aliyuncs.com].
-    #[arg(long, env = "OSS_ENDPOINT")]
+    /// The store's endpoint [default: OSS_ENDPOINT or https://oss-REGION.aliyuncs.com; for S3,
+    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or https://s3.REGION.amazonaws.com].
+    #[arg(long)]
     endpoint: Option<String>,
-    /// The bucket's region, e.g. cn-hangzhou (read from an Alibaba endpoint when omitted).
-    #[arg(long, env = "OSS_REGION")]
+    /// The bucket's region, e.g. cn-hangzhou [default: OSS_REGION, or read from an Alibaba
+    /// endpoint; for S3, AWS_REGION, AWS_DEFAULT_REGION, the endpoint's, else us-east-1].
+    #[arg(long)]
     region: Option<String>,
+    /// Name the bucket in the path (ENDPOINT/BUCKET/KEY), as many S3-compatible servers need
+    /// [default: for IP addresses and localhost].
+    #[arg(long, conflicts_with = "cname")]
+    path_style: bool,
+    /// The endpoint is the bucket's own domain (an OSS custom domain bound by CNAME), as new
+    /// mainland-China accounts must use for data access.
+    #[arg(long, requires = "endpoint")]
+    cname: bool,
+    /// Use OSS's in-region endpoint, oss-REGION-internal.aliyuncs.com: no traffic charge, and
+    /// reachable only from ECS or Function Compute in the bucket's region.
+    #[arg(long, conflicts_with_all = ["endpoint", "accelerate"])]
+    internal: bool,
+    /// Use the transfer-acceleration endpoint (oss-accelerate.aliyuncs.com,
+    /// s3-accelerate.amazonaws.com); the bucket must have acceleration enabled.
+    #[arg(long, conflicts_with = "endpoint")]
+    accelerate: bool,
     /// Bytes per part, e.g. 6MiB or 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long)]
     part_size: Option<String>,
@@ -175,11 +194,28 @@ async fn copy(args: CopyArgs) -> ExitCode {
     if let Some(id) = &args.resume {
         transfer = transfer.resume(id);
     }
-    if let Some(e) = &args.endpoint {
+    let (endpoint, region) = ferry_host::transfer::endpoint_and_region_from_env(
+        &args.target,
+        args.endpoint.clone(),
+        args.region.clone(),
+    );
+    if let Some(e) = &endpoint {
         transfer = transfer.endpoint(e);
     }
-    if let Some(r) = &args.region {
+    if let Some(r) = &region {
         transfer = transfer.region(r);
+    }
+    transfer = transfer.addressing(if args.cname {
+        Some(ferry_host::Addressing::Cname)
+    } else if args.path_style {
+        Some(ferry_host::Addressing::Path)
+    } else {
+        None
+    });
+    if args.internal {
+        transfer = transfer.endpoint_kind(ferry_host::EndpointKind::Internal);
+    } else if args.accelerate {
+        transfer = transfer.endpoint_kind(ferry_host::EndpointKind::Accelerate);
     }
     if let Some(p) = &args.part_size {
         transfer = transfer.part_size(p);
@@ -283,11 +319,18 @@ fn fanout_label(args: &CopyArgs, instances: u32) -> String {
 }
 
 fn print_report(r: &Report, fanout: &str) {
-    let sides = match r.source_crc64 {
-        Some(_) => "source header, part CRCs, store: all equal",
-        None => "part CRCs, store: all equal; the source offers no CRC-64",
-    };
-    println!("verified   crc64 {}  ({} parts; {sides})", r.crc64, r.parts);
+    if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
+        // An S3 store with no source CRC to compare: the ETags carry the checks.
+        println!(
+            "verified   etag {}  ({} parts; {})",
+            r.etag, r.parts, r.checks
+        );
+    } else {
+        println!(
+            "verified   crc64 {}  ({} parts; {})",
+            r.crc64, r.parts, r.checks
+        );
+    }
     println!(
         "done       {} in {:.2} s  ({}/s, {fanout}, {} retries{})",
         HumanBytes(r.size),

@@ -48,6 +48,9 @@ pub struct Report {
     /// Parts found in the store on resume and not copied again.
     #[serde(default)]
     pub reused_parts: u32,
+    /// Which checks ran, for people (CRC-64 on OSS; MD5 ETags on S3).
+    #[serde(default)]
+    pub checks: String,
     /// Wall time of the transfer, in seconds.
     pub seconds: f64,
 }
@@ -101,7 +104,7 @@ impl TransferError {
     }
 }
 
-/// OSS credentials for a transfer.
+/// Credentials for a transfer's store (OSS or S3).
 #[derive(Clone)]
 pub struct Credentials {
     pub access_key_id: String,
@@ -125,15 +128,83 @@ impl Credentials {
             security_token: get("OSS_SESSION_TOKEN").or_else(|| get("OSS_SECURITY_TOKEN")),
         })
     }
+
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub fn from_aws_env() -> Option<Credentials> {
+        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        Some(Credentials {
+            access_key_id: get("AWS_ACCESS_KEY_ID")?,
+            access_key_secret: get("AWS_SECRET_ACCESS_KEY")?,
+            security_token: get("AWS_SESSION_TOKEN"),
+        })
+    }
 }
 
-/// A copy from a URL into `oss://bucket/key`.
+/// How requests name the bucket (the component decides when unset: path
+/// style for IP addresses and `localhost`, virtual-hosted otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    /// `ENDPOINT/BUCKET/KEY`.
+    Path,
+    /// `BUCKET.ENDPOINT/KEY`.
+    VirtualHosted,
+    /// The endpoint is the bucket's own domain (an OSS CNAME): `ENDPOINT/KEY`.
+    Cname,
+}
+
+/// Which of the store's endpoints to use when none is given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// `oss-REGION.aliyuncs.com`, `s3.REGION.amazonaws.com`.
+    #[default]
+    Public,
+    /// `oss-REGION-internal.aliyuncs.com` (OSS only).
+    Internal,
+    /// `oss-accelerate.aliyuncs.com`, `s3-accelerate.amazonaws.com`.
+    Accelerate,
+}
+
+/// Whether a target is an S3 one (`s3://`) rather than OSS (`oss://`).
+fn is_s3(target: &str) -> bool {
+    target.starts_with("s3://")
+}
+
+/// The endpoint and region the environment gives a target when the flags
+/// do not: `OSS_ENDPOINT`, `OSS_REGION` for OSS; `AWS_ENDPOINT_URL_S3`,
+/// `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_DEFAULT_REGION` for S3, as each
+/// store's own tools read them.
+pub fn endpoint_and_region_from_env(
+    target: &str,
+    endpoint: Option<String>,
+    region: Option<String>,
+) -> (Option<String>, Option<String>) {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if is_s3(target) {
+        (
+            endpoint
+                .or_else(|| env("AWS_ENDPOINT_URL_S3"))
+                .or_else(|| env("AWS_ENDPOINT_URL")),
+            region
+                .or_else(|| env("AWS_REGION"))
+                .or_else(|| env("AWS_DEFAULT_REGION")),
+        )
+    } else {
+        (
+            endpoint.or_else(|| env("OSS_ENDPOINT")),
+            region.or_else(|| env("OSS_REGION")),
+        )
+    }
+}
+
+/// A copy from a URL into `oss://bucket/key` or `s3://bucket/key`.
 #[derive(Clone, Default)]
 pub struct Transfer {
     source: String,
     target: String,
     endpoint: Option<String>,
     region: Option<String>,
+    addressing: Option<Addressing>,
+    endpoint_kind: EndpointKind,
     part_size: Option<String>,
     signature: Option<String>,
     credentials: Option<Credentials>,
@@ -173,15 +244,28 @@ impl Transfer {
         self
     }
 
-    /// `oss://BUCKET/KEY`.
+    /// `oss://BUCKET/KEY` or `s3://BUCKET/KEY`.
     pub fn target(mut self, target: impl Into<String>) -> Self {
         self.target = target.into();
         self
     }
 
-    /// The store's endpoint (default `https://oss-REGION.aliyuncs.com`).
+    /// The store's endpoint (default `https://oss-REGION.aliyuncs.com`,
+    /// `https://s3.REGION.amazonaws.com`).
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// How requests name the bucket (`None`: as suits the endpoint).
+    pub fn addressing(mut self, addressing: Option<Addressing>) -> Self {
+        self.addressing = addressing;
+        self
+    }
+
+    /// Which default endpoint to use when none is given.
+    pub fn endpoint_kind(mut self, kind: EndpointKind) -> Self {
+        self.endpoint_kind = kind;
         self
     }
 
@@ -342,6 +426,16 @@ impl Transfer {
         opt("--signature", &self.signature);
         opt("--retries", &self.retries.map(|n| n.to_string()));
         opt("--part-timeout", &self.part_timeout.map(|n| n.to_string()));
+        match self.addressing {
+            Some(Addressing::Path) => args.push("--path-style".into()),
+            Some(Addressing::Cname) => args.push("--cname".into()),
+            Some(Addressing::VirtualHosted) | None => {}
+        }
+        match self.endpoint_kind {
+            EndpointKind::Internal => args.push("--internal".into()),
+            EndpointKind::Accelerate => args.push("--accelerate".into()),
+            EndpointKind::Public => {}
+        }
         if self.keep_partial {
             args.push("--keep-partial".into());
         }
@@ -355,15 +449,32 @@ impl Transfer {
     fn egress(&self) -> Egress {
         let mut egress = Egress::default();
         egress.allow_url(&self.source);
-        let endpoint = self.endpoint.clone().or_else(|| {
-            self.region
-                .as_ref()
-                .map(|r| format!("https://oss-{r}.aliyuncs.com"))
-        });
-        if let Some(e) = endpoint {
+        if let Some(e) = self.store_endpoint() {
             egress.allow_store(&e);
         }
         egress
+    }
+
+    /// The endpoint the component will use: the one given, or the store's
+    /// documented one for the region and kind (as `target.rs` in the
+    /// component chooses it).
+    fn store_endpoint(&self) -> Option<String> {
+        if let Some(e) = &self.endpoint {
+            return Some(e.clone());
+        }
+        if is_s3(&self.target) {
+            let region = self.region.as_deref().unwrap_or("us-east-1");
+            return Some(match self.endpoint_kind {
+                EndpointKind::Accelerate => "https://s3-accelerate.amazonaws.com".into(),
+                _ => format!("https://s3.{region}.amazonaws.com"),
+            });
+        }
+        let region = self.region.as_ref()?;
+        Some(match self.endpoint_kind {
+            EndpointKind::Public => format!("https://oss-{region}.aliyuncs.com"),
+            EndpointKind::Internal => format!("https://oss-{region}-internal.aliyuncs.com"),
+            EndpointKind::Accelerate => "https://oss-accelerate.aliyuncs.com".into(),
+        })
     }
 
     /// Runs the transfer on a runtime loaded for it.
@@ -383,27 +494,48 @@ impl Transfer {
         runtime: &Arc<Runtime>,
         mut on_event: impl FnMut(Event),
     ) -> Result<Report, TransferError> {
+        let s3 = is_s3(&self.target);
         let credentials = self
             .credentials
             .clone()
-            .or_else(Credentials::from_env)
+            .or_else(if s3 {
+                Credentials::from_aws_env
+            } else {
+                Credentials::from_env
+            })
             .ok_or_else(|| TransferError {
                 kind: "invalid-input".into(),
-                message: "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
-                          (and OSS_SESSION_TOKEN for an STS key)"
-                    .into(),
+                message: if s3 {
+                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                     (and AWS_SESSION_TOKEN for temporary credentials)"
+                } else {
+                    "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
+                     (and OSS_SESSION_TOKEN for an STS key)"
+                }
+                .into(),
                 part_number: None,
                 upload_id: None,
             })?;
+        // The coordinating instance reads them as the store's own tools name them.
+        let [id, secret, token] = if s3 {
+            [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+            ]
+        } else {
+            [
+                "OSS_ACCESS_KEY_ID",
+                "OSS_ACCESS_KEY_SECRET",
+                "OSS_SESSION_TOKEN",
+            ]
+        };
         let mut env = vec![
-            ("OSS_ACCESS_KEY_ID".to_string(), credentials.access_key_id),
-            (
-                "OSS_ACCESS_KEY_SECRET".to_string(),
-                credentials.access_key_secret,
-            ),
+            (id.to_string(), credentials.access_key_id),
+            (secret.to_string(), credentials.access_key_secret),
         ];
-        if let Some(token) = credentials.security_token {
-            env.push(("OSS_SESSION_TOKEN".into(), token));
+        if let Some(t) = credentials.security_token {
+            env.push((token.to_string(), t));
         }
         let (backend, pool) = self.backend()?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -495,5 +627,46 @@ mod tests {
         ));
         let bad = Transfer::builder().workers(vec!["not a url".into()]);
         assert_eq!(bad.backend().unwrap_err().kind, "invalid-input");
+    }
+
+    /// The instances may reach the endpoint the component will choose for
+    /// each store and endpoint kind, and no other.
+    #[test]
+    fn egress_follows_the_store_endpoint() {
+        let permits = |t: Transfer, u: &str| t.egress().permits(&u.parse().unwrap());
+        let oss = Transfer::builder()
+            .source("https://src.example/obj")
+            .target("oss://b/k")
+            .region("cn-hangzhou");
+        assert!(permits(
+            oss.clone(),
+            "https://b.oss-cn-hangzhou.aliyuncs.com/k"
+        ));
+        let internal = oss.clone().endpoint_kind(EndpointKind::Internal);
+        assert!(permits(
+            internal.clone(),
+            "https://b.oss-cn-hangzhou-internal.aliyuncs.com/k"
+        ));
+        assert!(!permits(
+            internal,
+            "https://b.oss-cn-hangzhou.aliyuncs.com/k"
+        ));
+        let accel = oss.endpoint_kind(EndpointKind::Accelerate);
+        assert!(permits(accel, "https://b.oss-accelerate.aliyuncs.com/k"));
+        let s3 = Transfer::builder()
+            .source("https://src.example/obj")
+            .target("s3://b/k")
+            .region("us-west-2");
+        assert!(permits(
+            s3.clone(),
+            "https://b.s3.us-west-2.amazonaws.com/k"
+        ));
+        assert!(!permits(s3, "https://b.s3.us-east-1.amazonaws.com/k"));
+        let cname = Transfer::builder()
+            .target("oss://b/k")
+            .endpoint("https://files.example.com")
+            .addressing(Some(Addressing::Cname));
+        assert!(permits(cname.clone(), "https://files.example.com/k"));
+        assert!(cname.args().contains(&"--cname".to_string()));
     }
 }

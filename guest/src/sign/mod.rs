@@ -1,9 +1,10 @@
-//! Request signing for OSS: V1 ([`oss_v1`]) and V4 ([`oss_v4`]), as
-//! `Authorization` headers for the coordinator's own requests and as
-//! presigned URLs for part tasks, which then carry no secret.
+//! Request signing: OSS V1 ([`oss_v1`]) and V4 ([`oss_v4`]), and AWS SigV4
+//! for S3 ([`s3_v4`]), as `Authorization` headers for the coordinator's own
+//! requests and as presigned URLs for part tasks, which then carry no secret.
 
 pub mod oss_v1;
 pub mod oss_v4;
+pub mod s3_v4;
 
 use crate::SignatureVersion;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -43,6 +44,17 @@ impl Credentials {
             security_token: get("OSS_SESSION_TOKEN").or_else(|| get("OSS_SECURITY_TOKEN")),
         })
     }
+
+    /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, when set,
+    /// `AWS_SESSION_TOKEN`, as the AWS tools do.
+    pub fn from_aws_env() -> Option<Credentials> {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Some(Credentials {
+            access_key_id: get("AWS_ACCESS_KEY_ID")?,
+            access_key_secret: get("AWS_SECRET_ACCESS_KEY")?,
+            security_token: get("AWS_SESSION_TOKEN"),
+        })
+    }
 }
 
 /// The parts of a request that a signature covers.
@@ -56,6 +68,10 @@ pub struct RequestParts {
     pub query: Vec<(String, String)>,
     /// Headers to send; names lowercase.
     pub headers: Vec<(String, String)>,
+    /// The `Host` the request goes to (SigV4 signs it).
+    pub host: String,
+    /// The request path as sent, percent-encoded (SigV4's canonical URI).
+    pub path: String,
 }
 
 impl RequestParts {
@@ -66,6 +82,8 @@ impl RequestParts {
             key: key.to_string(),
             query: Vec::new(),
             headers: Vec::new(),
+            host: String::new(),
+            path: String::new(),
         }
     }
 
@@ -108,30 +126,64 @@ pub fn encode(s: &str) -> String {
     utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
+/// HMAC-SHA256, the step both V4 schemes derive keys and signatures with.
+pub(crate) fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// How a store's requests are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// OSS V1 (HMAC-SHA1).
+    OssV1,
+    /// OSS V4 (`OSS4-HMAC-SHA256`).
+    OssV4,
+    /// AWS SigV4 for S3 (`AWS4-HMAC-SHA256`).
+    S3V4,
+}
+
+impl From<SignatureVersion> for Scheme {
+    fn from(v: SignatureVersion) -> Scheme {
+        match v {
+            SignatureVersion::V1 => Scheme::OssV1,
+            SignatureVersion::V4 => Scheme::OssV4,
+        }
+    }
+}
+
 /// Signs requests for one store with one set of credentials.
 #[derive(Debug, Clone)]
 pub struct Signer {
-    pub version: SignatureVersion,
+    pub scheme: Scheme,
     pub credentials: Credentials,
     pub region: String,
 }
 
 impl Signer {
-    /// Adds the authentication headers to `req`.
-    pub fn sign(&self, req: &mut RequestParts, now: SystemTime) {
-        match self.version {
-            SignatureVersion::V1 => oss_v1::sign(&self.credentials, req, now),
-            SignatureVersion::V4 => oss_v4::sign(&self.credentials, &self.region, req, now),
+    /// Adds the authentication headers to `req`; `body` is what will be
+    /// sent (SigV4 signs its hash).
+    pub fn sign(&self, req: &mut RequestParts, now: SystemTime, body: Option<&[u8]>) {
+        let c = &self.credentials;
+        match self.scheme {
+            Scheme::OssV1 => oss_v1::sign(c, req, now),
+            Scheme::OssV4 => oss_v4::sign(c, &self.region, req, now),
+            Scheme::S3V4 => {
+                let payload = s3_v4::payload_hash(body.unwrap_or_default());
+                s3_v4::sign(c, &self.region, req, now, &payload)
+            }
         }
     }
 
     /// Adds the presigning query parameters to `req`, valid `expires_secs`.
     pub fn presign(&self, req: &mut RequestParts, now: SystemTime, expires_secs: u64) {
-        match self.version {
-            SignatureVersion::V1 => oss_v1::presign(&self.credentials, req, now, expires_secs),
-            SignatureVersion::V4 => {
-                oss_v4::presign(&self.credentials, &self.region, req, now, expires_secs)
-            }
+        let c = &self.credentials;
+        match self.scheme {
+            Scheme::OssV1 => oss_v1::presign(c, req, now, expires_secs),
+            Scheme::OssV4 => oss_v4::presign(c, &self.region, req, now, expires_secs),
+            Scheme::S3V4 => s3_v4::presign(c, &self.region, req, now, expires_secs),
         }
     }
 }
@@ -145,7 +197,7 @@ mod sdk_vectors {
 
     fn signer(version: SignatureVersion) -> Signer {
         Signer {
-            version,
+            scheme: version.into(),
             credentials: Credentials {
                 access_key_id: "AKID".into(),
                 access_key_secret: "SECRET".into(),
@@ -178,7 +230,7 @@ mod sdk_vectors {
     fn v4_header_matches_oss2() {
         let mut req = upload_part("dir/a b.bin", "2", "U+1")
             .header("content-type", "application/octet-stream");
-        signer(SignatureVersion::V4).sign(&mut req, now());
+        signer(SignatureVersion::V4).sign(&mut req, now(), None);
         assert_eq!(
             header(&req, "authorization"),
             "OSS4-HMAC-SHA256 Credential=AKID/20251125/cn-hangzhou/oss/aliyun_v4_request, \
@@ -191,7 +243,7 @@ mod sdk_vectors {
     fn v1_header_matches_oss2() {
         let mut req = upload_part("dir/a b.bin", "2", "U+1")
             .header("content-type", "application/octet-stream");
-        signer(SignatureVersion::V1).sign(&mut req, now());
+        signer(SignatureVersion::V1).sign(&mut req, now(), None);
         assert_eq!(header(&req, "date"), "Tue, 25 Nov 2025 10:00:00 GMT");
         assert_eq!(
             header(&req, "authorization"),

@@ -2,8 +2,7 @@
 //! SHA-256 and signed with a key derived from the secret, the date, the
 //! region and the service, so a leaked signature is useless elsewhere.
 
-use super::{encode, Credentials, RequestParts};
-use hmac::{Hmac, Mac};
+use super::{encode, hmac, Credentials, RequestParts};
 use sha2::{Digest, Sha256};
 use std::time::SystemTime;
 use time::macros::format_description;
@@ -121,12 +120,6 @@ pub fn string_to_sign(req: &RequestParts, region: &str, stamp: &str) -> String {
         "{ALGORITHM}\n{stamp}\n{}\n{hash}",
         scope(&stamp[..8], region)
     )
-}
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }
 
 fn signature(credentials: &Credentials, region: &str, req: &RequestParts, stamp: &str) -> String {

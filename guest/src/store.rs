@@ -1,22 +1,26 @@
-//! The OSS operations the engine performs, signed and checked.
+//! The store operations the engine performs, signed and checked: OSS and
+//! S3 speak the same multipart protocol (initiate, upload part, complete,
+//! abort, list) and differ in signing, header names and the checks they
+//! offer, which this module keeps in one place.
 
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
-use crate::sign::{encode, Credentials, RequestParts, Signer};
+use crate::sign::{encode, Credentials, RequestParts, Scheme, Signer};
 use crate::target::{self, check_bucket, check_key};
 use crate::xml;
-use crate::{Job, SignatureVersion};
+use crate::{Addressing, EndpointKind, Job, PartCheck, SignatureVersion, StoreKind};
 use std::time::SystemTime;
 use url::Url;
 
-/// One bucket on one OSS endpoint, with the credentials to sign for it.
+/// One bucket on one endpoint, with the credentials to sign for it.
 #[derive(Debug, Clone)]
 pub struct Store {
+    pub kind: StoreKind,
     endpoint: Url,
     bucket: String,
     signer: Signer,
-    path_style: bool,
+    addressing: Addressing,
 }
 
 /// What the store said of a finished object.
@@ -26,60 +30,122 @@ pub struct Stored {
     pub crc64: Option<u64>,
 }
 
+/// The smallest part a store takes (all but the last).
+pub fn min_part_size(kind: StoreKind) -> u64 {
+    match kind {
+        StoreKind::Oss => 100 << 10,
+        StoreKind::S3 => 5 << 20,
+    }
+}
+
 impl Store {
     /// The store a job writes to; credentials come from the environment.
     pub fn from_job(job: &Job) -> Result<Store> {
-        check_bucket(&job.target_bucket_name)?;
+        let kind = job.target_store.unwrap_or(StoreKind::Oss);
+        check_bucket(kind, &job.target_bucket_name)?;
         check_key(&job.target_object_name)?;
         if job.target_region.is_empty() {
             return Err(Error::invalid(
                 "no region: name the bucket's region (for example --region cn-hangzhou)",
             ));
         }
-        let endpoint = job
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| target::default_endpoint(&job.target_region));
+        let endpoint = match &job.endpoint {
+            Some(e) => e.clone(),
+            None => target::default_endpoint(
+                kind,
+                &job.target_region,
+                job.endpoint_kind.unwrap_or(EndpointKind::Public),
+            )?,
+        };
         let endpoint = Url::parse(&endpoint)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| {
                 Error::invalid(format!(
                     "endpoint {endpoint:?} is not an http(s) URL; write it like \
-                     https://oss-cn-hangzhou.aliyuncs.com"
+                     https://oss-cn-hangzhou.aliyuncs.com or https://s3.us-west-2.amazonaws.com"
                 ))
             })?;
-        let credentials = Credentials::from_env().ok_or_else(|| {
-            Error::invalid(
-                "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
-                 (and OSS_SESSION_TOKEN for an STS key)",
-            )
-        })?;
+        let (credentials, scheme) = match kind {
+            StoreKind::Oss => (
+                Credentials::from_env().ok_or_else(|| {
+                    Error::invalid(
+                        "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
+                         (and OSS_SESSION_TOKEN for an STS key)",
+                    )
+                })?,
+                Scheme::from(job.signature_version.unwrap_or(SignatureVersion::V4)),
+            ),
+            StoreKind::S3 => {
+                if job.signature_version == Some(SignatureVersion::V1) {
+                    return Err(Error::invalid(
+                        "--signature v1 is OSS's; S3 targets are always signed with SigV4",
+                    ));
+                }
+                if job.addressing == Some(Addressing::Cname) {
+                    return Err(Error::invalid(
+                        "--cname is for OSS custom domains; for an S3-compatible server give \
+                         --endpoint (and --path-style if it needs the bucket in the path)",
+                    ));
+                }
+                (
+                    Credentials::from_aws_env().ok_or_else(|| {
+                        Error::invalid(
+                            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                             (and AWS_SESSION_TOKEN for temporary credentials)",
+                        )
+                    })?,
+                    Scheme::S3V4,
+                )
+            }
+        };
         Ok(Store {
-            path_style: target::path_style(&endpoint),
+            kind,
+            addressing: target::addressing(&endpoint, job.addressing),
             endpoint,
             bucket: job.target_bucket_name.clone(),
             signer: Signer {
-                version: job.signature_version.unwrap_or(SignatureVersion::V4),
+                scheme,
                 credentials,
                 region: job.target_region.clone(),
             },
         })
     }
 
-    fn request(&self, method: &str, key: &str) -> RequestParts {
-        RequestParts::new(method, &self.bucket, key)
+    /// How this store checks a streamed part.
+    pub fn part_check(&self) -> PartCheck {
+        match self.kind {
+            StoreKind::Oss => PartCheck::Crc64Xz,
+            StoreKind::S3 => PartCheck::Md5Etag,
+        }
     }
 
+    /// A request for `key` (empty: the bucket), addressed as the store wants.
+    fn request(&self, method: &str, key: &str) -> RequestParts {
+        let mut req = RequestParts::new(method, &self.bucket, key);
+        let url = self.url(&req);
+        req.host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        req.path = url.path().to_string();
+        req
+    }
+
+    /// The URL of a request: `https://BUCKET.ENDPOINT/KEY` (virtual-hosted),
+    /// `https://ENDPOINT/BUCKET/KEY` (path) or `https://ENDPOINT/KEY` (an OSS
+    /// CNAME, where the endpoint is the bucket's own domain).
     fn url(&self, req: &RequestParts) -> Url {
         let mut url = self.endpoint.clone();
         let key = encode(&req.key).replace("%2F", "/");
-        if self.path_style {
-            url.set_path(&format!("/{}/{key}", self.bucket));
-        } else {
-            let host = format!("{}.{}", self.bucket, url.host_str().unwrap_or_default());
-            let _ = url.set_host(Some(&host));
-            url.set_path(&format!("/{key}"));
+        match self.addressing {
+            Addressing::Path => url.set_path(&format!("/{}/{key}", self.bucket)),
+            Addressing::Cname => url.set_path(&format!("/{key}")),
+            Addressing::VirtualHosted => {
+                let host = format!("{}.{}", self.bucket, url.host_str().unwrap_or_default());
+                let _ = url.set_host(Some(&host));
+                url.set_path(&format!("/{key}"));
+            }
         }
         let query = req.encoded_query();
         url.set_query((!query.is_empty()).then_some(query.as_str()));
@@ -92,7 +158,7 @@ impl Store {
         body: Option<&[u8]>,
         what: &str,
     ) -> Result<Response> {
-        self.signer.sign(&mut req, SystemTime::now());
+        self.signer.sign(&mut req, SystemTime::now(), body);
         let url = self.url(&req);
         // `Host` is set by the runtime from the URL's authority.
         let headers: Vec<(String, String)> = req.headers.into_iter().collect();
@@ -102,7 +168,17 @@ impl Store {
         if (200..300).contains(&response.status) {
             Ok(response)
         } else {
-            Err(status_error(response, what).await)
+            Err(status_error(response, what, self.kind).await)
+        }
+    }
+
+    /// The CRC-64 a response reports (OSS only).
+    fn crc_of(&self, response: &Response) -> Option<u64> {
+        match self.kind {
+            StoreKind::Oss => response
+                .header("x-oss-hash-crc64ecma")
+                .and_then(crc::parse_header),
+            StoreKind::S3 => None,
         }
     }
 
@@ -141,7 +217,10 @@ impl Store {
         let response = self
             .send(self.request("PUT", key), Some(&[]), "PutObject")
             .await?;
-        let stored = stored(&response);
+        let stored = Stored {
+            etag: response.header("etag").unwrap_or_default().to_string(),
+            crc64: self.crc_of(&response),
+        };
         drain(response).await;
         Ok(stored)
     }
@@ -161,13 +240,17 @@ impl Store {
         let response = self
             .send(req, Some(body.as_bytes()), "CompleteMultipartUpload")
             .await?;
-        let crc64 = response
-            .header("x-oss-hash-crc64ecma")
-            .and_then(crc::parse_header);
+        let crc64 = self.crc_of(&response);
         let text = read_text(response, "CompleteMultipartUpload").await?;
-        // OSS may answer 200 with an error document when a long complete fails.
+        // OSS and S3 may answer 200 with an error document when a long
+        // complete fails.
         if text.contains("<Error>") {
-            return Err(error_document(&text, 200, "CompleteMultipartUpload"));
+            return Err(error_document(
+                &text,
+                200,
+                "CompleteMultipartUpload",
+                self.kind,
+            ));
         }
         let etag = xml::parse::<xml::CompleteMultipartUploadResult>(&text)
             .map(|r| r.etag)
@@ -274,15 +357,6 @@ impl Store {
     }
 }
 
-fn stored(response: &Response) -> Stored {
-    Stored {
-        etag: response.header("etag").unwrap_or_default().to_string(),
-        crc64: response
-            .header("x-oss-hash-crc64ecma")
-            .and_then(crc::parse_header),
-    }
-}
-
 async fn drain(response: Response) {
     let _ = response.bytes(1 << 20).await;
 }
@@ -307,28 +381,45 @@ pub fn transport_error(e: HttpError, what: &str) -> Error {
 }
 
 /// An error for a non-2xx answer from the store, read from its XML body.
-pub async fn status_error(response: Response, what: &str) -> Error {
+pub async fn status_error(response: Response, what: &str, kind: StoreKind) -> Error {
     let status = response.status;
     let retry_after = response.header("retry-after").map(str::to_string);
     let text = match response.bytes(64 * 1024).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(_) => String::new(),
     };
-    error_document(&text, status, what).retry_after(retry_after.as_deref())
+    error_document(&text, status, what, kind).retry_after(retry_after.as_deref())
 }
 
-fn error_document(text: &str, status: u16, what: &str) -> Error {
+fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error {
     let doc: xml::ErrorResponse = xml::parse(text).unwrap_or_default();
+    // OSS and S3 share their error codes; the variables to check are each
+    // store's own.
+    let [id, secret, token] = match kind {
+        StoreKind::Oss => [
+            "OSS_ACCESS_KEY_ID",
+            "OSS_ACCESS_KEY_SECRET",
+            "OSS_SESSION_TOKEN",
+        ],
+        StoreKind::S3 => [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ],
+    };
     let advice = match doc.code.as_str() {
-        "InvalidAccessKeyId" => " Check OSS_ACCESS_KEY_ID: the store does not know this key.",
-        "SignatureDoesNotMatch" => " Check OSS_ACCESS_KEY_SECRET, and --region for V4 signatures.",
-        "InvalidSecurityToken" | "SecurityTokenExpired" => {
-            " Check OSS_SESSION_TOKEN: the STS token is wrong or expired."
+        "InvalidAccessKeyId" | "NotSignedUp" => {
+            format!(" Check {id}: the store does not know this key.")
         }
-        "AccessDenied" => " The key may not write to this bucket; check its policy.",
-        "NoSuchBucket" => " Check the bucket name, the region and the endpoint.",
-        "RequestTimeTooSkewed" => " Check this machine's clock.",
-        _ => "",
+        "SignatureDoesNotMatch" => format!(" Check {secret}, and --region."),
+        "InvalidSecurityToken" | "SecurityTokenExpired" | "InvalidToken" | "ExpiredToken" => {
+            format!(" Check {token}: the token is wrong or expired.")
+        }
+        "EntityTooSmall" => " Parts must be larger: choose a larger --part-size.".into(),
+        "AccessDenied" => " The key may not write to this bucket; check its policy.".into(),
+        "NoSuchBucket" => " Check the bucket name, the region and the endpoint.".into(),
+        "RequestTimeTooSkewed" => " Check this machine's clock.".into(),
+        _ => String::new(),
     };
     let code = if doc.code.is_empty() {
         format!("HTTP {status}")
