@@ -17,12 +17,16 @@ setup:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
 # Runtimes ferry did not write, for tests/tests/runtimes.rs: the stock
-# wasmtime CLI (the version ferry's host embeds), wasm-tools and jco. Each is
-# installed once (cargo's bin folder, target/jco) and reused after.
+# wasmtime CLI (the version ferry's host embeds), wasm-tools and jco; and the
+# S3 server s3s-fs for tests/tests/s3.rs (0.14.1: newer ones need a newer
+# rustc). Each is installed once (cargo's bin folder, target/jco) and reused.
 WASMTIME_VERSION := 48.0.8
 JCO_VERSION := 1.35.0
 WASM_TOOLS_VERSION := 1.263.0
+S3S_FS_VERSION := 0.14.1
 tools:
+	@s3s-fs --version 2>/dev/null | grep -qF "$(S3S_FS_VERSION)" \
+	  || $(CARGO) install s3s-fs --version $(S3S_FS_VERSION) --features binary --locked
 	@wasmtime --version 2>/dev/null | grep -qF "wasmtime $(WASMTIME_VERSION)" \
 	  || $(CARGO) install wasmtime-cli --version $(WASMTIME_VERSION) --locked
 	@wasm-tools --version 2>/dev/null | grep -qF "wasm-tools $(WASM_TOOLS_VERSION)" \

@@ -584,10 +584,6 @@ fn failure() -> impl Strategy<Value = Value> {
         })
 }
 
-fn signature_version() -> impl Strategy<Value = SignatureVersion> {
-    prop_oneof![Just(SignatureVersion::V1), Just(SignatureVersion::V4)]
-}
-
 fn scheme() -> impl Strategy<Value = Scheme> {
     prop_oneof![Just(Scheme::OssV1), Just(Scheme::OssV4), Just(Scheme::S3V4)]
 }

@@ -27,6 +27,9 @@ fn job(bed: &Bed, seed: u64, size: u64, object: &str) -> Job {
         part_timeout: None,
         keep_partial: None,
         resume: None,
+        target_store: None,
+        addressing: None,
+        endpoint_kind: None,
     }
 }
 

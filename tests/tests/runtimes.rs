@@ -161,12 +161,7 @@ impl Drop for Serve {
 }
 
 fn serve() -> Serve {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", bed::free_port());
     let child = Command::new(wasmtime())
         .args(["serve", "-S", "cli", "--addr", &addr])
         .args([

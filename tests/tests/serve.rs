@@ -10,13 +10,13 @@
 
 mod bed;
 
-use bed::{ferry_bin, workspace};
+use bed::{ferry_bin, free_port, workspace};
 use ferry_testbed::pattern;
 use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,15 +93,6 @@ fn bed_with(tag: &str, source: SourceConfig) -> Bed {
         store,
         dir,
     }
-}
-
-/// A free loopback port (bound, read and released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running `ferry serve`, stopped on drop; its stderr goes to a file that

@@ -10,13 +10,13 @@
 
 mod bed;
 
-use bed::workspace;
+use bed::{free_port, workspace};
 use ferry_testbed::pattern;
 use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
 use serde_json::Value;
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,14 +37,6 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `ferry serve` on loopback: a fresh instance per part task, no

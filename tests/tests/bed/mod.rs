@@ -117,6 +117,15 @@ impl Drop for Bed {
     }
 }
 
+/// A free loopback port (bound, read and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The JSON object on the last line of a command's stdout.
 pub fn last_json(stdout: &[u8]) -> Value {
     let text = String::from_utf8_lossy(stdout);
