@@ -189,6 +189,34 @@ def test_abort_and_list_multipart_uploads(bucket):
         bucket.abort_multipart_upload(k, u)
 
 
+def test_upload_part_copy(bucket):
+    src = f"copy-src/{bucket.mode}.bin"
+    data = os.urandom(3 * MIN_PART + 5)
+    bucket.put_object(src, data)
+    etag = bucket.head_object(src).etag
+    key = f"copy-dst/{bucket.mode}.bin"
+    upload_id = bucket.init_multipart_upload(key).upload_id
+    parts = []
+    for n, (first, last) in enumerate([(0, 2 * MIN_PART - 1), (2 * MIN_PART, len(data) - 1)], 1):
+        piece = data[first:last + 1]
+        r = bucket.upload_part_copy(BUCKET, src, (first, last), key, upload_id, n,
+                                    headers={"x-oss-copy-source-if-match": etag})
+        assert r.crc == crc64(piece)
+        assert r.etag == md5_hex(piece)
+        parts.append(oss2.models.PartInfo(n, r.etag, size=len(piece), part_crc=r.crc))
+    listed = list(oss2.PartIterator(bucket, key, upload_id))
+    assert [(p.part_number, p.size) for p in listed] == [(1, 2 * MIN_PART), (2, MIN_PART + 5)]
+    # A changed source fails the condition; a missing one is 404.
+    expect_error(lambda: bucket.upload_part_copy(BUCKET, src, (0, 9), key, upload_id, 3,
+                                                 headers={"x-oss-copy-source-if-match": "0" * 32}),
+                 412, "PreconditionFailed")
+    expect_error(lambda: bucket.upload_part_copy(BUCKET, "copy-src/none", (0, 9), key, upload_id, 3),
+                 404, "NoSuchKey")
+    done = bucket.complete_multipart_upload(key, upload_id, parts)
+    assert done.crc == crc64(data)
+    assert bucket.get_object(key).read() == data
+
+
 def test_complete_errors(endpoint):
     bucket = make_bucket(endpoint, oss2.Auth(KEY_ID, SECRET))
     key = "complete-errors"

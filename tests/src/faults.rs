@@ -66,6 +66,9 @@ pub struct Faults {
     /// 403 AccessDenied to every OSS request (the `/-/` admin routes still
     /// answer).
     pub deny_all: bool,
+    /// 403 AccessDenied to every UploadPartCopy, as OSS answers a copy from
+    /// a bucket the key may not read (another account's, say).
+    pub deny_part_copy: bool,
 }
 
 /// What `change_after` xors into the seed of every object.

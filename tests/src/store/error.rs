@@ -45,6 +45,9 @@ pub enum OssError {
     InvalidDigest,
     #[error("The XML you provided was not well-formed or did not validate against our published schema.")]
     MalformedXml,
+    /// A copy's `x-oss-copy-source-if-match` did not match the source.
+    #[error("At least one of the pre-conditions you specified did not hold.")]
+    PreconditionFailed { condition: String },
     #[error("{0}")]
     NotImplemented(String),
     #[error("The specified method is not allowed against this resource.")]
@@ -107,6 +110,7 @@ impl OssError {
             Self::InvalidArgument { .. } => "InvalidArgument",
             Self::InvalidDigest => "InvalidDigest",
             Self::MalformedXml => "MalformedXML",
+            Self::PreconditionFailed { .. } => "PreconditionFailed",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::InternalError(_) => "InternalError",
@@ -131,6 +135,7 @@ impl OssError {
             | Self::InvalidArgument { .. }
             | Self::InvalidDigest
             | Self::MalformedXml => StatusCode::BAD_REQUEST,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InternalError(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -100,6 +100,7 @@ pub struct ObjectInfo {
 pub struct StoreCounts {
     pub initiate: u64,
     pub upload_part: u64,
+    pub upload_part_copy: u64,
     pub complete: u64,
     pub abort: u64,
     pub list_parts: u64,

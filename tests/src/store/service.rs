@@ -43,6 +43,9 @@ pub struct Store {
 enum Op {
     Initiate,
     UploadPart,
+    /// UploadPart with `x-oss-copy-source`: the part's bytes come from an
+    /// object in the store.
+    UploadPartCopy,
     Complete,
     Abort,
     ListParts,
@@ -56,9 +59,9 @@ enum Op {
 }
 
 impl Op {
-    const COUNT: usize = 12;
+    const COUNT: usize = 13;
 
-    fn of(method: &Method, target: &Target) -> Op {
+    fn of(method: &Method, target: &Target, copy: bool) -> Op {
         let t = target;
         if target.bucket.is_none() {
             return Op::Other;
@@ -70,6 +73,7 @@ impl Op {
             };
         }
         match *method {
+            Method::PUT if (t.has("uploadId") || t.has("partNumber")) && copy => Op::UploadPartCopy,
             Method::PUT if t.has("uploadId") || t.has("partNumber") => Op::UploadPart,
             Method::PUT => Op::PutObject,
             Method::GET if t.has("uploadId") => Op::ListParts,
@@ -141,6 +145,7 @@ impl Store {
         StoreCounts {
             initiate: n(Op::Initiate),
             upload_part: n(Op::UploadPart),
+            upload_part_copy: n(Op::UploadPartCopy),
             complete: n(Op::Complete),
             abort: n(Op::Abort),
             list_parts: n(Op::ListParts),
@@ -226,7 +231,11 @@ impl Store {
         }
         let target = Target::parse(req.uri());
         let method = req.method().clone();
-        let op = Op::of(&method, &target);
+        let op = Op::of(
+            &method,
+            &target,
+            req.headers().contains_key("x-oss-copy-source"),
+        );
         self.counts[op as usize].fetch_add(1, Ordering::Relaxed);
         if self.faults.lock().unwrap().faults.deny_all {
             drain(req.into_body()).await;
@@ -350,6 +359,12 @@ impl Store {
         match op {
             Op::ListUploads => multipart::list_uploads(self, ctx),
             Op::UploadPart => multipart::upload_part(self, ctx, req, corrupt).await,
+            Op::UploadPartCopy => {
+                let (parts, body) = req.into_parts();
+                drain(body).await;
+                let deny = self.faults.lock().unwrap().faults.deny_part_copy;
+                multipart::upload_part_copy(self, ctx, &parts.headers, deny)
+            }
             Op::PutObject => object::put(self, ctx, req).await,
             Op::ListParts => multipart::list_parts(self, ctx),
             Op::GetObject => object::get(self, ctx, req, false),

@@ -21,6 +21,14 @@ pub struct InitiateResult {
 }
 
 #[derive(Serialize)]
+#[serde(rename = "CopyPartResult", rename_all = "PascalCase")]
+pub struct CopyPartResult {
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
+#[derive(Serialize)]
 #[serde(rename = "CompleteMultipartUploadResult", rename_all = "PascalCase")]
 pub struct CompleteResult {
     pub location: String,
