@@ -379,6 +379,7 @@ fn deny_all_refuses_every_oss_request() {
         StoreCounts {
             initiate: 2,
             upload_part: 1,
+            upload_part_copy: 0,
             complete: 1,
             abort: 2,
             list_parts: 1,
