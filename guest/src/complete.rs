@@ -91,6 +91,11 @@ pub async fn complete(
 
     parts.sort_by_key(|p| p.part_number);
     check_parts(plan, &parts)?;
+    if plan.server_side {
+        // The bytes never passed through ferry: the store's own record of
+        // the parts (sizes, and CRC-64s on OSS) is what is checked.
+        parts = checked_by_store(&store, key, upload_id, parts).await?;
+    }
     let combined = parts
         .iter()
         .fold(0u64, |acc, p| crc::combine(acc, p.crc64, p.length));
@@ -155,8 +160,75 @@ pub async fn complete(
         etag: stored.etag,
         retries,
         reused_parts,
-        checks: checks(check, plan.source.crc64.is_some()),
+        checks: if plan.server_side {
+            server_side_checks(check)
+        } else {
+            checks(check, plan.source.crc64.is_some())
+        },
     })
+}
+
+/// The parts as the store lists them: each of its planned size, and with
+/// the store's CRC-64 where the copy's answer carried none.
+async fn checked_by_store(
+    store: &Store,
+    key: &str,
+    upload_id: &str,
+    mut parts: Vec<PartResult>,
+) -> Result<Vec<PartResult>> {
+    let listed = store.list_parts(key, upload_id).await?.ok_or_else(|| {
+        Error::store(format!("the upload {upload_id} vanished before completion"))
+    })?;
+    for part in &mut parts {
+        let Some(held) = listed.iter().find(|l| l.part_number == part.part_number) else {
+            return Err(Error::store(format!(
+                "the store does not list part {} it said it copied",
+                part.part_number
+            )));
+        };
+        if held.size != part.length {
+            let _ = store.abort(key, upload_id).await;
+            return Err(Error::integrity(format!(
+                "the store holds {} bytes for part {} where {} were copied; the upload was aborted",
+                held.size, part.part_number, part.length
+            )));
+        }
+        if store.part_check() == PartCheck::Crc64Xz {
+            let crc = held.hash_crc64ecma.as_deref().and_then(crc::parse_header);
+            match (part.crc64, crc) {
+                (0, Some(c)) => part.crc64 = c,
+                (ours, Some(c)) if ours != c => {
+                    let _ = store.abort(key, upload_id).await;
+                    return Err(Error::integrity(format!(
+                        "the store's CRC-64 of part {} changed from {ours} to {c}; the upload \
+                         was aborted",
+                        part.part_number
+                    )));
+                }
+                (_, Some(_)) => {}
+                (_, None) => {
+                    return Err(Error::store(format!(
+                        "the store lists part {} without a CRC-64, so the copy cannot be \
+                         verified",
+                        part.part_number
+                    )))
+                }
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// What a server-side copy's report says was checked.
+fn server_side_checks(check: PartCheck) -> String {
+    match check {
+        PartCheck::Crc64Xz => "copied inside the store; its part CRCs combine to the source \
+            object's CRC-64, and the object's equals it"
+            .into(),
+        PartCheck::Md5Etag => "copied inside the store; its parts are the planned sizes and the \
+            object's multipart ETag is its parts' (S3 offers no checksum of the source to compare)"
+            .into(),
+    }
 }
 
 /// Every part of the plan exactly once, each of its planned length.

@@ -15,18 +15,23 @@ use url::Url;
 /// Bytes read from the source per step (and written to the store).
 pub const CHUNK: u64 = 1 << 20;
 
-/// Copies one part. Errors name the part; transient ones may be retried.
+/// Copies one part: streamed, or inside the store when the task says so.
+/// Errors name the part; transient ones may be retried.
 pub async fn copy_part(task: &PartTask) -> Result<PartResult> {
-    copy(task).await.map_err(|e| e.part(task.part_number))
-}
-
-async fn copy(task: &PartTask) -> Result<PartResult> {
     if task.length == 0 || task.part_number == 0 || task.part_number > 10_000 {
         return Err(Error::invalid(format!(
             "part task is malformed: part {} of {} bytes",
             task.part_number, task.length
         )));
     }
+    let copied = match &task.copy_source {
+        Some(source) => crate::server_copy::copy_part(task, source).await,
+        None => copy(task).await,
+    };
+    copied.map_err(|e| e.part(task.part_number))
+}
+
+async fn copy(task: &PartTask) -> Result<PartResult> {
     let mut source = fetch_range(task).await?;
     upload(
         &task.upload_url,

@@ -8,6 +8,7 @@
 //! - [`sign`]: OSS V1 and V4 and S3 SigV4 request signing and presigned URLs;
 //! - [`store`]: the OSS and S3 operations, signed and checked;
 //! - [`copy_part`]: ranged GET streamed into UploadPart, CRC-64 checked;
+//! - [`server_copy`]: parts copied inside the store (UploadPartCopy);
 //! - [`schedule`]: parts in flight, in this instance or fanned out;
 //! - [`complete`]: combine part CRCs, verify, complete or abort.
 //!
@@ -31,6 +32,7 @@ pub mod retry;
 pub mod runtime;
 pub mod schedule;
 pub mod sequential;
+pub mod server_copy;
 pub mod service;
 pub mod sign;
 pub mod size;
@@ -72,6 +74,10 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/job.endpoint-kind": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.check": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.source-crc64": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/part-task.copy-source": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/part-task.upload-headers": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/upload-plan.store-source": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/upload-plan.server-side": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/part-result.md5": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/report.checks": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/failure.upload-id": [#[serde(default, skip_serializing_if = "Option::is_none")]],

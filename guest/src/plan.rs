@@ -4,6 +4,7 @@ use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
 use crate::retry::RetryPolicy;
+use crate::server_copy;
 use crate::size::human;
 use crate::store::{min_part_size, Store};
 use crate::target::redact;
@@ -28,7 +29,15 @@ pub const UNKNOWN_SIZE_PART_SIZE: u64 = 32 << 20;
 pub async fn plan(job: &Job) -> Result<Plan> {
     let store = Store::from_job(job)?;
     let policy = RetryPolicy::from_job(job);
-    let (source, _) = policy.run(|| probe(&job.source_url), |_, _| {}).await?;
+    let object = server_copy::store_object(&job.source_url, &store)?;
+    let (source, _) = match &object {
+        Some(o) => {
+            policy
+                .run(|| server_copy::probe(&store, o), |_, _| {})
+                .await?
+        }
+        None => policy.run(|| probe(&job.source_url), |_, _| {}).await?,
+    };
     let min = min_part_size(store.kind);
     let (part_size, part_count) = match source.size {
         Some(size) => {
@@ -54,6 +63,8 @@ pub async fn plan(job: &Job) -> Result<Plan> {
     };
     Ok(Plan {
         source,
+        store_source: object.as_ref().map(|o| o.copy_source()),
+        server_side: object.is_some(),
         upload_id,
         part_size,
         part_count,

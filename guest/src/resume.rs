@@ -25,6 +25,12 @@ pub async fn prepare(
     upload_id: &str,
 ) -> Result<(Plan, BTreeMap<u32, PartResult>)> {
     let key = &job.target_object_name;
+    if crate::server_copy::store_object(&job.source_url, store)?.is_some() {
+        return Err(Error::invalid(
+            "a copy from an object of the same store needs no --resume: the store copies the \
+             parts itself, so run it again without --resume (and abort the kept upload)",
+        ));
+    }
     let (source, _) = RetryPolicy::from_job(job)
         .run(|| probe(&job.source_url), |_, _| {})
         .await?;
@@ -52,6 +58,8 @@ pub async fn prepare(
     let part_count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
     let plan = Plan {
         source,
+        store_source: None,
+        server_side: false,
         upload_id: Some(upload_id),
         part_size,
         part_count,

@@ -12,9 +12,10 @@ use crate::http::{self, Timeouts};
 use crate::plan::{plan, sequential_reason};
 use crate::retry::RetryPolicy;
 use crate::runtime::sleep;
+use crate::server_copy::StoreObject;
 use crate::store::Store;
 use crate::{resume, sequential};
-use crate::{Failure, Job, PartResult, PartTask, Plan, Report, StoreKind};
+use crate::{Failure, FailureKind, Job, PartResult, PartTask, Plan, Report, StoreKind};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -53,7 +54,22 @@ pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
             "warning: {why}; copying as one sequential stream, which is slower"
         ));
     }
+    let mut held = held;
     let outcome = async {
+        let first_retries = if plan.server_side && plan.part_count > 0 {
+            match try_server_side(job, &store, &plan, &policy, sink).await? {
+                Some((part, tries)) => {
+                    held.insert(part.part_number, part);
+                    tries
+                }
+                None => {
+                    plan.server_side = false;
+                    0
+                }
+            }
+        } else {
+            0
+        };
         let (parts, retries) = match sequential {
             Some(_) => {
                 let (parts, retries) = sequential::copy(job, &store, &plan, &policy, sink).await?;
@@ -68,7 +84,12 @@ pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
                 }
                 (parts, retries)
             }
-            None => copy_all(job, &store, &plan, parallel, &policy, held, sink).await?,
+            None => {
+                let held = std::mem::take(&mut held);
+                let (parts, retries) =
+                    copy_all(job, &store, &plan, parallel, &policy, held, sink).await?;
+                (parts, retries + first_retries)
+            }
         };
         complete(job, &plan, parts, retries, reused).await
     }
@@ -98,6 +119,41 @@ pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
             }
             Err(e)
         }
+    }
+}
+
+/// Copies part 1 inside the store to learn whether the store will copy at
+/// all. `Ok(None)`: it refused (another region or account, no
+/// UploadPartCopy), and the parts are to be streamed instead.
+async fn try_server_side(
+    job: &Job,
+    store: &Store,
+    plan: &Plan,
+    policy: &RetryPolicy,
+    sink: &mut Sink,
+) -> Result<Option<(PartResult, u32)>> {
+    let sink = RefCell::new(sink);
+    let tried = policy
+        .run(
+            || copy_once(job, store, plan, 1),
+            |attempt, e| sink.borrow_mut().retry(1, attempt, &e.message),
+        )
+        .await;
+    let sink = sink.into_inner();
+    match tried {
+        Ok((part, tries)) => {
+            sink.part_done(1, part.length, 1, part.length, plan);
+            Ok(Some((part, tries)))
+        }
+        Err(e) if e.kind == FailureKind::Store && !e.transient => {
+            sink.note(&format!(
+                "the store would not copy the object itself ({}); streaming its bytes through \
+                 ferry instead",
+                e.message
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e.part(1)),
     }
 }
 
@@ -148,25 +204,58 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
     }
     let size = plan.source.size.unwrap_or(0);
     let offset = u64::from(part_number - 1) * plan.part_size;
+    let length = plan.part_size.min(size - offset);
+    let key = &job.target_object_name;
+    if let (true, Some(copy_source)) = (plan.server_side, &plan.store_source) {
+        let (upload_url, headers) = store.presign_upload_part_copy(
+            key,
+            upload_id,
+            part_number,
+            (copy_source, offset, length, plan.source.etag.as_deref()),
+            PRESIGN_SECS,
+        );
+        return Ok(PartTask {
+            part_number,
+            offset,
+            length,
+            source_url: job.source_url.clone(),
+            if_match: plan.source.etag.clone(),
+            if_unmodified_since: None,
+            upload_url,
+            check: Some(store.part_check()),
+            source_crc64: Some(false),
+            copy_source: Some(copy_source.clone()),
+            upload_headers: Some(headers),
+        });
+    }
+    // A store object the store would not copy itself is streamed through
+    // a presigned GET.
+    let source_url = match plan
+        .store_source
+        .as_deref()
+        .and_then(StoreObject::from_copy_source)
+    {
+        Some(o) => store
+            .with_bucket(&o.bucket)
+            .presign_get(&o.key, PRESIGN_SECS),
+        None => job.source_url.clone(),
+    };
     Ok(PartTask {
         part_number,
         offset,
-        length: plan.part_size.min(size - offset),
-        source_url: job.source_url.clone(),
+        length,
+        source_url,
         if_match: plan.source.etag.clone(),
         if_unmodified_since: if plan.source.etag.is_none() {
             plan.source.last_modified.clone()
         } else {
             None
         },
-        upload_url: store.presign_upload_part(
-            &job.target_object_name,
-            upload_id,
-            part_number,
-            PRESIGN_SECS,
-        ),
+        upload_url: store.presign_upload_part(key, upload_id, part_number, PRESIGN_SECS),
         check: Some(store.part_check()),
         source_crc64: Some(plan.source.crc64.is_some()),
+        copy_source: None,
+        upload_headers: None,
     })
 }
 
@@ -313,6 +402,8 @@ mod tests {
                     crc64: None,
                     ranges: true,
                 },
+                store_source: None,
+                server_side: false,
                 upload_id: Some("UP".into()),
                 part_size: 6 << 20,
                 part_count: 2,

@@ -212,6 +212,98 @@ impl Store {
         self.url(&req).to_string()
     }
 
+    /// The same store and credentials, for another bucket (the source of a
+    /// server-side copy).
+    pub fn with_bucket(&self, bucket: &str) -> Store {
+        Store {
+            bucket: bucket.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// The endpoint's host, and the host a virtual-hosted request to
+    /// `bucket` goes to: how a source URL on this store is recognised.
+    pub fn hosts(&self, bucket: &str) -> (String, String) {
+        let host = self.endpoint.host_str().unwrap_or_default().to_string();
+        let authority = match self.endpoint.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        let virtual_host = match self.endpoint.port() {
+            Some(p) => format!("{bucket}.{host}:{p}"),
+            None => format!("{bucket}.{host}"),
+        };
+        (authority, virtual_host)
+    }
+
+    /// Whether requests name the bucket in the path.
+    pub fn path_style(&self) -> bool {
+        self.addressing == Addressing::Path
+    }
+
+    /// HeadObject: what a server-side copy's source holds. `Ok(None)` when
+    /// it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<Response>> {
+        match self
+            .send(self.request("HEAD", key), None, "HeadObject")
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.message.contains("HTTP 404") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The CRC-64 a store response reports (OSS only).
+    pub fn reported_crc(&self, response: &Response) -> Option<u64> {
+        self.crc_of(response)
+    }
+
+    /// A presigned GetObject URL, valid for `expires_secs`: how the bytes of
+    /// a store object are streamed when the store will not copy them itself.
+    pub fn presign_get(&self, key: &str, expires_secs: u64) -> String {
+        let mut req = self.request("GET", key);
+        self.signer
+            .presign(&mut req, SystemTime::now(), expires_secs);
+        self.url(&req).to_string()
+    }
+
+    /// A presigned UploadPartCopy URL and the headers it was signed with:
+    /// part `part_number` is bytes `offset..offset+length` of `copy_source`
+    /// (`/BUCKET/KEY`), copied only while the source's ETag is `if_match`.
+    pub fn presign_upload_part_copy(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        copy: (&str, u64, u64, Option<&str>),
+        expires_secs: u64,
+    ) -> (String, Vec<(String, String)>) {
+        let (copy_source, offset, length, if_match) = copy;
+        let prefix = match self.kind {
+            StoreKind::Oss => "x-oss",
+            StoreKind::S3 => "x-amz",
+        };
+        let mut headers = vec![
+            (format!("{prefix}-copy-source"), copy_source.to_string()),
+            (
+                format!("{prefix}-copy-source-range"),
+                format!("bytes={offset}-{}", offset + length - 1),
+            ),
+        ];
+        if let Some(etag) = if_match {
+            headers.push((format!("{prefix}-copy-source-if-match"), etag.to_string()));
+        }
+        let mut req = self
+            .request("PUT", key)
+            .query("partNumber", &part_number.to_string())
+            .query("uploadId", upload_id);
+        req.headers = headers.clone();
+        self.signer
+            .presign(&mut req, SystemTime::now(), expires_secs);
+        (self.url(&req).to_string(), headers)
+    }
+
     /// PutObject with an empty body (an empty source needs no multipart upload).
     pub async fn put_empty(&self, key: &str) -> Result<Stored> {
         let response = self

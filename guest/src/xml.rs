@@ -23,6 +23,13 @@ pub struct CompletePart {
     pub etag: String,
 }
 
+/// The answer to UploadPartCopy.
+#[derive(Debug, Deserialize)]
+pub struct CopyPartResult {
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CompleteMultipartUploadResult {
     #[serde(rename = "ETag")]

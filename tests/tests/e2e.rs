@@ -9,6 +9,7 @@
 mod bed;
 
 use bed::{component, ferry_bin, key, Bed, REGION};
+use ferry_testbed::faults::Faults;
 use ferry_testbed::pattern;
 use ferry_testbed::source::SourceConfig;
 use ferry_testbed::store::Credential;
@@ -270,4 +271,92 @@ fn bad_input_is_named() {
     let run = ferry(&bed, "ftp://example/x", "x", &[], KEYS);
     assert_eq!(run.code, 2);
     assert_nothing_left(&bed, "x");
+}
+
+/// A source that is an object of the same store is copied by the store
+/// (UploadPartCopy): no UploadPart, the object equal to its source by bytes
+/// and CRC-64. Named as `oss://` (V4) and as a URL on the store's endpoint
+/// (V1). A store that refuses to copy gets the bytes streamed instead.
+#[test]
+fn same_store_sources_are_copied_inside_the_store() {
+    let bed = bed("server-side", SourceConfig::default());
+    let (seed, size) = (130, 3_500_000);
+    copy_and_verify(
+        &bed,
+        seed,
+        size,
+        "src/object.bin",
+        &["--part-size", "1MiB"],
+        KEYS,
+    );
+    let before = bed.store.counts();
+    let sources = [
+        (format!("oss://{BUCKET}/src/object.bin"), "v4"),
+        (
+            format!("{}/{BUCKET}/src/object.bin", bed.store.endpoint()),
+            "v1",
+        ),
+    ];
+    for (i, (source, signature)) in sources.iter().enumerate() {
+        let key = format!("dst/{i}.bin");
+        let run = ferry(
+            &bed,
+            source,
+            &key,
+            &["--part-size", "1MiB", "--signature", signature],
+            KEYS,
+        );
+        assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+        assert!(
+            run.result["checks"]
+                .as_str()
+                .unwrap()
+                .contains("copied inside the store"),
+            "{}",
+            run.result
+        );
+        assert_eq!(run.result["source_crc64"], pattern::crc64(seed, size));
+        bed.check_copied(seed, size, &key).unwrap();
+    }
+    let after = bed.store.counts();
+    assert_eq!(after.upload_part, before.upload_part, "a part was streamed");
+    assert_eq!(after.upload_part_copy - before.upload_part_copy, 2 * 4);
+
+    bed.store.set_faults(Faults {
+        deny_part_copy: true,
+        ..Faults::default()
+    });
+    let run = ferry(
+        &bed,
+        &sources[0].0,
+        "dst/streamed.bin",
+        &["--part-size", "1MiB"],
+        KEYS,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert!(
+        !run.result["checks"]
+            .as_str()
+            .unwrap()
+            .contains("inside the store"),
+        "{}",
+        run.result
+    );
+    assert!(bed.store.counts().upload_part >= after.upload_part + 4);
+    bed.check_copied(seed, size, "dst/streamed.bin").unwrap();
+
+    // A missing source object fails before anything is written.
+    let run = ferry(
+        &bed,
+        &format!("oss://{BUCKET}/src/none"),
+        "dst/none.bin",
+        &[],
+        KEYS,
+    );
+    assert_eq!(run.code, 3, "{}", run.result);
+    assert!(run.result["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
+    assert_nothing_left(&bed, "dst/none.bin");
 }

@@ -460,3 +460,42 @@ fn moto_refuses_bad_credentials() {
     );
     check_no_upload(&server);
 }
+
+/// An `s3://` source in the same store is copied by the store
+/// (UploadPartCopy), on s3s-fs and on moto: the copy reads back as the
+/// source's bytes.
+#[test]
+fn same_store_sources_are_copied_inside_s3() {
+    let source = SourceServer::start(SourceConfig::default()).unwrap();
+    let (seed, size) = (140, 17 * MIB + 5);
+    for server in [s3s_fs("server-side"), moto(false)] {
+        copy_and_verify(&server, &source, seed, size, "src.bin", &[]);
+        for (i, from) in [
+            format!("s3://{BUCKET}/src.bin"),
+            format!("{}/{BUCKET}/src.bin", server.endpoint),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let key = format!("copy-{i}.bin");
+            let run = ferry(
+                &server,
+                from,
+                &key,
+                &["--part-size", "5MiB"],
+                &server.secret,
+            );
+            assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+            assert!(
+                run.result["checks"]
+                    .as_str()
+                    .unwrap()
+                    .contains("copied inside the store"),
+                "{}",
+                run.result
+            );
+            check_object(&server, &key, seed, size);
+            check_no_upload(&server);
+        }
+    }
+}
