@@ -302,9 +302,58 @@ EOF
     rm -rf "${S3_ROOT:?}/bench/$key" "$S3_ROOT"/.upload* "$S3_ROOT"/.tmp.* 2>/dev/null
 }
 
+# ferry into s3s-fs (s3://, SigV4, every part MD5-checked against its ETag,
+# CRC-64 against the source's header) and, beside it, into the OSS test store
+# keeping the bytes on disk with MD5 ETags (CRC-64 checked): the two kinds of
+# target on the same footing, and the rclone rows' like-for-like ferry.
+ferry_s3_row() { # SIZE
+    local size=$1 id=ferry-s3-$1 log=$WORK/ferry-s3.log label="ferry copy into s3s-fs (disk, MD5 + CRC-64 checked)"
+    say "== $label, $size bytes, 16 instances"
+    run_timed "$log" env AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret \
+        "$FERRY" copy "$SRC/obj/1/$size" "s3://bench/$id" --endpoint "$S3_URL" --instances 16 --json
+    local ok fsize crc scrc got
+    ok=$($REPORT field "$log" ok); fsize=$($REPORT field "$log" size)
+    crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64)
+    got=$(stat -c %s "$S3_ROOT/bench/$id" 2>/dev/null)
+    if [[ $RC == 0 && $ok == true && $fsize == "$size" && $got == "$size" && -n $crc && $crc == "$scrc" ]]; then
+        record section=ferry_s3 id="$id" label="$label" size="$size" instances=16 status=ok wall="$WALL" \
+            seconds="$($REPORT field "$log" seconds)" parts="$($REPORT field "$log" parts)"
+    else
+        record section=ferry_s3 id="$id" label="$label" size="$size" instances=16 status=failed \
+            note="$(fail_note "$RC" "$log") stored=$got crc=$crc source=$scrc"
+    fi
+    rm -rf "${S3_ROOT:?}/bench/$id" "$S3_ROOT"/.upload* "$S3_ROOT"/.tmp.* 2>/dev/null
+}
+
+ferry_oss_disk_row() { # SIZE
+    local size=$1 id=ferry-ossdisk-$1 log=$WORK/ferry-ossdisk.log label="ferry copy into the OSS store (disk, MD5 ETags, CRC-64 checked)"
+    say "== $label, $size bytes, 16 instances"
+    run_timed "$log" "$FERRY" copy "$SRC/obj/1/$size" "oss://$BUCKET/$id" --endpoint "$DSTORE" \
+        --region "$REGION" --instances 16 --json
+    local ok fsize crc scrc stcrc
+    ok=$($REPORT field "$log" ok); fsize=$($REPORT field "$log" size)
+    crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64); stcrc=$($REPORT field "$log" store_crc64)
+    if [[ $RC == 0 && $ok == true && $fsize == "$size" && -n $crc && $crc == "$scrc" && $crc == "$stcrc" ]]; then
+        record section=ferry_ossdisk id="$id" label="$label" size="$size" instances=16 status=ok wall="$WALL" \
+            seconds="$($REPORT field "$log" seconds)" parts="$($REPORT field "$log" parts)"
+    else
+        record section=ferry_ossdisk id="$id" label="$label" size="$size" instances=16 status=failed \
+            note="$(fail_note "$RC" "$log")"
+    fi
+    # the store keeps the object as its part files: free the disk (the
+    # record is not read again)
+    rm -rf "${DSTORE_DIR:?}"/blobs/* 2>/dev/null
+}
+
 rclone_rows() { # SIZE
     local size=$1 mode
     [[ -n $RCLONE && -n $S3S && -n ${S3_URL:-} ]] && s3_relay "$size"
+    if [[ -n $S3S && -n ${S3_URL:-} ]]; then
+        ferry_s3_row "$size"
+    else
+        record section=ferry_s3 id="ferry-s3-$size" label="ferry copy into s3s-fs" size="$size" status="not measured" note="no S3 server: s3s-fs 0.14.1 could not be installed or started"
+    fi
+    ferry_oss_disk_row "$size"
     for mode in copyurl copyto; do
         if [[ -z $RCLONE ]]; then
             record section=rclone id="rclone-$mode" label="rclone $mode" size="$size" status="not measured" note="rclone could not be installed"
@@ -394,6 +443,9 @@ main() {
     start_server SRC source "$TESTBED" source --listen 127.0.0.1:0 --crc || exit 1
     start_server RSRC rsource "$TESTBED" source --listen 127.0.0.1:0 --crc --rate "$FC_RATE" || exit 1
     start_server STORE store "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
+        --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
+    DSTORE_DIR=$WORK/oss-disk
+    start_server DSTORE dstore "$TESTBED" store --listen 127.0.0.1:0 --data-dir "$DSTORE_DIR" --region "$REGION" \
         --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
     find_tools
     if [[ -z $RCLONE ]]; then note "rclone is missing and could not be installed: its rows are not measured"; fi

@@ -301,11 +301,28 @@ async fn copy_all(
                 sink.borrow_mut()
                     .part_done(n, len, results.len() as u32, done_bytes, plan);
             }
-            // Dropping the other futures cancels their requests.
-            Some(Err(e)) => return Err(e),
+            Some(Err(e)) => {
+                settle(&mut in_flight, SETTLE).await;
+                return Err(e);
+            }
         }
     }
     Ok((results, retries))
+}
+
+/// How long a failed transfer waits for its other parts in flight.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// Lets the parts still in flight end (copied or failed) before the upload
+/// is aborted, for at most `grace`; the rest are then cancelled by dropping
+/// them. A part whose body the store already holds would otherwise be
+/// written after the abort and stay behind, billed and unlisted (S3 says as
+/// much of in-progress parts; s3s-fs does it).
+async fn settle<F: std::future::Future>(in_flight: &mut FuturesUnordered<F>, grace: Duration) {
+    let drain = async { while in_flight.next().await.is_some() {} };
+    let timer = sleep(grace);
+    futures::pin_mut!(drain, timer);
+    futures::future::select(drain, timer).await;
 }
 
 /// One attempt at one part, presigned afresh.
@@ -375,7 +392,23 @@ mod tests {
         const SECRET: &str = "canary-secret-value-0123456789";
         std::env::set_var("OSS_ACCESS_KEY_ID", "canary-id");
         std::env::set_var("OSS_ACCESS_KEY_SECRET", SECRET);
-        for version in [SignatureVersion::V1, SignatureVersion::V4] {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "canary-id");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET);
+        let stores = [
+            (StoreKind::Oss, SignatureVersion::V1),
+            (StoreKind::Oss, SignatureVersion::V4),
+            (StoreKind::S3, SignatureVersion::V4),
+        ];
+        // Streamed, copied inside the store, and streamed from a store object.
+        let modes = [
+            (None, false),
+            (Some("/src/obj"), true),
+            (Some("/src/obj"), false),
+        ];
+        for ((kind, version), (store_source, server_side)) in stores
+            .into_iter()
+            .flat_map(|s| modes.into_iter().map(move |m| (s, m)))
+        {
             let job = Job {
                 source_url: "http://127.0.0.1:1/obj".into(),
                 target_bucket_name: "bkt".into(),
@@ -390,7 +423,7 @@ mod tests {
                 part_timeout: None,
                 keep_partial: None,
                 resume: None,
-                target_store: None,
+                target_store: Some(kind),
                 addressing: None,
                 endpoint_kind: None,
             };
@@ -402,8 +435,8 @@ mod tests {
                     crc64: None,
                     ranges: true,
                 },
-                store_source: None,
-                server_side: false,
+                store_source: store_source.map(str::to_string),
+                server_side,
                 upload_id: Some("UP".into()),
                 part_size: 6 << 20,
                 part_count: 2,
@@ -414,6 +447,10 @@ mod tests {
             assert!(!json.contains(SECRET), "{json}");
             assert_eq!(task.offset, 6 << 20);
             assert_eq!(task.length, 4 << 20);
+            assert_eq!(task.copy_source.is_some(), server_side);
+            if store_source.is_some() && !server_side {
+                assert!(task.source_url.contains("/src/obj?"), "{}", task.source_url);
+            }
         }
     }
 }
