@@ -111,6 +111,9 @@ struct StoreFaultArgs {
     /// 403 AccessDenied to every OSS request.
     #[arg(long)]
     deny_all: bool,
+    /// 403 AccessDenied to every UploadPartCopy (a source the key may not read).
+    #[arg(long)]
+    deny_part_copy: bool,
 }
 
 impl StoreFaultArgs {
@@ -121,6 +124,7 @@ impl StoreFaultArgs {
         f.complete_status_burst = self.complete_status_burst;
         f.abort_status_burst = self.abort_status_burst;
         f.deny_all = self.deny_all;
+        f.deny_part_copy = self.deny_part_copy;
     }
 }
 
