@@ -141,7 +141,7 @@ def cmd_report(rows_path, meta_path, out_path):
     rclone_best = {s: best("rclone", s) for s in sizes}
     s3relay = {s: best("s3relay", s) for s in sizes}
     ferry_s3 = {s: best("ferry_s3", s) for s in sizes}
-    ferry_ossdisk = {s: best("ferry_ossdisk", s) for s in sizes}
+    same = {(s, r["id"]): r for r in ok if r["section"] == "same" for s in [r["size"]]}
 
     table = []  # (section, row, size, wall, MB/s, compared, status)
 
@@ -175,11 +175,18 @@ def cmd_report(rows_path, meta_path, out_path):
             parts = []
             if s3relay.get(size):
                 parts.append(f"{m / mbps(s3relay[size]):.2f}x the relay into s3s-fs")
-            if ferry_ossdisk.get(size):
-                parts.append(f"{m / mbps(ferry_ossdisk[size]) * 100:.0f}% of ferry into the OSS store on disk")
+            if rclone_best.get(size):
+                parts.append(f"{m / mbps(rclone_best[size]):.2f}x rclone into s3s-fs")
             comp = ", ".join(parts)
-        elif sec == "ferry_ossdisk" and m and ferry_best.get(size):
-            comp = f"{m / mbps(ferry_best[size]) * 100:.0f}% of ferry into the null OSS store"
+        elif sec == "same" and m:
+            oss = same.get((size, "same-ferry-oss"))
+            rc = same.get((size, "same-rclone"))
+            parts = []
+            if r["id"] == "same-ferry-s3" and oss:
+                parts.append(f"{m / mbps(oss) * 100:.0f}% of ferry over OSS")
+            if r["id"] != "same-rclone" and rc:
+                parts.append(f"{m / mbps(rc):.2f}x rclone into the same store")
+            comp = ", ".join(parts)
         elif sec == "s3relay" and m and relay.get(size):
             comp = f"{m / mbps(relay[size]) * 100:.0f}% of the relay into the null OSS store"
         elif sec == "fc":
@@ -204,7 +211,7 @@ def cmd_report(rows_path, meta_path, out_path):
         elif sec == "memory":
             comp = r.get("comp", "")
         label = r["label"]
-        if r.get("instances") and sec in ("ferry", "fc", "ferry_s3", "ferry_ossdisk"):
+        if r.get("instances") and sec in ("ferry", "fc", "ferry_s3"):
             label = f"{label}, {r['instances']} inst."
         wall = fnum(r.get("wall")) if r.get("status") == "ok" else ""
         if sec == "ferry" and r.get("seconds") is not None and r.get("status") == "ok":
@@ -233,9 +240,12 @@ def cmd_report(rows_path, meta_path, out_path):
     # 2. >= 5x rclone
     det, res = [], []
     for s in main_sizes:
-        # Like for like: ferry into the same S3 server rclone writes to,
-        # where that row ran.
-        f, rc = ferry_s3.get(s) or ferry_best.get(s), rclone_best.get(s)
+        # Like for like: ferry over S3 and rclone into the same store (the
+        # test store speaks S3 too); else into the same S3 server.
+        if same.get((s, "same-ferry-s3")) and same.get((s, "same-rclone")):
+            f, rc = same[(s, "same-ferry-s3")], same[(s, "same-rclone")]
+        else:
+            f, rc = ferry_s3.get(s) or ferry_best.get(s), rclone_best.get(s)
         if not (f and rc):
             why = next((r.get("note") for r in rows if r["section"] == "rclone" and r["size"] == s and r.get("note")), "no run")
             det.append(f"{fmt_size(s)}: not measured ({why})")
@@ -243,8 +253,7 @@ def cmd_report(rows_path, meta_path, out_path):
             continue
         x = mbps(f) / mbps(rc)
         res.append(x >= 5)
-        into = "into s3s-fs" if ferry_s3.get(s) else "into the null OSS store"
-        det.append(f"{fmt_size(s)}: ferry {into} {x:.2f}x best rclone ({rc['label']})")
+        det.append(f"{fmt_size(s)}: {f['label']} {x:.2f}x {rc['label']}")
     goal("ferry >= 5x rclone", all_or_none(res), "; ".join(det))
     # 3. FC table, 100 instances at or under the design
     det, res = [], []

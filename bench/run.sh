@@ -254,6 +254,16 @@ access_key_id = bench-key
 secret_access_key = bench-secret
 region = us-east-1
 force_path_style = true
+
+[tb]
+type = s3
+provider = Other
+endpoint = $MSTORE
+access_key_id = $OSS_ACCESS_KEY_ID
+secret_access_key = $OSS_ACCESS_KEY_SECRET
+region = $REGION
+force_path_style = true
+no_check_bucket = true
 EOF
 }
 
@@ -325,24 +335,39 @@ ferry_s3_row() { # SIZE
     rm -rf "${S3_ROOT:?}/bench/$id" "$S3_ROOT"/.upload* "$S3_ROOT"/.tmp.* 2>/dev/null
 }
 
-ferry_oss_disk_row() { # SIZE
-    local size=$1 id=ferry-ossdisk-$1 log=$WORK/ferry-ossdisk.log label="ferry copy into the OSS store (disk, MD5 ETags, CRC-64 checked)"
-    say "== $label, $size bytes, 16 instances"
-    run_timed "$log" "$FERRY" copy "$SRC/obj/1/$size" "oss://$BUCKET/$id" --endpoint "$DSTORE" \
-        --region "$REGION" --instances 16 --json
-    local ok fsize crc scrc stcrc
-    ok=$($REPORT field "$log" ok); fsize=$($REPORT field "$log" size)
-    crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64); stcrc=$($REPORT field "$log" store_crc64)
-    if [[ $RC == 0 && $ok == true && $fsize == "$size" && -n $crc && $crc == "$scrc" && $crc == "$stcrc" ]]; then
-        record section=ferry_ossdisk id="$id" label="$label" size="$size" instances=16 status=ok wall="$WALL" \
-            seconds="$($REPORT field "$log" seconds)" parts="$($REPORT field "$log" parts)"
+# One store, three clients: the test store (null sink, MD5 ETags, as OSS
+# and S3 make them) speaks OSS and S3 SigV4 alike, so ferry over OSS, ferry
+# over S3 and rclone over S3 write to the very same server, which is not the
+# bottleneck (s3s-fs, on disk, is: see its rows).
+same_store_row() { # SIZE WHO
+    local size=$1 who=$2 id=same-$2-$1 log=$WORK/same-$2.log label ok fsize crc scrc
+    case $who in
+        ferry-oss) label="ferry copy oss:// into the test store (MD5 ETags), 16 inst." ;;
+        ferry-s3) label="ferry copy s3:// into the test store (MD5 ETags), 16 inst." ;;
+        rclone) label="rclone copyurl (S3) into the test store (MD5 ETags)" ;;
+    esac
+    say "== $label, $size bytes"
+    case $who in
+        ferry-oss) run_timed "$log" "$FERRY" copy "$SRC/obj/1/$size" "oss://$BUCKET/$id" --endpoint "$MSTORE" \
+            --region "$REGION" --instances 16 --json ;;
+        ferry-s3) run_timed "$log" env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
+            "$FERRY" copy "$SRC/obj/1/$size" "s3://$BUCKET/$id" --endpoint "$MSTORE" --region "$REGION" --instances 16 --json ;;
+        rclone) run_timed "$log" env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$SRC/obj/1/$size" "tb:$BUCKET/$id" ;;
+    esac
+    local got; got=$(curl -sS --max-time 10 "$MSTORE/-/object/$BUCKET/$id" 2>/dev/null |
+        python3 -c 'import json,sys
+try: print(json.load(sys.stdin)["size"])
+except Exception: print("")')
+    if [[ $who == rclone ]]; then ok=true; fsize=$got; crc=1; scrc=1
     else
-        record section=ferry_ossdisk id="$id" label="$label" size="$size" instances=16 status=failed \
-            note="$(fail_note "$RC" "$log")"
+        ok=$($REPORT field "$log" ok); fsize=$($REPORT field "$log" size)
+        crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64)
     fi
-    # the store keeps the object as its part files: free the disk (the
-    # record is not read again)
-    rm -rf "${DSTORE_DIR:?}"/blobs/* 2>/dev/null
+    if [[ $RC == 0 && $ok == true && $fsize == "$size" && $got == "$size" && -n $crc && $crc == "$scrc" ]]; then
+        record section=same id="same-$who" label="$label" size="$size" status=ok wall="$WALL"
+    else
+        record section=same id="same-$who" label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+    fi
 }
 
 rclone_rows() { # SIZE
@@ -353,7 +378,9 @@ rclone_rows() { # SIZE
     else
         record section=ferry_s3 id="ferry-s3-$size" label="ferry copy into s3s-fs" size="$size" status="not measured" note="no S3 server: s3s-fs 0.14.1 could not be installed or started"
     fi
-    ferry_oss_disk_row "$size"
+    same_store_row "$size" ferry-oss
+    same_store_row "$size" ferry-s3
+    if [[ -n $RCLONE ]]; then same_store_row "$size" rclone; fi
     for mode in copyurl copyto; do
         if [[ -z $RCLONE ]]; then
             record section=rclone id="rclone-$mode" label="rclone $mode" size="$size" status="not measured" note="rclone could not be installed"
@@ -444,8 +471,7 @@ main() {
     start_server RSRC rsource "$TESTBED" source --listen 127.0.0.1:0 --crc --rate "$FC_RATE" || exit 1
     start_server STORE store "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
         --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
-    DSTORE_DIR=$WORK/oss-disk
-    start_server DSTORE dstore "$TESTBED" store --listen 127.0.0.1:0 --data-dir "$DSTORE_DIR" --region "$REGION" \
+    start_server MSTORE mstore "$TESTBED" store --listen 127.0.0.1:0 --null --region "$REGION" \
         --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
     find_tools
     if [[ -z $RCLONE ]]; then note "rclone is missing and could not be installed: its rows are not measured"; fi

@@ -1,6 +1,7 @@
-//! Authenticating a request as received: which scheme it uses (V1 or V4,
-//! header or presigned URL), whose key it names, whether an STS key carries
-//! its token, whether the time is right and the signature matches.
+//! Authenticating a request as received: which scheme it uses (OSS V1 or
+//! V4, or AWS SigV4 from an S3 client; header or presigned URL), whose key
+//! it names, whether an STS key carries its token, whether the time is right
+//! and the signature matches.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,7 +9,7 @@ use hyper::HeaderMap;
 
 use super::error::OssError;
 use super::request::Target;
-use super::{sign_v1, sign_v4, Credential};
+use super::{sign_aws, sign_v1, sign_v4, Credential};
 use crate::time_format;
 
 /// OSS refuses requests whose time is off by more than 15 minutes.
@@ -21,6 +22,9 @@ pub enum Scheme {
     V1Query,
     V4Header,
     V4Query,
+    /// AWS SigV4, as S3 clients sign.
+    AwsHeader,
+    AwsQuery,
 }
 
 /// A request that passed authentication.
@@ -55,12 +59,18 @@ impl Authority<'_> {
             if let Some(rest) = auth.strip_prefix("OSS ") {
                 return self.v1_header(rest, method, target, headers, now);
             }
+            if let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") {
+                return self.aws_header(rest, method, target, headers, now);
+            }
             return Err(OssError::AccessDenied(
                 "Authorization header is invalid or uses an unsupported signature version.".into(),
             ));
         }
         if target.has("x-oss-signature-version") {
             return self.v4_query(method, target, headers, now);
+        }
+        if target.has("X-Amz-Algorithm") {
+            return self.aws_query(method, target, headers, now);
         }
         if target.has("OSSAccessKeyId") || target.has("Signature") {
             return self.v1_query(method, target, headers, now);
@@ -247,9 +257,137 @@ impl Authority<'_> {
         })
     }
 
+    fn aws_header(
+        &self,
+        rest: &str,
+        method: &str,
+        target: &Target,
+        headers: &HeaderMap,
+        now: SystemTime,
+    ) -> Result<Authenticated, OssError> {
+        let mut credential = None;
+        let mut signed = Vec::new();
+        let mut provided = None;
+        for item in rest.split(',') {
+            match item.trim().split_once('=') {
+                Some(("Credential", v)) => credential = Some(v),
+                Some(("SignedHeaders", v)) => signed = split_headers(v),
+                Some(("Signature", v)) => provided = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(credential), Some(provided)) = (credential, provided) else {
+            return Err(OssError::AccessDenied(
+                "Authorization header requires Credential, SignedHeaders and Signature.".into(),
+            ));
+        };
+        if !signed.iter().any(|h| h == "host") {
+            return Err(OssError::AccessDenied(
+                "SigV4 requires the host header to be signed.".into(),
+            ));
+        }
+        let scope = self.aws_scope(credential)?;
+        let cred = self.credential(scope.key_id)?;
+        check_token(cred, header_str(headers, "x-amz-security-token"))?;
+        let datetime = header_str(headers, "x-amz-date")
+            .ok_or_else(|| OssError::AccessDenied("The x-amz-date header is missing.".into()))?;
+        let when = time_format::parse_compact(&datetime).ok_or_else(|| {
+            OssError::argument("x-amz-date", &datetime, "Invalid x-amz-date format.")
+        })?;
+        check_skew(when, now)?;
+        if !datetime.starts_with(scope.date) {
+            return Err(OssError::AccessDenied(
+                "The credential date does not match x-amz-date.".into(),
+            ));
+        }
+        let canonical = sign_aws::canonical_request(method, target, headers, &signed, false);
+        let sts = sign_aws::string_to_sign(&datetime, self.region, &canonical);
+        let expected = sign_aws::signature(&cred.secret, scope.date, self.region, &sts);
+        verify(cred, provided, &expected, sts)?;
+        Ok(Authenticated {
+            key_id: scope.key_id.to_string(),
+            scheme: Scheme::AwsHeader,
+        })
+    }
+
+    fn aws_query(
+        &self,
+        method: &str,
+        target: &Target,
+        headers: &HeaderMap,
+        now: SystemTime,
+    ) -> Result<Authenticated, OssError> {
+        let algorithm = target.param("X-Amz-Algorithm").unwrap_or("");
+        if algorithm != sign_aws::ALGORITHM {
+            return Err(OssError::argument(
+                "X-Amz-Algorithm",
+                algorithm,
+                "Unsupported signature algorithm.",
+            ));
+        }
+        let (Some(credential), Some(datetime), Some(expires), Some(signed), Some(provided)) = (
+            target.param("X-Amz-Credential"),
+            target.param("X-Amz-Date"),
+            target.param("X-Amz-Expires"),
+            target.param("X-Amz-SignedHeaders"),
+            target.param("X-Amz-Signature"),
+        ) else {
+            return Err(OssError::AccessDenied(
+                "Query-string authentication requires X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.".into(),
+            ));
+        };
+        let scope = self.aws_scope(credential)?;
+        let cred = self.credential(scope.key_id)?;
+        check_token(
+            cred,
+            target.param("X-Amz-Security-Token").map(str::to_string),
+        )?;
+        let when = time_format::parse_compact(datetime).ok_or_else(|| {
+            OssError::argument("X-Amz-Date", datetime, "Invalid X-Amz-Date format.")
+        })?;
+        let lifetime: u64 = expires
+            .parse()
+            .map_err(|_| OssError::argument("X-Amz-Expires", expires, "Invalid X-Amz-Expires."))?;
+        if when + Duration::from_secs(lifetime) < now {
+            return Err(OssError::AccessDenied("Request has expired.".into()));
+        }
+        if when > now + MAX_SKEW {
+            return Err(skewed(when, now));
+        }
+        if !datetime.starts_with(scope.date) {
+            return Err(OssError::AccessDenied(
+                "The credential date does not match X-Amz-Date.".into(),
+            ));
+        }
+        let signed = split_headers(signed);
+        let canonical = sign_aws::canonical_request(method, target, headers, &signed, true);
+        let sts = sign_aws::string_to_sign(datetime, self.region, &canonical);
+        let expected = sign_aws::signature(&cred.secret, scope.date, self.region, &sts);
+        verify(cred, provided, &expected, sts)?;
+        Ok(Authenticated {
+            key_id: scope.key_id.to_string(),
+            scheme: Scheme::AwsQuery,
+        })
+    }
+
+    /// Splits `id/date/region/s3/aws4_request` and checks that the scope is
+    /// this store's.
+    fn aws_scope<'c>(&self, credential: &'c str) -> Result<Scope<'c>, OssError> {
+        self.scope_of(credential, "s3", "aws4_request")
+    }
+
     /// Splits `id/date/region/oss/aliyun_v4_request` and checks that the
     /// scope is this store's.
     fn scope<'c>(&self, credential: &'c str) -> Result<Scope<'c>, OssError> {
+        self.scope_of(credential, "oss", "aliyun_v4_request")
+    }
+
+    fn scope_of<'c>(
+        &self,
+        credential: &'c str,
+        wanted_service: &str,
+        wanted_terminal: &str,
+    ) -> Result<Scope<'c>, OssError> {
         let parts: Vec<&str> = credential.split('/').collect();
         let [key_id, date, region, service, terminal] = parts[..] else {
             return Err(OssError::AccessDenied(format!(
@@ -264,7 +402,7 @@ impl Authority<'_> {
                 self.region
             )));
         }
-        if service != "oss" || terminal != "aliyun_v4_request" || date.len() != 8 {
+        if service != wanted_service || terminal != wanted_terminal || date.len() != 8 {
             return Err(OssError::AccessDenied(format!(
                 "Invalid credential scope: {credential}"
             )));

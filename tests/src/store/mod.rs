@@ -18,6 +18,7 @@ mod multipart;
 mod object;
 pub mod request;
 mod service;
+pub mod sign_aws;
 pub mod sign_v1;
 pub mod sign_v4;
 mod sink;

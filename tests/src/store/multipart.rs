@@ -129,7 +129,8 @@ pub async fn upload_part(
 }
 
 /// UploadPartCopy: a part copied from an object of the store
-/// (`x-oss-copy-source: /BUCKET/KEY`, the key URL-encoded), a byte range of
+/// (`x-oss-copy-source: /BUCKET/KEY`, the key URL-encoded; S3 clients send
+/// `x-amz-copy-source*`), a byte range of
 /// it when `x-oss-copy-source-range: bytes=FIRST-LAST` is given, and only if
 /// its ETag is `x-oss-copy-source-if-match` when that is given. Answers
 /// CopyPartResult XML and, as UploadPart does, the part's
@@ -148,7 +149,13 @@ pub fn upload_part_copy(
             "You have no right to access the source object of this copy.".into(),
         ));
     }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // S3 clients name the same headers x-amz-copy-source*.
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .or_else(|| headers.get(name.replacen("x-oss-", "x-amz-", 1)))
+            .and_then(|v| v.to_str().ok())
+    };
     let invalid = |name: &str, value: &str, message: &str| OssError::InvalidArgument {
         message: message.into(),
         name: name.into(),
@@ -156,9 +163,11 @@ pub fn upload_part_copy(
     };
     let raw = header("x-oss-copy-source").unwrap_or_default();
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    // S3 allows the leading '/' to be left out.
     let (bucket, key) = decoded
         .strip_prefix('/')
-        .and_then(|s| s.split_once('/'))
+        .unwrap_or(&decoded)
+        .split_once('/')
         .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         .ok_or_else(|| {
             invalid(

@@ -13,6 +13,9 @@ pub struct Target {
     /// Decoded query parameters in request order; a bare `uploads` has an
     /// empty value, as both signing versions treat it.
     pub query: Vec<(String, String)>,
+    /// The whole path, decoded, as sent (AWS SigV4 signs it as it is, a
+    /// trailing `/` or none).
+    pub path: String,
 }
 
 impl Target {
@@ -38,6 +41,7 @@ impl Target {
             bucket: (!bucket.is_empty()).then(|| decode(bucket)),
             key: decode(key),
             query,
+            path: decode(uri.path()),
         }
     }
 

@@ -234,7 +234,8 @@ impl Store {
         let op = Op::of(
             &method,
             &target,
-            req.headers().contains_key("x-oss-copy-source"),
+            req.headers().contains_key("x-oss-copy-source")
+                || req.headers().contains_key("x-amz-copy-source"),
         );
         self.counts[op as usize].fetch_add(1, Ordering::Relaxed);
         if self.faults.lock().unwrap().faults.deny_all {
