@@ -2,7 +2,7 @@
 //! re-dispatched and never takes the host down. Off unless `FERRY_CHAOS` is
 //! set, e.g. `FERRY_CHAOS=trap@2,oom@5,deadline@9`: the 2nd part instance
 //! traps at its first epoch check, the 5th gets a 64 KiB memory limit, the
-//! 9th a 1 ms deadline. These are real failures of real instances, made by
+//! 9th a zero deadline. These are real failures of real instances, made by
 //! the same limits that guard every instance.
 
 /// What to do to one part instance.

@@ -157,7 +157,9 @@ impl Fanout {
                     .memory_size(64 << 10)
                     .build();
             }
-            Some(Fault::Deadline) => deadline = Duration::from_millis(1),
+            // Zero: the timer has run out by the time the part first waits on
+            // the network, however fast the part would be (1 ms was not always).
+            Some(Fault::Deadline) => deadline = Duration::ZERO,
             None => {}
         }
         let (sender, receiver) = tokio::sync::oneshot::channel();
