@@ -9,6 +9,7 @@ use hyper::HeaderMap;
 
 use super::error::OssError;
 use super::request::Target;
+use super::sign_v4::Family;
 use super::{sign_aws, sign_v1, sign_v4, Credential};
 use crate::time_format;
 
@@ -54,23 +55,23 @@ impl Authority<'_> {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         if let Some(auth) = authorization {
             if let Some(rest) = auth.strip_prefix("OSS4-HMAC-SHA256 ") {
-                return self.v4_header(rest, method, target, headers, now);
+                return self.v4_header(&OSS_NAMES, rest, method, target, headers, now);
             }
             if let Some(rest) = auth.strip_prefix("OSS ") {
                 return self.v1_header(rest, method, target, headers, now);
             }
             if let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") {
-                return self.aws_header(rest, method, target, headers, now);
+                return self.v4_header(&AWS_NAMES, rest, method, target, headers, now);
             }
             return Err(OssError::AccessDenied(
                 "Authorization header is invalid or uses an unsupported signature version.".into(),
             ));
         }
         if target.has("x-oss-signature-version") {
-            return self.v4_query(method, target, headers, now);
+            return self.v4_query(&OSS_NAMES, method, target, headers, now);
         }
         if target.has("X-Amz-Algorithm") {
-            return self.aws_query(method, target, headers, now);
+            return self.v4_query(&AWS_NAMES, method, target, headers, now);
         }
         if target.has("OSSAccessKeyId") || target.has("Signature") {
             return self.v1_query(method, target, headers, now);
@@ -141,8 +142,11 @@ impl Authority<'_> {
         })
     }
 
+    /// A V4-style `Authorization` header (OSS V4 or AWS SigV4): its
+    /// credential scope, the headers it lists, its date and its signature.
     fn v4_header(
         &self,
+        names: &V4Names,
         rest: &str,
         method: &str,
         target: &Target,
@@ -150,12 +154,12 @@ impl Authority<'_> {
         now: SystemTime,
     ) -> Result<Authenticated, OssError> {
         let mut credential = None;
-        let mut additional = Vec::new();
+        let mut listed = Vec::new();
         let mut provided = None;
         for item in rest.split(',') {
             match item.trim().split_once('=') {
                 Some(("Credential", v)) => credential = Some(v),
-                Some(("AdditionalHeaders", v)) => additional = split_headers(v),
+                Some((k, v)) if k == names.headers_param => listed = split_headers(v),
                 Some(("Signature", v)) => provided = Some(v),
                 _ => {}
             }
@@ -165,189 +169,79 @@ impl Authority<'_> {
                 "Authorization header requires Credential and Signature.".into(),
             ));
         };
-        let scope = self.scope(credential)?;
+        names.check_listed(&listed)?;
+        let scope = self.scope(names.family, credential)?;
         let cred = self.credential(scope.key_id)?;
-        check_token(cred, header_str(headers, "x-oss-security-token"))?;
-        let datetime = header_str(headers, "x-oss-date")
-            .ok_or_else(|| OssError::AccessDenied("The x-oss-date header is missing.".into()))?;
+        check_token(cred, header_str(headers, names.token_header))?;
+        let datetime = header_str(headers, names.date_header).ok_or_else(|| {
+            OssError::AccessDenied(format!("The {} header is missing.", names.date_header))
+        })?;
         let when = time_format::parse_compact(&datetime).ok_or_else(|| {
-            OssError::argument("x-oss-date", &datetime, "Invalid x-oss-date format.")
+            OssError::argument(names.date_header, &datetime, "Invalid date format.")
         })?;
         check_skew(when, now)?;
         if !datetime.starts_with(scope.date) {
-            return Err(OssError::AccessDenied(
-                "The credential date does not match x-oss-date.".into(),
-            ));
+            return Err(OssError::AccessDenied(format!(
+                "The credential date does not match {}.",
+                names.date_header
+            )));
         }
-        let canonical = sign_v4::canonical_request(method, target, headers, &additional, None);
-        let sts = sign_v4::string_to_sign(&datetime, self.region, &canonical);
-        let expected = sign_v4::signature(&cred.secret, scope.date, self.region, &sts);
+        let canonical = names.canonical(method, target, headers, &listed, false);
+        let sts = names
+            .family
+            .string_to_sign(&datetime, self.region, &canonical);
+        let expected = names
+            .family
+            .signature(&cred.secret, scope.date, self.region, &sts);
         verify(cred, provided, &expected, sts)?;
         Ok(Authenticated {
             key_id: scope.key_id.to_string(),
-            scheme: Scheme::V4Header,
+            scheme: names.header_scheme,
         })
     }
 
+    /// A V4-style presigned URL (OSS V4 or AWS SigV4).
     fn v4_query(
         &self,
+        names: &V4Names,
         method: &str,
         target: &Target,
         headers: &HeaderMap,
         now: SystemTime,
     ) -> Result<Authenticated, OssError> {
-        let version = target.param("x-oss-signature-version").unwrap_or("");
-        if version != sign_v4::ALGORITHM {
+        let q = &names.query;
+        let algorithm = target.param(q.algorithm).unwrap_or("");
+        if algorithm != names.family.algorithm {
             return Err(OssError::argument(
-                "x-oss-signature-version",
-                version,
+                q.algorithm,
+                algorithm,
                 "Unsupported signature version.",
             ));
         }
         let (Some(credential), Some(datetime), Some(expires), Some(provided)) = (
-            target.param("x-oss-credential"),
-            target.param("x-oss-date"),
-            target.param("x-oss-expires"),
-            target.param("x-oss-signature"),
+            target.param(q.credential),
+            target.param(q.date),
+            target.param(q.expires),
+            target.param(q.signature),
         ) else {
-            return Err(OssError::AccessDenied(
-                "Query-string authentication requires x-oss-credential, x-oss-date, x-oss-expires and x-oss-signature.".into(),
-            ));
+            return Err(OssError::AccessDenied(format!(
+                "Query-string authentication requires {}, {}, {} and {}.",
+                q.credential, q.date, q.expires, q.signature
+            )));
         };
-        let scope = self.scope(credential)?;
-        let cred = self.credential(scope.key_id)?;
-        check_token(
-            cred,
-            target.param("x-oss-security-token").map(str::to_string),
-        )?;
-        let when = time_format::parse_compact(datetime).ok_or_else(|| {
-            OssError::argument("x-oss-date", datetime, "Invalid x-oss-date format.")
-        })?;
-        let lifetime: u64 = expires
-            .parse()
-            .map_err(|_| OssError::argument("x-oss-expires", expires, "Invalid x-oss-expires."))?;
-        if when + Duration::from_secs(lifetime) < now {
-            return Err(OssError::AccessDenied("Request has expired.".into()));
-        }
-        if when > now + MAX_SKEW {
-            return Err(skewed(when, now));
-        }
-        if !datetime.starts_with(scope.date) {
-            return Err(OssError::AccessDenied(
-                "The credential date does not match x-oss-date.".into(),
-            ));
-        }
-        let additional = target
-            .param("x-oss-additional-headers")
+        let listed = target
+            .param(q.headers)
             .map(split_headers)
             .unwrap_or_default();
-        let canonical = sign_v4::canonical_request(
-            method,
-            target,
-            headers,
-            &additional,
-            Some("x-oss-signature"),
-        );
-        let sts = sign_v4::string_to_sign(datetime, self.region, &canonical);
-        let expected = sign_v4::signature(&cred.secret, scope.date, self.region, &sts);
-        verify(cred, provided, &expected, sts)?;
-        Ok(Authenticated {
-            key_id: scope.key_id.to_string(),
-            scheme: Scheme::V4Query,
-        })
-    }
-
-    fn aws_header(
-        &self,
-        rest: &str,
-        method: &str,
-        target: &Target,
-        headers: &HeaderMap,
-        now: SystemTime,
-    ) -> Result<Authenticated, OssError> {
-        let mut credential = None;
-        let mut signed = Vec::new();
-        let mut provided = None;
-        for item in rest.split(',') {
-            match item.trim().split_once('=') {
-                Some(("Credential", v)) => credential = Some(v),
-                Some(("SignedHeaders", v)) => signed = split_headers(v),
-                Some(("Signature", v)) => provided = Some(v),
-                _ => {}
-            }
-        }
-        let (Some(credential), Some(provided)) = (credential, provided) else {
-            return Err(OssError::AccessDenied(
-                "Authorization header requires Credential, SignedHeaders and Signature.".into(),
-            ));
-        };
-        if !signed.iter().any(|h| h == "host") {
-            return Err(OssError::AccessDenied(
-                "SigV4 requires the host header to be signed.".into(),
-            ));
-        }
-        let scope = self.aws_scope(credential)?;
+        names.check_listed(&listed)?;
+        let scope = self.scope(names.family, credential)?;
         let cred = self.credential(scope.key_id)?;
-        check_token(cred, header_str(headers, "x-amz-security-token"))?;
-        let datetime = header_str(headers, "x-amz-date")
-            .ok_or_else(|| OssError::AccessDenied("The x-amz-date header is missing.".into()))?;
-        let when = time_format::parse_compact(&datetime).ok_or_else(|| {
-            OssError::argument("x-amz-date", &datetime, "Invalid x-amz-date format.")
-        })?;
-        check_skew(when, now)?;
-        if !datetime.starts_with(scope.date) {
-            return Err(OssError::AccessDenied(
-                "The credential date does not match x-amz-date.".into(),
-            ));
-        }
-        let canonical = sign_aws::canonical_request(method, target, headers, &signed, false);
-        let sts = sign_aws::string_to_sign(&datetime, self.region, &canonical);
-        let expected = sign_aws::signature(&cred.secret, scope.date, self.region, &sts);
-        verify(cred, provided, &expected, sts)?;
-        Ok(Authenticated {
-            key_id: scope.key_id.to_string(),
-            scheme: Scheme::AwsHeader,
-        })
-    }
-
-    fn aws_query(
-        &self,
-        method: &str,
-        target: &Target,
-        headers: &HeaderMap,
-        now: SystemTime,
-    ) -> Result<Authenticated, OssError> {
-        let algorithm = target.param("X-Amz-Algorithm").unwrap_or("");
-        if algorithm != sign_aws::ALGORITHM {
-            return Err(OssError::argument(
-                "X-Amz-Algorithm",
-                algorithm,
-                "Unsupported signature algorithm.",
-            ));
-        }
-        let (Some(credential), Some(datetime), Some(expires), Some(signed), Some(provided)) = (
-            target.param("X-Amz-Credential"),
-            target.param("X-Amz-Date"),
-            target.param("X-Amz-Expires"),
-            target.param("X-Amz-SignedHeaders"),
-            target.param("X-Amz-Signature"),
-        ) else {
-            return Err(OssError::AccessDenied(
-                "Query-string authentication requires X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.".into(),
-            ));
-        };
-        let scope = self.aws_scope(credential)?;
-        let cred = self.credential(scope.key_id)?;
-        check_token(
-            cred,
-            target.param("X-Amz-Security-Token").map(str::to_string),
-        )?;
-        let when = time_format::parse_compact(datetime).ok_or_else(|| {
-            OssError::argument("X-Amz-Date", datetime, "Invalid X-Amz-Date format.")
-        })?;
+        check_token(cred, target.param(q.token).map(str::to_string))?;
+        let when = time_format::parse_compact(datetime)
+            .ok_or_else(|| OssError::argument(q.date, datetime, "Invalid date format."))?;
         let lifetime: u64 = expires
             .parse()
-            .map_err(|_| OssError::argument("X-Amz-Expires", expires, "Invalid X-Amz-Expires."))?;
+            .map_err(|_| OssError::argument(q.expires, expires, "Invalid expiry."))?;
         if when + Duration::from_secs(lifetime) < now {
             return Err(OssError::AccessDenied("Request has expired.".into()));
         }
@@ -355,39 +249,28 @@ impl Authority<'_> {
             return Err(skewed(when, now));
         }
         if !datetime.starts_with(scope.date) {
-            return Err(OssError::AccessDenied(
-                "The credential date does not match X-Amz-Date.".into(),
-            ));
+            return Err(OssError::AccessDenied(format!(
+                "The credential date does not match {}.",
+                q.date
+            )));
         }
-        let signed = split_headers(signed);
-        let canonical = sign_aws::canonical_request(method, target, headers, &signed, true);
-        let sts = sign_aws::string_to_sign(datetime, self.region, &canonical);
-        let expected = sign_aws::signature(&cred.secret, scope.date, self.region, &sts);
+        let canonical = names.canonical(method, target, headers, &listed, true);
+        let sts = names
+            .family
+            .string_to_sign(datetime, self.region, &canonical);
+        let expected = names
+            .family
+            .signature(&cred.secret, scope.date, self.region, &sts);
         verify(cred, provided, &expected, sts)?;
         Ok(Authenticated {
             key_id: scope.key_id.to_string(),
-            scheme: Scheme::AwsQuery,
+            scheme: names.query_scheme,
         })
     }
 
-    /// Splits `id/date/region/s3/aws4_request` and checks that the scope is
-    /// this store's.
-    fn aws_scope<'c>(&self, credential: &'c str) -> Result<Scope<'c>, OssError> {
-        self.scope_of(credential, "s3", "aws4_request")
-    }
-
-    /// Splits `id/date/region/oss/aliyun_v4_request` and checks that the
-    /// scope is this store's.
-    fn scope<'c>(&self, credential: &'c str) -> Result<Scope<'c>, OssError> {
-        self.scope_of(credential, "oss", "aliyun_v4_request")
-    }
-
-    fn scope_of<'c>(
-        &self,
-        credential: &'c str,
-        wanted_service: &str,
-        wanted_terminal: &str,
-    ) -> Result<Scope<'c>, OssError> {
+    /// Splits `id/date/region/service/terminal` and checks that the scope
+    /// is this store's and the scheme's.
+    fn scope<'c>(&self, family: &Family, credential: &'c str) -> Result<Scope<'c>, OssError> {
         let parts: Vec<&str> = credential.split('/').collect();
         let [key_id, date, region, service, terminal] = parts[..] else {
             return Err(OssError::AccessDenied(format!(
@@ -402,7 +285,7 @@ impl Authority<'_> {
                 self.region
             )));
         }
-        if service != wanted_service || terminal != wanted_terminal || date.len() != 8 {
+        if service != family.service || terminal != family.terminal || date.len() != 8 {
             return Err(OssError::AccessDenied(format!(
                 "Invalid credential scope: {credential}"
             )));
@@ -417,6 +300,98 @@ impl Authority<'_> {
             .ok_or_else(|| OssError::InvalidAccessKeyId {
                 key_id: key_id.to_string(),
             })
+    }
+}
+
+/// Where a V4-style scheme puts its parts, and how it signs.
+struct V4Names {
+    family: &'static Family,
+    /// `AdditionalHeaders` (OSS: signed besides `x-oss-*`) or
+    /// `SignedHeaders` (AWS: exactly these).
+    headers_param: &'static str,
+    date_header: &'static str,
+    token_header: &'static str,
+    query: QueryNames,
+    header_scheme: Scheme,
+    query_scheme: Scheme,
+}
+
+/// The presigned URL's parameters.
+struct QueryNames {
+    algorithm: &'static str,
+    credential: &'static str,
+    date: &'static str,
+    expires: &'static str,
+    signature: &'static str,
+    token: &'static str,
+    headers: &'static str,
+}
+
+const OSS_NAMES: V4Names = V4Names {
+    family: &sign_v4::OSS_V4,
+    headers_param: "AdditionalHeaders",
+    date_header: "x-oss-date",
+    token_header: "x-oss-security-token",
+    query: QueryNames {
+        algorithm: "x-oss-signature-version",
+        credential: "x-oss-credential",
+        date: "x-oss-date",
+        expires: "x-oss-expires",
+        signature: "x-oss-signature",
+        token: "x-oss-security-token",
+        headers: "x-oss-additional-headers",
+    },
+    header_scheme: Scheme::V4Header,
+    query_scheme: Scheme::V4Query,
+};
+
+const AWS_NAMES: V4Names = V4Names {
+    family: &sign_aws::AWS_V4,
+    headers_param: "SignedHeaders",
+    date_header: "x-amz-date",
+    token_header: "x-amz-security-token",
+    query: QueryNames {
+        algorithm: "X-Amz-Algorithm",
+        credential: "X-Amz-Credential",
+        date: "X-Amz-Date",
+        expires: "X-Amz-Expires",
+        signature: "X-Amz-Signature",
+        token: "X-Amz-Security-Token",
+        headers: "X-Amz-SignedHeaders",
+    },
+    header_scheme: Scheme::AwsHeader,
+    query_scheme: Scheme::AwsQuery,
+};
+
+impl V4Names {
+    fn is_aws(&self) -> bool {
+        self.header_scheme == Scheme::AwsHeader
+    }
+
+    /// SigV4 signs `host` always.
+    fn check_listed(&self, listed: &[String]) -> Result<(), OssError> {
+        if self.is_aws() && !listed.iter().any(|h| h == "host") {
+            return Err(OssError::AccessDenied(
+                "SigV4 requires the host header to be signed.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn canonical(
+        &self,
+        method: &str,
+        target: &Target,
+        headers: &HeaderMap,
+        listed: &[String],
+        query_auth: bool,
+    ) -> String {
+        if self.is_aws() {
+            sign_aws::canonical_request(method, target, headers, listed, query_auth)
+        } else {
+            let skip = query_auth.then_some(self.query.signature);
+            sign_v4::canonical_request(method, target, headers, listed, skip)
+        }
     }
 }
 

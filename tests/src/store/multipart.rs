@@ -101,19 +101,7 @@ pub async fn upload_part(
     };
     let etag_value = part.etag.clone();
     // The upload may have been aborted or completed while the body streamed.
-    let replaced = bucket_uploads(store, ctx, |uploads| {
-        uploads
-            .get_mut(&upload_id)
-            .map(|u| u.parts.insert(number, part))
-    });
-    match replaced {
-        None => {
-            sink::remove(file);
-            return Err(OssError::NoSuchUpload { upload_id });
-        }
-        Some(Some(old)) => sink::remove(old.file),
-        Some(None) => {}
-    }
+    keep_part(store, ctx, upload_id, number, part)?;
     let mut resp = Response::builder()
         .status(StatusCode::OK)
         .header(header::ETAG, etag_value)
@@ -230,19 +218,7 @@ pub fn upload_part_copy(
         file: file.clone(),
     };
     let etag_value = part.etag.clone();
-    let replaced = bucket_uploads(store, ctx, |uploads| {
-        uploads
-            .get_mut(&upload_id)
-            .map(|u| u.parts.insert(number, part))
-    });
-    match replaced {
-        None => {
-            sink::remove(file);
-            return Err(OssError::NoSuchUpload { upload_id });
-        }
-        Some(Some(old)) => sink::remove(old.file),
-        Some(None) => {}
-    }
+    keep_part(store, ctx, upload_id, number, part)?;
     let mut resp = xml_response(xml::document(&xml::CopyPartResult {
         last_modified: time_format::iso8601(SystemTime::now()),
         etag: etag_value.clone(),
@@ -256,6 +232,34 @@ pub fn upload_part_copy(
         copied.crc64.to_string().parse().expect("digits"),
     );
     Ok(resp)
+}
+
+/// Records `part` as part `number` of the upload, replacing (and freeing)
+/// one uploaded before; an upload that is gone gets its file removed.
+fn keep_part(
+    store: &Arc<Store>,
+    ctx: &Ctx,
+    upload_id: String,
+    number: u32,
+    part: Part,
+) -> Result<(), OssError> {
+    let file = part.file.clone();
+    let replaced = bucket_uploads(store, ctx, |uploads| {
+        uploads
+            .get_mut(&upload_id)
+            .map(|u| u.parts.insert(number, part))
+    });
+    match replaced {
+        None => {
+            sink::remove(file);
+            Err(OssError::NoSuchUpload { upload_id })
+        }
+        Some(Some(old)) => {
+            sink::remove(old.file);
+            Ok(())
+        }
+        Some(None) => Ok(()),
+    }
 }
 
 pub async fn complete(

@@ -12,12 +12,10 @@
 //! (`x-amz-content-sha256`; `UNSIGNED-PAYLOAD` for presigned URLs): bodies
 //! stream into the sink and are checked by MD5 and CRC-64, not by SHA-256.
 
-use hmac::{Hmac, Mac};
 use hyper::HeaderMap;
-use sha2::{Digest, Sha256};
 
 use super::request::Target;
-use super::sign_v4::uri_encode;
+use super::sign_v4::{uri_encode, Family};
 
 /// The algorithm name in headers and query.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -74,35 +72,13 @@ fn fold_spaces(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `date/region/s3/aws4_request`.
-pub fn scope(date: &str, region: &str) -> String {
-    format!("{date}/{region}/s3/aws4_request")
-}
-
-/// The string to sign for `datetime` (`YYYYMMDDTHHMMSSZ`).
-pub fn string_to_sign(datetime: &str, region: &str, canonical_request: &str) -> String {
-    let date = datetime.get(..8).unwrap_or(datetime);
-    format!(
-        "{ALGORITHM}\n{datetime}\n{}\n{}",
-        scope(date, region),
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    )
-}
-
-/// hex(HMAC-SHA256(signing key, string to sign)).
-pub fn signature(secret: &str, date: &str, region: &str, string_to_sign: &str) -> String {
-    let key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    let key = hmac(&key, region.as_bytes());
-    let key = hmac(&key, b"s3");
-    let key = hmac(&key, b"aws4_request");
-    hex::encode(hmac(&key, string_to_sign.as_bytes()))
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
+/// AWS SigV4: `AWS4` + secret, scope `date/region/s3/aws4_request`.
+pub const AWS_V4: Family = Family {
+    algorithm: ALGORITHM,
+    secret_prefix: "AWS4",
+    service: "s3",
+    terminal: "aws4_request",
+};
 
 #[cfg(test)]
 mod tests {
@@ -127,9 +103,9 @@ mod tests {
             .map(String::from)
             .to_vec();
         let canonical = canonical_request("GET", &target, &headers, &signed, false);
-        let sts = string_to_sign("20130524T000000Z", "us-east-1", &canonical);
+        let sts = AWS_V4.string_to_sign("20130524T000000Z", "us-east-1", &canonical);
         assert_eq!(
-            signature(
+            AWS_V4.signature(
                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                 "20130524",
                 "us-east-1",

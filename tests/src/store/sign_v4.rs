@@ -74,28 +74,58 @@ pub fn canonical_request(
     )
 }
 
-/// `date/region/oss/aliyun_v4_request`.
-pub fn scope(date: &str, region: &str) -> String {
-    format!("{date}/{region}/oss/aliyun_v4_request")
+/// What tells the V4-style schemes apart once the canonical request is
+/// made: the algorithm's name, the prefix of the secret that starts the
+/// HMAC chain, and the scope's service and terminator.
+pub struct Family {
+    pub algorithm: &'static str,
+    pub secret_prefix: &'static str,
+    pub service: &'static str,
+    pub terminal: &'static str,
 }
 
-/// The string to sign for `datetime` (`YYYYMMDDTHHMMSSZ`).
-pub fn string_to_sign(datetime: &str, region: &str, canonical_request: &str) -> String {
-    let date = datetime.get(..8).unwrap_or(datetime);
-    format!(
-        "{ALGORITHM}\n{datetime}\n{}\n{}",
-        scope(date, region),
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    )
-}
+/// OSS V4: `aliyun_v4` + secret, scope `date/region/oss/aliyun_v4_request`.
+pub const OSS_V4: Family = Family {
+    algorithm: ALGORITHM,
+    secret_prefix: "aliyun_v4",
+    service: "oss",
+    terminal: "aliyun_v4_request",
+};
 
-/// hex(HMAC-SHA256(signing key, string to sign)).
-pub fn signature(secret: &str, date: &str, region: &str, string_to_sign: &str) -> String {
-    let key = hmac(format!("aliyun_v4{secret}").as_bytes(), date.as_bytes());
-    let key = hmac(&key, region.as_bytes());
-    let key = hmac(&key, b"oss");
-    let key = hmac(&key, b"aliyun_v4_request");
-    hex::encode(hmac(&key, string_to_sign.as_bytes()))
+impl Family {
+    /// `date/region/service/terminal`.
+    pub fn scope(&self, date: &str, region: &str) -> String {
+        format!("{date}/{region}/{}/{}", self.service, self.terminal)
+    }
+
+    /// The string to sign for `datetime` (`YYYYMMDDTHHMMSSZ`).
+    pub fn string_to_sign(&self, datetime: &str, region: &str, canonical_request: &str) -> String {
+        let date = datetime.get(..8).unwrap_or(datetime);
+        format!(
+            "{}\n{datetime}\n{}\n{}",
+            self.algorithm,
+            self.scope(date, region),
+            hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        )
+    }
+
+    /// hex(HMAC-SHA256(signing key, string to sign)).
+    pub fn signature(
+        &self,
+        secret: &str,
+        date: &str,
+        region: &str,
+        string_to_sign: &str,
+    ) -> String {
+        let key = hmac(
+            format!("{}{secret}", self.secret_prefix).as_bytes(),
+            date.as_bytes(),
+        );
+        let key = hmac(&key, region.as_bytes());
+        let key = hmac(&key, self.service.as_bytes());
+        let key = hmac(&key, self.terminal.as_bytes());
+        hex::encode(hmac(&key, string_to_sign.as_bytes()))
+    }
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
