@@ -12,7 +12,6 @@ Run: pytest tests/conformance/test_oss2.py
 import base64
 import hashlib
 import os
-import subprocess
 import time
 
 import oss2
@@ -20,8 +19,7 @@ import pytest
 import requests
 from oss2.credentials import StaticCredentialsProvider
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("FERRY_TESTBED_BIN", os.path.join(REPO, "target", "release", "ferry-testbed"))
+from teststore import running_store
 
 REGION = "cn-hangzhou"
 BUCKET = "conformance"
@@ -32,20 +30,9 @@ MIN_PART = 100 * 1024
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("store")
-    proc = subprocess.Popen(
-        [BIN, "store", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
-         "--region", REGION, "--bucket", BUCKET,
-         "--credential", f"{KEY_ID}:{SECRET}",
-         "--credential", f"{STS_ID}:{STS_SECRET}:{STS_TOKEN}"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline().strip()
-        assert line.startswith("store http://127.0.0.1:"), line
-        yield line.split(" ", 1)[1]
-    finally:
-        proc.stdin.close()  # closing stdin stops the server
-        assert proc.wait(timeout=10) == 0
+    with running_store(tmp_path_factory.mktemp("store"), REGION, BUCKET,
+                       [f"{KEY_ID}:{SECRET}", f"{STS_ID}:{STS_SECRET}:{STS_TOKEN}"]) as url:
+        yield url
 
 
 AUTHS = {
