@@ -8,7 +8,7 @@ use crate::server_copy;
 use crate::size::human;
 use crate::store::{min_part_size, Store};
 use crate::target::redact;
-use crate::{Job, Plan, SourceInfo};
+use crate::{FailureKind, Job, Plan, SourceInfo};
 use url::Url;
 
 /// The part size when none is asked for: the FC design's 6 MiB.
@@ -29,14 +29,26 @@ pub const UNKNOWN_SIZE_PART_SIZE: u64 = 32 << 20;
 pub async fn plan(job: &Job) -> Result<Plan> {
     let store = Store::from_job(job)?;
     let policy = RetryPolicy::from_job(job);
-    let object = server_copy::store_object(&job.source_url, &store)?;
-    let (source, _) = match &object {
-        Some(o) => {
+    let mut object = server_copy::store_object(&job.source_url, &store)?;
+    let probed = match &object {
+        Some(o) => Some(
             policy
                 .run(|| server_copy::probe(&store, o), |_, _| {})
-                .await?
+                .await,
+        ),
+        None => None,
+    };
+    let source = match probed {
+        Some(Ok((info, _))) => info,
+        // A URL on the store's endpoint that this key may not HEAD (a
+        // public object of another account's bucket, say) is read as the
+        // URL it is.
+        Some(Err(e)) if is_url(&job.source_url) && e.kind == FailureKind::Store => {
+            object = None;
+            policy.run(|| probe(&job.source_url), |_, _| {}).await?.0
         }
-        None => policy.run(|| probe(&job.source_url), |_, _| {}).await?,
+        Some(Err(e)) => return Err(e),
+        None => policy.run(|| probe(&job.source_url), |_, _| {}).await?.0,
     };
     let min = min_part_size(store.kind);
     let (part_size, part_count) = match source.size {
@@ -69,6 +81,11 @@ pub async fn plan(job: &Job) -> Result<Plan> {
         part_size,
         part_count,
     })
+}
+
+/// Whether a source is given as an http(s) URL rather than as a store location.
+fn is_url(source: &str) -> bool {
+    !(source.starts_with("oss://") || source.starts_with("s3://"))
 }
 
 /// Why a source must be read as one sequential stream, if it must.
