@@ -9,6 +9,7 @@ AWS_SECRET_ACCESS_KEY; every command prints one JSON line.
   s3_tool.py get ENDPOINT BUCKET KEY FILE  the object's bytes into FILE
   s3_tool.py missing ENDPOINT BUCKET KEY   whether the object is absent
   s3_tool.py uploads ENDPOINT BUCKET       the open multipart uploads
+  s3_tool.py parts ENDPOINT BUCKET KEY ID  how many parts an upload holds
 """
 import json
 import sys
@@ -79,6 +80,10 @@ def main(cmd, endpoint, *args):
     if cmd == "uploads":
         listed = s3.list_multipart_uploads(Bucket=args[0])
         return {"uploads": [u["UploadId"] for u in listed.get("Uploads", [])]}
+    if cmd == "parts":
+        bucket, key, upload_id = args
+        listed = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
+        return {"parts": len(listed.get("Parts", []))}
     raise SystemExit(f"unknown command {cmd}")
 
 

@@ -402,8 +402,24 @@ fn moto_copies_and_resumes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Four parts at 4 MB/s each: the first parts land after about 1.6 s.
-    std::thread::sleep(Duration::from_millis(3500));
+    // Four parts at 4 MB/s each: kill it once a few parts are held.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let uploads = tool(&server, &["uploads", BUCKET]);
+        let held = match uploads["uploads"].as_array().and_then(|u| u.first()) {
+            Some(id) => tool(
+                &server,
+                &["parts", BUCKET, "resumed.bin", id.as_str().unwrap()],
+            )["parts"]
+                .as_u64()
+                .unwrap_or(0),
+            None => 0,
+        };
+        if held >= 2 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let kept = tool(&server, &["uploads", BUCKET]);
