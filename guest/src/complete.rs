@@ -96,9 +96,7 @@ pub async fn complete(
         // the parts (sizes, and CRC-64s on OSS) is what is checked.
         parts = checked_by_store(&store, key, upload_id, parts).await?;
     }
-    let combined = parts
-        .iter()
-        .fold(0u64, |acc, p| crc::combine(acc, p.crc64, p.length));
+    let combined = crc::combine_all(parts.iter().map(|p| (p.crc64, p.length)));
     let expected_etag = match check {
         PartCheck::Crc64Xz => None,
         PartCheck::Md5Etag => Some(
