@@ -515,3 +515,52 @@ fn same_store_sources_are_copied_inside_s3() {
         }
     }
 }
+
+/// The same `ferry.wasm` under the stock `wasmtime run` CLI (no ferry host:
+/// parts in flight inside the one instance) copies into s3s-fs, with the
+/// credentials and endpoint from the AWS variables.
+#[test]
+fn stock_wasmtime_run_copies_into_s3s_fs() {
+    let server = s3s_fs("wasmtime");
+    let source = SourceServer::start(SourceConfig {
+        crc_header: true,
+        ..SourceConfig::default()
+    })
+    .unwrap();
+    let home = std::env::var("HOME").unwrap_or_default();
+    let wasmtime = std::env::var_os("WASMTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&home).join(".cargo/bin/wasmtime"));
+    let (seed, size) = (150, 12 * MIB + 3);
+    let out = Command::new(wasmtime)
+        .args(["run", "-S", "http"])
+        .args([
+            "--env",
+            "AWS_ACCESS_KEY_ID",
+            "--env",
+            "AWS_SECRET_ACCESS_KEY",
+        ])
+        .args(["--env", "AWS_ENDPOINT_URL"])
+        .arg(component())
+        .args([
+            "copy",
+            &source.url(seed, size),
+            &format!("s3://{BUCKET}/wasmtime.bin"),
+        ])
+        .args(["--part-size", "5MiB", "--json"])
+        .env("AWS_ACCESS_KEY_ID", &server.id)
+        .env("AWS_SECRET_ACCESS_KEY", &server.secret)
+        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .output()
+        .expect("wasmtime runs (make tools installs it)");
+    let result = last_json(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{result}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(result["crc64"], pattern::crc64(seed, size));
+    assert_eq!(result["parts"], 3);
+    check_object(&server, "wasmtime.bin", seed, size);
+    check_no_upload(&server);
+}
