@@ -246,6 +246,32 @@ mod tests {
         );
     }
 
+    /// The names a job's JSON (an FC event, `POST /jobs`) uses for them.
+    #[test]
+    fn job_json_names_the_store() {
+        let job: crate::Job = serde_json::from_value(serde_json::json!({
+            "source_url": "http://127.0.0.1:1/obj",
+            "target_bucket_name": "bkt",
+            "target_object_name": "k",
+            "target_region": "us-west-2",
+            "target_store": "s3",
+            "addressing": "virtual-hosted",
+            "endpoint_kind": "accelerate",
+        }))
+        .unwrap();
+        assert_eq!(job.target_store, Some(StoreKind::S3));
+        assert_eq!(job.addressing, Some(Addressing::VirtualHosted));
+        assert_eq!(job.endpoint_kind, Some(EndpointKind::Accelerate));
+        let cname: crate::Job = serde_json::from_value(serde_json::json!({
+            "source_url": "s", "target_bucket_name": "b", "target_object_name": "k",
+            "target_region": "r", "addressing": "cname", "endpoint_kind": "internal",
+        }))
+        .unwrap();
+        assert_eq!(cname.addressing, Some(Addressing::Cname));
+        assert_eq!(cname.endpoint_kind, Some(EndpointKind::Internal));
+        assert_eq!(cname.target_store, None);
+    }
+
     #[test]
     fn redaction_drops_query_and_userinfo() {
         assert_eq!(
