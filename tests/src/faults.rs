@@ -69,6 +69,9 @@ pub struct Faults {
     /// 403 AccessDenied to every UploadPartCopy, as OSS answers a copy from
     /// a bucket the key may not read (another account's, say).
     pub deny_part_copy: bool,
+    /// 403 AccessDenied to every HeadObject, as a store answers a key that
+    /// may not read the object.
+    pub deny_head: bool,
 }
 
 /// What `change_after` xors into the seed of every object.

@@ -114,6 +114,9 @@ struct StoreFaultArgs {
     /// 403 AccessDenied to every UploadPartCopy (a source the key may not read).
     #[arg(long)]
     deny_part_copy: bool,
+    /// 403 AccessDenied to every HeadObject.
+    #[arg(long)]
+    deny_head: bool,
 }
 
 impl StoreFaultArgs {
@@ -125,6 +128,7 @@ impl StoreFaultArgs {
         f.abort_status_burst = self.abort_status_burst;
         f.deny_all = self.deny_all;
         f.deny_part_copy = self.deny_part_copy;
+        f.deny_head = self.deny_head;
     }
 }
 

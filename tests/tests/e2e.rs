@@ -345,6 +345,26 @@ fn same_store_sources_are_copied_inside_the_store() {
     assert!(bed.store.counts().upload_part >= after.upload_part + 4);
     bed.check_copied(seed, size, "dst/streamed.bin").unwrap();
 
+    // A URL on the store's endpoint whose object this key may not HEAD is
+    // read as the URL it is: here the store then refuses the unsigned GET
+    // too, which is the source's refusal (exit 3), not the store's.
+    bed.store.set_faults(Faults {
+        deny_head: true,
+        ..Faults::default()
+    });
+    let run = ferry(&bed, &sources[1].0, "dst/as-url.bin", &[], KEYS);
+    assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
+    assert!(
+        run.result["message"]
+            .as_str()
+            .unwrap()
+            .contains("may need signing"),
+        "{}",
+        run.result
+    );
+    assert_nothing_left(&bed, "dst/as-url.bin");
+    bed.store.set_faults(Faults::default());
+
     // A missing source object fails before anything is written.
     let run = ferry(
         &bed,

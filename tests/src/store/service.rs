@@ -369,6 +369,9 @@ impl Store {
             Op::PutObject => object::put(self, ctx, req).await,
             Op::ListParts => multipart::list_parts(self, ctx),
             Op::GetObject => object::get(self, ctx, req, false),
+            Op::HeadObject if self.faults.lock().unwrap().faults.deny_head => Err(
+                OssError::AccessDenied("You have no right to access this object.".into()),
+            ),
             Op::HeadObject => object::get(self, ctx, req, true),
             Op::Initiate => multipart::initiate(self, ctx, req),
             Op::Complete => multipart::complete(self, ctx, req).await,
