@@ -160,6 +160,11 @@ impl StoreServer {
         self.store.open_uploads(bucket)
     }
 
+    /// Parts the open uploads of `bucket` hold, all told.
+    pub fn held_parts(&self, bucket: &str) -> usize {
+        self.store.held_parts(bucket)
+    }
+
     /// Requests answered so far (including refused and admin ones).
     pub fn requests(&self) -> u64 {
         self.store.requests()

@@ -217,6 +217,15 @@ impl Store {
         list
     }
 
+    /// Parts held by the open uploads of `bucket`, all told.
+    pub fn held_parts(&self, bucket: &str) -> usize {
+        let state = self.state.lock().unwrap();
+        state
+            .buckets
+            .get(bucket)
+            .map_or(0, |b| b.uploads.values().map(|u| u.parts.len()).sum())
+    }
+
     fn request_id(&self, n: u64) -> String {
         format!("{:08X}{n:016X}", self.boot as u32)
     }
