@@ -110,7 +110,7 @@ pub async fn probe(store: &Store, object: &StoreObject) -> Result<SourceInfo> {
         size,
         etag: response.header("etag").map(str::to_string),
         last_modified: response.header("last-modified").map(str::to_string),
-        crc64: source.reported_crc(&response),
+        crc64: source.crc_of(&response),
         ranges: true,
     };
     let _ = response.bytes(0).await;

@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// The CRC-64 a response reports (OSS only).
-    fn crc_of(&self, response: &Response) -> Option<u64> {
+    pub fn crc_of(&self, response: &Response) -> Option<u64> {
         match self.kind {
             StoreKind::Oss => response
                 .header("x-oss-hash-crc64ecma")
@@ -262,11 +262,6 @@ impl Store {
             Err(e) if e.message.contains("HTTP 404") => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// The CRC-64 a store response reports (OSS only).
-    pub fn reported_crc(&self, response: &Response) -> Option<u64> {
-        self.crc_of(response)
     }
 
     /// A presigned GetObject URL, valid for `expires_secs`: how the bytes of
