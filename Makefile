@@ -55,6 +55,10 @@ bench: build tools
 	@echo; echo "== the same copy under each runtime"; bash bench/runtimes.sh
 	@echo; echo "== a fresh instance per request, measured inside the host"
 	$(CARGO) run --release -q -p ferry-host --example instance_cost
+	@echo; echo "== hashing inside a component (bench/hashes under the stock wasmtime run)"
+	$(CARGO) build --release -q --locked --manifest-path bench/hashes/Cargo.toml \
+	  --target $(WASM_TARGET) --target-dir target/bench-hashes
+	wasmtime run target/bench-hashes/$(WASM_TARGET)/release/ferry-bench-hashes.wasm
 
 fmt:
 	$(CARGO) fmt --all
