@@ -121,11 +121,8 @@ pub fn start(
     request
         .set_scheme(Some(&scheme))
         .map_err(|_| bad("scheme"))?;
-    let authority = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        (None, _) => return Err(HttpError::Request("URL has no host".into())),
-    };
+    let authority = crate::target::authority(url)
+        .ok_or_else(|| HttpError::Request("URL has no host".into()))?;
     request
         .set_authority(Some(&authority))
         .map_err(|_| bad("authority"))?;

@@ -43,7 +43,9 @@ pub async fn plan(job: &Job) -> Result<Plan> {
         // A URL on the store's endpoint that this key may not HEAD (a
         // public object of another account's bucket, say) is read as the
         // URL it is.
-        Some(Err(e)) if is_url(&job.source_url) && e.kind == FailureKind::Store => {
+        Some(Err(e))
+            if !server_copy::is_store_location(&job.source_url) && e.kind == FailureKind::Store =>
+        {
             object = None;
             policy.run(|| probe(&job.source_url), |_, _| {}).await?.0
         }
@@ -81,11 +83,6 @@ pub async fn plan(job: &Job) -> Result<Plan> {
         part_size,
         part_count,
     })
-}
-
-/// Whether a source is given as an http(s) URL rather than as a store location.
-fn is_url(source: &str) -> bool {
-    !(source.starts_with("oss://") || source.starts_with("s3://"))
 }
 
 /// Why a source must be read as one sequential stream, if it must.

@@ -43,12 +43,18 @@ impl StoreObject {
     }
 }
 
+/// Whether a source is written as a store location (`oss://`, `s3://`)
+/// rather than as an http(s) URL.
+pub fn is_store_location(source: &str) -> bool {
+    source.starts_with("oss://") || source.starts_with("s3://")
+}
+
 /// The store object `source` names, if it names one of `store`'s: an
 /// `oss://`/`s3://` location, or an unsigned URL on the store's endpoint
 /// (`https://BUCKET.ENDPOINT/KEY` or, path-style, `https://ENDPOINT/BUCKET/KEY`).
 /// A URL with a query (a presigned one) is left to be streamed as it is.
 pub fn store_object(source: &str, store: &Store) -> Result<Option<StoreObject>> {
-    if source.starts_with("oss://") || source.starts_with("s3://") {
+    if is_store_location(source) {
         let t = target::parse(source)
             .map_err(|e| Error::invalid(format!("source {source:?}: {}", e.message)))?;
         if t.store != store.kind {
@@ -69,17 +75,13 @@ pub fn store_object(source: &str, store: &Store) -> Result<Option<StoreObject>> 
     if url.query().is_some() || !matches!(url.scheme(), "http" | "https") {
         return Ok(None);
     }
-    let Some(host) = url.host_str() else {
+    let Some(authority) = target::authority(&url) else {
         return Ok(None);
-    };
-    let authority = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
     };
     let path = percent_encoding::percent_decode_str(url.path().trim_start_matches('/'))
         .decode_utf8_lossy()
         .into_owned();
-    let (endpoint, _) = store.hosts("");
+    let endpoint = store.endpoint_authority();
     let object = if store.path_style() && authority == endpoint {
         path.split_once('/')
             .map(|(b, k)| (b.to_string(), k.to_string()))

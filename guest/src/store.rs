@@ -124,10 +124,7 @@ impl Store {
     fn request(&self, method: &str, key: &str) -> RequestParts {
         let mut req = RequestParts::new(method, &self.bucket, key);
         let url = self.url(&req);
-        req.host = match url.port() {
-            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
+        req.host = target::authority(&url).unwrap_or_default();
         req.path = url.path().to_string();
         req
     }
@@ -152,7 +149,8 @@ impl Store {
         url
     }
 
-    async fn send(
+    /// Signs and sends a request; any status is an answer.
+    async fn exchange(
         &self,
         mut req: RequestParts,
         body: Option<&[u8]>,
@@ -162,9 +160,14 @@ impl Store {
         let url = self.url(&req);
         // `Host` is set by the runtime from the URL's authority.
         let headers: Vec<(String, String)> = req.headers.into_iter().collect();
-        let response = http::send(&req.method, &url, &headers, body, Timeouts::default())
+        http::send(&req.method, &url, &headers, body, Timeouts::default())
             .await
-            .map_err(|e| transport_error(e, what))?;
+            .map_err(|e| transport_error(e, what))
+    }
+
+    /// Signs and sends a request; a non-2xx answer is an error.
+    async fn send(&self, req: RequestParts, body: Option<&[u8]>, what: &str) -> Result<Response> {
+        let response = self.exchange(req, body, what).await?;
         if (200..300).contains(&response.status) {
             Ok(response)
         } else {
@@ -231,19 +234,10 @@ impl Store {
         }
     }
 
-    /// The endpoint's host, and the host a virtual-hosted request to
-    /// `bucket` goes to: how a source URL on this store is recognised.
-    pub fn hosts(&self, bucket: &str) -> (String, String) {
-        let host = self.endpoint.host_str().unwrap_or_default().to_string();
-        let authority = match self.endpoint.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
-        let virtual_host = match self.endpoint.port() {
-            Some(p) => format!("{bucket}.{host}:{p}"),
-            None => format!("{bucket}.{host}"),
-        };
-        (authority, virtual_host)
+    /// The endpoint's `host[:port]`: how a source URL on this store is
+    /// recognised.
+    pub fn endpoint_authority(&self) -> String {
+        target::authority(&self.endpoint).unwrap_or_default()
     }
 
     /// Whether requests name the bucket in the path.
@@ -254,13 +248,12 @@ impl Store {
     /// HeadObject: what a server-side copy's source holds. `Ok(None)` when
     /// it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<Response>> {
-        match self
-            .send(self.request("HEAD", key), None, "HeadObject")
-            .await
-        {
-            Ok(r) => Ok(Some(r)),
-            Err(e) if e.message.contains("HTTP 404") => Ok(None),
-            Err(e) => Err(e),
+        let what = "HeadObject";
+        let response = self.exchange(self.request("HEAD", key), None, what).await?;
+        match response.status {
+            200..=299 => Ok(Some(response)),
+            404 => Ok(None),
+            _ => Err(status_error(response, what, self.kind).await),
         }
     }
 

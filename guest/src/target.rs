@@ -125,6 +125,16 @@ pub fn addressing(endpoint: &Url, asked: Option<Addressing>) -> Addressing {
     })
 }
 
+/// A URL's `host[:port]` as sent in `Host` (the port only when it is not
+/// the scheme's default).
+pub fn authority(url: &Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
 /// A URL for people: scheme, host and path, never the query (which may hold
 /// a signature or a token).
 pub fn redact(url: &str) -> String {

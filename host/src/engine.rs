@@ -13,8 +13,8 @@ mod generated {
 }
 
 pub use generated::exports::ferry::transfer::engine::{
-    Failure, FailureKind, Job, PartResult, PartTask, Report, SignatureVersion, SourceInfo,
-    UploadPlan,
+    Addressing, EndpointKind, Failure, FailureKind, Job, PartResult, PartTask, Report,
+    SignatureVersion, SourceInfo, UploadPlan,
 };
 
 use crate::egress::Egress;

@@ -25,8 +25,9 @@ pub mod transfer;
 pub mod trigger;
 
 pub use egress::Egress;
+pub use engine::{Addressing, EndpointKind};
 pub use events::Event;
 pub use interrupt::Interrupt;
 pub use limits::Limits;
 pub use runtime::Runtime;
-pub use transfer::{Addressing, Credentials, EndpointKind, Report, Transfer, TransferError};
+pub use transfer::{Credentials, Report, Transfer, TransferError};

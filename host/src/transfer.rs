@@ -16,6 +16,7 @@
 //! ```
 
 use crate::egress::Egress;
+use crate::engine::{Addressing, EndpointKind};
 use crate::events::{Event, EventPipe, Lines};
 use crate::fanout::FanoutBackend;
 use crate::interrupt::Interrupt;
@@ -140,30 +141,6 @@ impl Credentials {
     }
 }
 
-/// How requests name the bucket (the component decides when unset: path
-/// style for IP addresses and `localhost`, virtual-hosted otherwise).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Addressing {
-    /// `ENDPOINT/BUCKET/KEY`.
-    Path,
-    /// `BUCKET.ENDPOINT/KEY`.
-    VirtualHosted,
-    /// The endpoint is the bucket's own domain (an OSS CNAME): `ENDPOINT/KEY`.
-    Cname,
-}
-
-/// Which of the store's endpoints to use when none is given.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum EndpointKind {
-    /// `oss-REGION.aliyuncs.com`, `s3.REGION.amazonaws.com`.
-    #[default]
-    Public,
-    /// `oss-REGION-internal.aliyuncs.com` (OSS only).
-    Internal,
-    /// `oss-accelerate.aliyuncs.com`, `s3-accelerate.amazonaws.com`.
-    Accelerate,
-}
-
 /// Whether a target is an S3 one (`s3://`) rather than OSS (`oss://`).
 fn is_s3(target: &str) -> bool {
     target.starts_with("s3://")
@@ -204,7 +181,7 @@ pub struct Transfer {
     endpoint: Option<String>,
     region: Option<String>,
     addressing: Option<Addressing>,
-    endpoint_kind: EndpointKind,
+    endpoint_kind: Option<EndpointKind>,
     part_size: Option<String>,
     signature: Option<String>,
     credentials: Option<Credentials>,
@@ -265,7 +242,7 @@ impl Transfer {
 
     /// Which default endpoint to use when none is given.
     pub fn endpoint_kind(mut self, kind: EndpointKind) -> Self {
-        self.endpoint_kind = kind;
+        self.endpoint_kind = Some(kind);
         self
     }
 
@@ -431,7 +408,7 @@ impl Transfer {
             Some(Addressing::Cname) => args.push("--cname".into()),
             Some(Addressing::VirtualHosted) | None => {}
         }
-        match self.endpoint_kind {
+        match self.endpoint_kind.unwrap_or(EndpointKind::Public) {
             EndpointKind::Internal => args.push("--internal".into()),
             EndpointKind::Accelerate => args.push("--accelerate".into()),
             EndpointKind::Public => {}
@@ -464,13 +441,13 @@ impl Transfer {
         }
         if is_s3(&self.target) {
             let region = self.region.as_deref().unwrap_or("us-east-1");
-            return Some(match self.endpoint_kind {
+            return Some(match self.endpoint_kind.unwrap_or(EndpointKind::Public) {
                 EndpointKind::Accelerate => "https://s3-accelerate.amazonaws.com".into(),
                 _ => format!("https://s3.{region}.amazonaws.com"),
             });
         }
         let region = self.region.as_ref()?;
-        Some(match self.endpoint_kind {
+        Some(match self.endpoint_kind.unwrap_or(EndpointKind::Public) {
             EndpointKind::Public => format!("https://oss-{region}.aliyuncs.com"),
             EndpointKind::Internal => format!("https://oss-{region}-internal.aliyuncs.com"),
             EndpointKind::Accelerate => "https://oss-accelerate.aliyuncs.com".into(),

@@ -159,8 +159,15 @@ struct Run {
     stderr: String,
 }
 
-/// `ferry copy SOURCE s3://BUCKET/KEY --endpoint ... --json` with `secret`.
-fn ferry(server: &S3Server, source_url: &str, key: &str, extra: &[&str], secret: &str) -> Run {
+/// `ferry copy SOURCE s3://BUCKET/KEY --endpoint ... --json` with the key
+/// `(id, secret)`.
+fn ferry(
+    server: &S3Server,
+    source_url: &str,
+    key: &str,
+    extra: &[&str],
+    (id, secret): (&str, &str),
+) -> Run {
     let out = Command::new(ferry_bin())
         .arg("copy")
         .arg(source_url)
@@ -168,7 +175,7 @@ fn ferry(server: &S3Server, source_url: &str, key: &str, extra: &[&str], secret:
         .args(["--endpoint", &server.endpoint, "--json"])
         .args(extra)
         .env_clear()
-        .env("AWS_ACCESS_KEY_ID", &server.id)
+        .env("AWS_ACCESS_KEY_ID", id)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("FERRY_COMPONENT", component())
         .output()
@@ -238,7 +245,13 @@ fn copy_and_verify(
     key: &str,
     extra: &[&str],
 ) -> Value {
-    let run = ferry(server, &source.url(seed, size), key, extra, &server.secret);
+    let run = ferry(
+        server,
+        &source.url(seed, size),
+        key,
+        extra,
+        (&server.id, &server.secret),
+    );
     assert_eq!(run.code, 0, "ferry failed: {}\n{}", run.result, run.stderr);
     assert_eq!(run.result["size"], size);
     check_object(server, key, seed, size);
@@ -325,7 +338,13 @@ fn s3s_fs_failures_leave_nothing() {
     let source = SourceServer::start(SourceConfig::default()).unwrap();
     let url = source.url(90, 30 * MIB);
 
-    let run = ferry(&server, &url, "wrong.bin", &[], "not-the-secret");
+    let run = ferry(
+        &server,
+        &url,
+        "wrong.bin",
+        &[],
+        (&server.id, "not-the-secret"),
+    );
     assert_eq!(run.code, 4, "{}", run.result);
     let message = run.result["message"].as_str().unwrap();
     assert!(
@@ -342,7 +361,7 @@ fn s3s_fs_failures_leave_nothing() {
         &url,
         "changed.bin",
         &["--instances", "2"],
-        &server.secret,
+        (&server.id, &server.secret),
     );
     assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
     assert!(
@@ -361,7 +380,7 @@ fn s3s_fs_failures_leave_nothing() {
         &url,
         "small.bin",
         &["--part-size", "1MiB"],
-        &server.secret,
+        (&server.id, &server.secret),
     );
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("5.00 MiB"), "{}", run.stderr);
@@ -425,7 +444,13 @@ fn moto_copies_and_resumes() {
     let kept = tool(&server, &["uploads", BUCKET]);
     assert_eq!(kept["uploads"].as_array().unwrap().len(), 1, "{kept}");
 
-    let run = ferry(&server, &url, "resumed.bin", &["--resume"], &server.secret);
+    let run = ferry(
+        &server,
+        &url,
+        "resumed.bin",
+        &["--resume"],
+        (&server.id, &server.secret),
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert!(
         run.result["reused_parts"].as_u64().unwrap() > 0,
@@ -443,7 +468,13 @@ fn moto_refuses_bad_credentials() {
     let server = moto(true);
     let source = SourceServer::start(SourceConfig::default()).unwrap();
     let url = source.url(120, 8 * MIB);
-    let run = ferry(&server, &url, "wrong.bin", &[], "not-the-secret");
+    let run = ferry(
+        &server,
+        &url,
+        "wrong.bin",
+        &[],
+        (&server.id, "not-the-secret"),
+    );
     assert_eq!(run.code, 4, "{}", run.result);
     assert!(
         run.result["message"]
@@ -453,14 +484,13 @@ fn moto_refuses_bad_credentials() {
         "{}",
         run.result
     );
-    let unknown = S3Server {
-        child: Command::new("true").spawn().unwrap(),
-        endpoint: server.endpoint.clone(),
-        root: None,
-        id: "AKIAUNKNOWNKEY000000".into(),
-        secret: "whatever".into(),
-    };
-    let run = ferry(&unknown, &url, "unknown.bin", &[], "whatever");
+    let run = ferry(
+        &server,
+        &url,
+        "unknown.bin",
+        &[],
+        ("AKIAUNKNOWNKEY000000", "whatever"),
+    );
     assert_eq!(run.code, 4, "{}", run.result);
     assert!(
         run.result["message"]
@@ -499,7 +529,7 @@ fn same_store_sources_are_copied_inside_s3() {
                 from,
                 &key,
                 &["--part-size", "5MiB"],
-                &server.secret,
+                (&server.id, &server.secret),
             );
             assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
             assert!(

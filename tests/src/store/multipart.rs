@@ -91,14 +91,7 @@ pub async fn upload_part(
         }
         received.crc64 ^= crc64::last_bit_flip();
     }
-    let part = Part {
-        size: received.size,
-        crc64: received.crc64,
-        etag: etag::quoted(&tag),
-        etag_bytes: tag,
-        last_modified: SystemTime::now(),
-        file: file.clone(),
-    };
+    let part = new_part(received.size, received.crc64, tag, file.clone());
     let etag_value = part.etag.clone();
     // The upload may have been aborted or completed while the body streamed.
     keep_part(store, ctx, upload_id, number, part)?;
@@ -209,14 +202,7 @@ pub fn upload_part_copy(
     let copied = sink::copy_range(segments, start, end, file.as_deref())
         .map_err(|e| OssError::InternalError(format!("copying the source range: {e}")))?;
     let tag = etag::bytes(Some(copied.md5), copied.crc64, end - start);
-    let part = Part {
-        size: end - start,
-        crc64: copied.crc64,
-        etag: etag::quoted(&tag),
-        etag_bytes: tag,
-        last_modified: SystemTime::now(),
-        file: file.clone(),
-    };
+    let part = new_part(end - start, copied.crc64, tag, file.clone());
     let etag_value = part.etag.clone();
     keep_part(store, ctx, upload_id, number, part)?;
     let mut resp = xml_response(xml::document(&xml::CopyPartResult {
@@ -232,6 +218,18 @@ pub fn upload_part_copy(
         copied.crc64.to_string().parse().expect("digits"),
     );
     Ok(resp)
+}
+
+/// A part received now, its ETag made from `tag`.
+fn new_part(size: u64, crc64: u64, tag: [u8; 16], file: Option<std::path::PathBuf>) -> Part {
+    Part {
+        size,
+        crc64,
+        etag: etag::quoted(&tag),
+        etag_bytes: tag,
+        last_modified: SystemTime::now(),
+        file,
+    }
 }
 
 /// Records `part` as part `number` of the upload, replacing (and freeing)
