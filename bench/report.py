@@ -21,6 +21,7 @@ import sys
 MB = 1e6
 FC_RATE = 13_000_000
 MIB = 1024 * 1024
+CAP_CONNS = 100  # bench/run.sh CAP_CONNS: ranged connections of the capped ceiling
 
 # The FC design's figures (DESIGN.md, the FC table): size -> (1 instance, 100 instances), seconds.
 FC_DESIGN = {
@@ -142,6 +143,7 @@ def cmd_report(rows_path, meta_path, out_path):
     s3relay = {s: best("s3relay", s) for s in sizes}
     ferry_s3 = {s: best("ferry_s3", s) for s in sizes}
     same = {(s, r["id"]): r for r in ok if r["section"] == "same" for s in [r["size"]]}
+    capped = {r["id"]: r for r in ok if r["section"] == "capped"}
 
     table = []  # (section, row, size, wall, MB/s, compared, status)
 
@@ -187,6 +189,8 @@ def cmd_report(rows_path, meta_path, out_path):
             if r["id"] != "same-rclone" and rc:
                 parts.append(f"{m / mbps(rc):.2f}x rclone into the same store")
             comp = ", ".join(parts)
+        elif sec == "capped" and m:
+            comp = capped_comp(r, m, capped)
         elif sec == "s3relay" and m and relay.get(size):
             comp = f"{m / mbps(relay[size]) * 100:.0f}% of the relay into the null OSS store"
         elif sec == "fc":
@@ -211,10 +215,10 @@ def cmd_report(rows_path, meta_path, out_path):
         elif sec == "memory":
             comp = r.get("comp", "")
         label = r["label"]
-        if r.get("instances") and sec in ("ferry", "fc", "ferry_s3"):
+        if r.get("instances") and sec in ("ferry", "fc", "ferry_s3", "capped"):
             label = f"{label}, {r['instances']} inst."
         wall = fnum(r.get("wall")) if r.get("status") == "ok" else ""
-        if sec == "ferry" and r.get("seconds") is not None and r.get("status") == "ok":
+        if sec in ("ferry", "capped") and r.get("seconds") is not None and r.get("status") == "ok":
             wall += f" ({r['seconds']:.2f})"
         table.append((sec, label, fmt_size(size), wall, fnum(m, 0) if m else "", comp, status_of(r)))
 
@@ -274,6 +278,28 @@ def cmd_report(rows_path, meta_path, out_path):
         det.append(f"(100 x 13 MB/s asks for 1,300 MB/s; the fastest ferry run of this invocation moved "
                    f"{mbps(fastest):.0f} MB/s: source, ferry and store share {meta['machine']['nproc']} cores)")
     goal("FC table: 100 instances at or under the design's times", all_or_none(res), "; ".join(det))
+    # 1b, 2b. the same two goals on the design's source (13 MB/s a connection)
+    if any(r["section"] == "capped" for r in rows):
+        f, rl, c = capped.get("cap-ferry-oss"), capped.get("relay"), capped.get(f"ceiling{CAP_CONNS}")
+        if f and rl and c:
+            xr, pc = mbps(f) / mbps(rl), mbps(f) / mbps(c)
+            goal("on the design's source (13 MB/s a connection): ferry >= 1.5x the naive relay and >= 60% of the "
+                 "curl ceiling", xr >= 1.5 and pc >= 0.6,
+                 f"ferry over OSS, 100 inst., {xr:.1f}x the relay (one connection), {pc * 100:.0f}% of "
+                 f"{CAP_CONNS} ranged curl connections")
+        else:
+            goal("on the design's source: ferry >= 1.5x the relay and >= 60% of the ceiling", None, "a run failed")
+        f = capped.get("cap-ferry-s3")
+        peers = [capped[k] for k in ("cap-rclone-copyurl", "cap-rclone-copyto") if k in capped]
+        if f and peers:
+            rc = max(peers, key=mbps)
+            det = f"{f['label']} {mbps(f) / mbps(rc):.1f}x {rc['label']} (rclone's defaults, its faster command)"
+            t = capped.get("cap-rclone-copyto100")
+            if t:
+                det += f"; {mbps(f) / mbps(t):.2f}x rclone told to use 100 streams, as many as ferry's instances"
+            goal("on the design's source: ferry >= 5x rclone", mbps(f) / mbps(rc) >= 5, det)
+        else:
+            goal("on the design's source: ferry >= 5x rclone", None, "a run failed or rclone is missing")
     # 4. per-part cost of a fresh instance
     r = next((r for r in rows if r["section"] == "cost" and r.get("per_part_ms") is not None), None)
     if r:
@@ -320,6 +346,7 @@ def cmd_report(rows_path, meta_path, out_path):
     for name, holds, det in goals:
         mark = {True: "HOLDS", False: "DOES NOT HOLD", None: "NOT MEASURED", "partial": "HOLDS WHERE MEASURED"}[holds]
         lines.append(f"- **{mark}**: {name}. {det}")
+    lines.extend(cpu_section(rows, ok, main_sizes, ceiling, relay, ferry_best, mach["nproc_usable"]))
     notes = meta.get("notes") or []
     if notes:
         lines.append("")
@@ -331,6 +358,68 @@ def cmd_report(rows_path, meta_path, out_path):
     with open(out_path, "w") as f:
         f.write(text)
     sys.stdout.write(text)
+
+
+def capped_comp(r, m, capped):
+    """The "compared" cell of a row on the capped source."""
+    c = capped.get(f"ceiling{CAP_CONNS}")
+    parts = []
+    if c and r["id"] != c["id"]:
+        parts.append(f"{m / mbps(c) * 100:.0f}% of ceiling")
+    if r["id"] == "cap-ferry-oss" and capped.get("relay"):
+        parts.append(f"{m / mbps(capped['relay']):.1f}x relay")
+    if r["id"] == "cap-ferry-s3":
+        for k, name in (("cap-rclone-copyurl", "copyurl"), ("cap-rclone-copyto", "copyto"),
+                        ("cap-rclone-copyto100", "copyto, 100 streams")):
+            if capped.get(k):
+                parts.append(f"{m / mbps(capped[k]):.1f}x rclone {name}")
+    return ", ".join(parts)
+
+
+def cpu(r):
+    """(client, sources, stores) core-seconds of a row, or None."""
+    if r.get("cpu_client") is None:
+        return None
+    return r["cpu_client"], r.get("cpu_source") or 0.0, r.get("cpu_store") or 0.0
+
+
+def cpu_section(rows, ok, main_sizes, ceiling, relay, ferry_best, cores):
+    """Where the CPU of each main run went, and what the throughput goals leave a client."""
+    picked = [r for r in ok if cpu(r) and (r["section"] == "capped" or (
+        r["section"] in ("ceiling", "relay", "ferry", "same") and r["size"] in main_sizes))]
+    if not picked:
+        return []
+    out = ["", "## Where the CPU goes", "",
+           f"Core-seconds (user + system) each side spent during the run, from /proc: the client process tree, "
+           f"the sources and the stores (`ferry-testbed`, s3s-fs). {cores} cores give {cores} core-seconds a second.", "",
+           "| section | row | size | wall s | client | sources | stores | total | cores busy | client core-s per GB |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in picked:
+        cl, so, st = cpu(r)
+        tot = cl + so + st
+        label = r["label"] + (f", {r['instances']} inst." if r.get("instances") else "")
+        out.append(f"| {r['section']} | {label.replace('|', chr(92) + '|')} | {fmt_size(r['size'])} | {r['wall']:.2f} | "
+                   f"{cl:.2f} | {so:.2f} | {st:.2f} | {tot:.2f} | {tot / r['wall']:.2f} | {cl / (r['size'] / 1e9):.2f} |")
+    out.append("")
+    out.append("What the two throughput goals leave a client, at each size: the time the goal allows, times the cores, "
+               "less what the source and store spent in ferry's best run (their work per byte does not depend on "
+               "the client):")
+    out.append("")
+    for s in main_sizes:
+        f, rl, c = ferry_best.get(s), relay.get(s), ceiling.get(s)
+        if not (f and rl and c and cpu(f) and cpu(rl)):
+            continue
+        gb = s / 1e9
+        fcl, fso, fst = cpu(f)
+        servers = fso + fst
+        rcl = cpu(rl)[0]
+        for name, t in (("1.5x the relay", rl["wall"] / 1.5), ("60% of the ceiling", s / (0.6 * mbps(c) * MB))):
+            budget = cores * t - servers
+            out.append(f"- {fmt_size(s)}, {name}: {t:.2f} s, {cores * t:.2f} core-s; the source and store need "
+                       f"{servers:.2f}, leaving the client {budget:.2f} core-s ({budget / gb:.2f} per GB). "
+                       f"ferry ({f['instances']} inst.) spent {fcl:.2f} ({fcl / gb:.2f} per GB); the relay's two "
+                       f"curls, which check nothing, {rcl:.2f} ({rcl / gb:.2f} per GB).")
+    return out
 
 
 def all_or_none(res):

@@ -39,12 +39,15 @@ if [[ $QUICK == 1 ]]; then
     INSTANCES=(1 4)
     FC_SIZES=($((256 * MiB)))
     COST_SIZE=$((100 * MiB))
+    CAP_BIG=$((256 * MiB)) CAP_SMALL=$((32 * MiB))
 else
     MAIN_SIZES=($((2 * GiB)) $((10 * GiB)))
     INSTANCES=(1 2 4 8 16)
     FC_SIZES=(200000000 2000000000 10774000000 14680000000)
     COST_SIZE=$((100 * MiB))
+    CAP_BIG=2000000000 CAP_SMALL=200000000
 fi
+CAP_CONNS=100         # ranged curl connections for the ceiling of the capped source
 FC_RATE=13000000      # bytes/s per connection, the rate the FC design saw
 CEILING_CONNS=8       # ranged curl connections in parallel for the ceiling
 
@@ -68,7 +71,8 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 say() { printf '%s\n' "$*" >&2; }
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$(now) - $1:.3f}')"; }
-record() { $REPORT record "$ROWS" "$@"; }
+# record KEY=VALUE...: one row; the CPU of the run just timed (run_timed) goes with it
+record() { $REPORT record "$ROWS" "$@" $CPU_FIELDS; CPU_FIELDS=; }
 note() { NOTES+=("$*"); say "note: $*"; }
 
 # start_server VAR NAME CMD...: run CMD in the background, wait (10 s at most)
@@ -78,6 +82,7 @@ start_server() {
     "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null &
     local pid=$! i line
     PIDS+=("$pid")
+    printf -v "${var}_PID" '%s' "$pid"
     for ((i = 0; i < 100; i++)); do
         line=$(head -n1 "$WORK/$name.out" 2>/dev/null)
         if [[ -n $line ]]; then
@@ -92,10 +97,22 @@ start_server() {
     return 1
 }
 
+# CPU time (user + system, clock ticks) of the servers, by role, and of this
+# shell's waited-for children: the client of a run, its timeout and all
+# their children (each is reaped before the next run starts).
+SRC_PID= RSRC_PID= STORE_PID= MSTORE_PID= S3S_PID= CPU_FIELDS=
+TICK=$(getconf CLK_TCK)
+ticks() { local t=0 p; for p in "$@"; do [[ -n $p && -r /proc/$p/stat ]] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+cpu_now() { # SHELL_PID (a $(...) runs in a subshell: pass $BASHPID from outside)
+    echo "$(awk '{print $16 + $17}' "/proc/$1/stat") $(ticks "$SRC_PID" "$RSRC_PID") $(ticks "$STORE_PID" "$MSTORE_PID" "$S3S_PID")"
+}
+
 # run_timed LOG CMD...: run CMD under the time limit, stdout+stderr to LOG;
-# sets WALL (seconds) and RC (124 on time-out).
+# sets WALL (seconds), RC (124 on time-out) and CPU_FIELDS (core-seconds the
+# client, the sources and the stores spent meanwhile; the next record keeps them).
 run_timed() {
     local log=$1; shift
+    local me=$BASHPID c0; c0=$(cpu_now "$me")
     local t0; t0=$(now)
     # in the background and waited for, so that a signal to this script runs
     # its trap at once (timeout has its own process group: Ctrl-C misses it)
@@ -104,7 +121,11 @@ run_timed() {
     wait "$CURRENT"
     RC=$?
     CURRENT=
-    WALL=$(elapsed "$t0")
+    local t1; t1=$(now)
+    local c1; c1=$(cpu_now "$me")   # before any other child of this shell ends
+    WALL=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    CPU_FIELDS=$(awk -v a="$c0" -v b="$c1" -v t="$TICK" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        printf "cpu_client=%.2f cpu_source=%.2f cpu_store=%.2f", (y[1] - x[1]) / t, (y[2] - x[2]) / t, (y[3] - x[3]) / t }')
 }
 
 fail_note() { # RC LOG -> short reason
@@ -112,8 +133,8 @@ fail_note() { # RC LOG -> short reason
     else echo "exit $1: $(tail -c 300 "$2" | tr '\n"' '  ' | sed 's/  */ /g')"; fi
 }
 
-store_size() { # KEY -> size the store holds ('' if none)
-    curl -sS --max-time 10 "$STORE/-/object/$BUCKET/$1" 2>/dev/null |
+store_size() { # KEY [STORE_URL] -> size the store ($STORE by default) holds ('' if none)
+    curl -sS --max-time 10 "${2:-$STORE}/-/object/$BUCKET/$1" 2>/dev/null |
         python3 -c 'import json,sys
 try: print(json.load(sys.stdin)["size"])
 except Exception: print("")'
@@ -137,40 +158,40 @@ ceiling_one() { # SIZE
     fi
 }
 
-ceiling_ranged() { # SIZE
-    local size=$1 n=$CEILING_CONNS log=$WORK/ceiling8.log
-    say "== ceiling: curl, $n ranged connections, $size bytes"
+ceiling_ranged() { # SIZE [CONNECTIONS SECTION URL]
+    local size=$1 n=${2:-$CEILING_CONNS} section=${3:-ceiling} src=${4:-$SRC/obj/1/$1} log=$WORK/ceiling8.log
+    say "== $section: curl, $n ranged connections, $size bytes"
     local script='size=$1; n=$2; url=$3; chunk=$(( (size + n - 1) / n )); pids=()
         for ((i = 0; i < n; i++)); do a=$((i * chunk)); b=$((a + chunk - 1)); ((b >= size)) && b=$((size - 1))
             curl -sS -f -r "$a-$b" -o /dev/null -w "%{size_download}\n" "$url" & pids+=($!); done
         rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done; exit $rc'
-    run_timed "$log" bash -c "$script" ceiling "$size" "$n" "$SRC/obj/1/$size"
+    run_timed "$log" bash -c "$script" ceiling "$size" "$n" "$src"
     local got=0 line   # summed in bash: awk prints big sums as 1.07374e+10 (or caps them)
     while read -r line; do [[ $line =~ ^[0-9]+$ ]] && got=$((got + line)); done < "$log"
     if [[ $RC == 0 && $got == "$size" ]]; then
-        record section=ceiling id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=ok wall="$WALL"
+        record section="$section" id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=ok wall="$WALL"
     else
-        record section=ceiling id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=failed note="$(fail_note "$RC" "$log") got=$got"
+        record section="$section" id=ceiling$n label="curl -o /dev/null, $n ranged connections" size="$size" status=failed note="$(fail_note "$RC" "$log") got=$got"
     fi
 }
 
 # ---------------------------------------------------------------- relay
-relay() { # SIZE
-    local size=$1 key=relay-$1 log=$WORK/relay.log url
-    say "== naive relay: curl | curl -T - (presigned PutObject), $size bytes"
+relay() { # SIZE [SECTION URL]
+    local size=$1 section=${2:-relay} src=${3:-$SRC/obj/1/$1} key=relay-$1 log=$WORK/relay.log url
+    say "== $section: naive relay, curl | curl -T - (presigned PutObject), $size bytes"
     url=$(python3 - "$STORE" "$BUCKET" "$key" "$REGION" <<'EOF'
 import sys, oss2
 store, bucket, key, region = sys.argv[1:]
 auth = oss2.AuthV4("ferry-demo-key", "ferry-demo-secret")
 print(oss2.Bucket(auth, store, bucket, region=region).sign_url("PUT", key, 3600))
 EOF
-    ) || { record section=relay id=relay label="curl SRC \| curl -T - presigned PUT" size="$size" status=failed note="could not sign a PUT URL with oss2"; return; }
-    run_timed "$log" bash -c 'set -o pipefail; curl -sS -f "$1" | curl -sS -f -T - -o /dev/null "$2"' relay "$SRC/obj/1/$size" "$url"
+    ) || { record section="$section" id=relay label="curl SRC \| curl -T - presigned PUT" size="$size" status=failed note="could not sign a PUT URL with oss2"; return; }
+    run_timed "$log" bash -c 'set -o pipefail; curl -sS -f "$1" | curl -sS -f -T - -o /dev/null "$2"' relay "$src" "$url"
     local got; got=$(store_size "$key")
     if [[ $RC == 0 && $got == "$size" ]]; then
-        record section=relay id=relay label="curl SRC | curl -T - presigned PUT" size="$size" status=ok wall="$WALL"
+        record section="$section" id=relay label="curl SRC | curl -T - presigned PUT" size="$size" status=ok wall="$WALL"
     else
-        record section=relay id=relay label="curl SRC | curl -T - presigned PUT" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+        record section="$section" id=relay label="curl SRC | curl -T - presigned PUT" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
     fi
 }
 
@@ -234,6 +255,7 @@ start_s3s() {
     "$S3S" --host 127.0.0.1 --port "$port" --access-key bench-key --secret-key bench-secret "$S3_ROOT" \
         > "$WORK/s3s.out" 2> "$WORK/s3s.err" < /dev/null &
     PIDS+=($!)
+    S3S_PID=$!
     S3_URL=http://127.0.0.1:$port
     for ((i = 0; i < 100; i++)); do
         curl -s -o /dev/null --max-time 1 "$S3_URL/" && break
@@ -241,19 +263,18 @@ start_s3s() {
     done
     curl -s -o /dev/null --max-time 1 "$S3_URL/" || { say "bench: s3s-fs did not start: $(tail -n3 "$WORK/s3s.err")"; return 1; }
     say "bench: s3s-fs at $S3_URL (root $S3_ROOT)"
+}
+
+# rclone's remotes: the two sources, the shared test store and s3s-fs (when it runs)
+write_rclone_conf() {
     cat > "$WORK/rclone.conf" <<EOF
 [src]
 type = http
 url = $SRC/
 
-[s3]
-type = s3
-provider = Other
-endpoint = $S3_URL
-access_key_id = bench-key
-secret_access_key = bench-secret
-region = us-east-1
-force_path_style = true
+[rsrc]
+type = http
+url = $RSRC/
 
 [tb]
 type = s3
@@ -264,6 +285,17 @@ secret_access_key = $OSS_ACCESS_KEY_SECRET
 region = $REGION
 force_path_style = true
 no_check_bucket = true
+EOF
+    [[ -z ${S3_URL:-} ]] || cat >> "$WORK/rclone.conf" <<EOF
+
+[s3]
+type = s3
+provider = Other
+endpoint = $S3_URL
+access_key_id = bench-key
+secret_access_key = bench-secret
+region = us-east-1
+force_path_style = true
 EOF
 }
 
@@ -335,39 +367,42 @@ ferry_s3_row() { # SIZE
     rm -rf "${S3_ROOT:?}/bench/$id" "$S3_ROOT"/.upload* "$S3_ROOT"/.tmp.* 2>/dev/null
 }
 
+# tb_row SECTION ID LABEL SIZE KEY FERRY CMD...: one copy into the shared
+# test store ($MSTORE) as KEY; FERRY=1 also asks ferry's --json for ok, size
+# and equal CRCs. The row is ok only if the store then holds SIZE bytes.
+tb_row() {
+    local section=$1 id=$2 label=$3 size=$4 key=$5 isferry=$6; shift 6
+    local log=$WORK/$id.log ok=true fsize crc=1 scrc=1 got
+    say "== $label, $size bytes"
+    run_timed "$log" "$@"
+    got=$(store_size "$key" "$MSTORE")
+    fsize=$got
+    if [[ $isferry == 1 ]]; then
+        ok=$($REPORT field "$log" ok); fsize=$($REPORT field "$log" size)
+        crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64)
+    fi
+    if [[ $RC == 0 && $ok == true && $fsize == "$size" && $got == "$size" && -n $crc && $crc == "$scrc" ]]; then
+        record section="$section" id="$id" label="$label" size="$size" status=ok wall="$WALL"
+    else
+        record section="$section" id="$id" label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+    fi
+}
+
 # One store, three clients: the test store (null sink, MD5 ETags, as OSS
 # and S3 make them) speaks OSS and S3 SigV4 alike, so ferry over OSS, ferry
 # over S3 and rclone over S3 write to the very same server, which is not the
 # bottleneck (s3s-fs, on disk, is: see its rows).
 same_store_row() { # SIZE WHO
-    local size=$1 who=$2 id=same-$2-$1 log=$WORK/same-$2.log label ok fsize crc scrc
+    local size=$1 who=$2 key=same-$2-$1
     case $who in
-        ferry-oss) label="ferry copy oss:// into the test store (MD5 ETags), 16 inst." ;;
-        ferry-s3) label="ferry copy s3:// into the test store (MD5 ETags), 16 inst." ;;
-        rclone) label="rclone copyurl (S3) into the test store (MD5 ETags)" ;;
+        ferry-oss) tb_row same same-ferry-oss "ferry copy oss:// into the test store (MD5 ETags), 16 inst." "$size" "$key" 1 \
+            "$FERRY" copy "$SRC/obj/1/$size" "oss://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" --instances 16 --json ;;
+        ferry-s3) tb_row same same-ferry-s3 "ferry copy s3:// into the test store (MD5 ETags), 16 inst." "$size" "$key" 1 \
+            env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
+            "$FERRY" copy "$SRC/obj/1/$size" "s3://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" --instances 16 --json ;;
+        rclone) tb_row same same-rclone "rclone copyurl (S3) into the test store (MD5 ETags)" "$size" "$key" 0 \
+            env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$SRC/obj/1/$size" "tb:$BUCKET/$key" ;;
     esac
-    say "== $label, $size bytes"
-    case $who in
-        ferry-oss) run_timed "$log" "$FERRY" copy "$SRC/obj/1/$size" "oss://$BUCKET/$id" --endpoint "$MSTORE" \
-            --region "$REGION" --instances 16 --json ;;
-        ferry-s3) run_timed "$log" env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
-            "$FERRY" copy "$SRC/obj/1/$size" "s3://$BUCKET/$id" --endpoint "$MSTORE" --region "$REGION" --instances 16 --json ;;
-        rclone) run_timed "$log" env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$SRC/obj/1/$size" "tb:$BUCKET/$id" ;;
-    esac
-    local got; got=$(curl -sS --max-time 10 "$MSTORE/-/object/$BUCKET/$id" 2>/dev/null |
-        python3 -c 'import json,sys
-try: print(json.load(sys.stdin)["size"])
-except Exception: print("")')
-    if [[ $who == rclone ]]; then ok=true; fsize=$got; crc=1; scrc=1
-    else
-        ok=$($REPORT field "$log" ok); fsize=$($REPORT field "$log" size)
-        crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64)
-    fi
-    if [[ $RC == 0 && $ok == true && $fsize == "$size" && $got == "$size" && -n $crc && $crc == "$scrc" ]]; then
-        record section=same id="same-$who" label="$label" size="$size" status=ok wall="$WALL"
-    else
-        record section=same id="same-$who" label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
-    fi
 }
 
 rclone_rows() { # SIZE
@@ -410,6 +445,38 @@ fc_rows() {
             fi
         done
     done
+}
+
+# ---------------------------------------------------------------- the design's source
+# The goals once more, on the source the FC design copies from: every
+# connection capped at 13 MB/s (as a public-internet source is), so a client
+# is bound by how many connections it keeps busy, not by the 2 cores. One
+# connection's rows (the relay, rclone copyurl) use the small size: at
+# 13 MB/s the big one would take minutes for the same figure.
+capped_rows() {
+    local big=$CAP_BIG small=$CAP_SMALL key
+    warm_source "$RSRC/obj/2/$big"
+    warm_source "$RSRC/obj/2/$small"
+    ceiling_ranged "$big" "$CAP_CONNS" capped "$RSRC/obj/2/$big"
+    relay "$small" capped "$RSRC/obj/2/$small"
+    ferry_copy capped cap-ferry-oss "ferry copy oss:// (CRC-64 checked)" "$RSRC/obj/2/$big" "$big" 100
+    key=cap-ferry-s3-$big
+    tb_row capped cap-ferry-s3 "ferry copy s3:// into the test store (MD5 ETags), 100 inst." "$big" "$key" 1 \
+        env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
+        "$FERRY" copy "$RSRC/obj/2/$big" "s3://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" --instances 100 --json
+    if [[ -z $RCLONE ]]; then
+        record section=capped id=cap-rclone label="rclone" size="$big" status="not measured" note="rclone could not be installed"
+        return
+    fi
+    key=cap-rclone-copyurl-$small
+    tb_row capped cap-rclone-copyurl "rclone copyurl (S3) into the test store (MD5 ETags)" "$small" "$key" 0 \
+        env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$RSRC/obj/2/$small" "tb:$BUCKET/$key"
+    key=cap-rclone-copyto-$big
+    tb_row capped cap-rclone-copyto "rclone copyto :http: (S3) into the test store (MD5 ETags)" "$big" "$key" 0 \
+        env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto "rsrc:obj/2/$big" "tb:$BUCKET/$key"
+    key=cap-rclone-copyto100-$big
+    tb_row capped cap-rclone-copyto100 "rclone copyto :http: --multi-thread-streams 100 (S3) into the test store" "$big" "$key" 0 \
+        env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto --multi-thread-streams 100 "rsrc:obj/2/$big" "tb:$BUCKET/$key"
 }
 
 # memory_row SIZE INSTANCES: from the ferry run just made (FERRY_*).
@@ -477,6 +544,7 @@ main() {
     if [[ -z $RCLONE ]]; then note "rclone is missing and could not be installed: its rows are not measured"; fi
     if [[ -z $S3S ]]; then note "s3s-fs 0.14.1 is missing and could not be installed: the rclone rows are not measured"
     elif ! start_s3s; then note "s3s-fs did not start: the rclone rows are not measured"; S3_URL=""; fi
+    write_rclone_conf
 
     # warm-up: the first ferry run compiles the component into its .cwasm cache
     say "== warm-up (not recorded)"
@@ -492,6 +560,7 @@ main() {
         rclone_rows "$size"
     done
     fc_rows
+    capped_rows
     cost_rows
     finish
 }
