@@ -70,7 +70,8 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
 now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$(now) - $1:.3f}')"; }
+span() { python3 -c "print(f'{$2 - $1:.3f}')"; }   # FROM TO -> seconds
+elapsed() { span "$1" "$(now)"; }
 # record KEY=VALUE...: one row; the CPU of the run just timed (run_timed) goes with it
 record() { $REPORT record "$ROWS" "$@" $CPU_FIELDS; CPU_FIELDS=; }
 note() { NOTES+=("$*"); say "note: $*"; }
@@ -123,7 +124,7 @@ run_timed() {
     CURRENT=
     local t1; t1=$(now)
     local c1; c1=$(cpu_now "$me")   # before any other child of this shell ends
-    WALL=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    WALL=$(span "$t0" "$t1")
     CPU_FIELDS=$(awk -v a="$c0" -v b="$c1" -v t="$TICK" 'BEGIN { split(a, x, " "); split(b, y, " ")
         printf "cpu_client=%.2f cpu_source=%.2f cpu_store=%.2f", (y[1] - x[1]) / t, (y[2] - x[2]) / t, (y[3] - x[3]) / t }')
 }
