@@ -10,7 +10,6 @@ use crate::store;
 use crate::target::redact;
 use crate::{PartCheck, PartResult, PartTask, StoreKind};
 use md5::{Digest as _, Md5};
-use url::Url;
 
 /// Bytes read from the source per step (and written to the store).
 pub const CHUNK: u64 = 1 << 20;
@@ -135,13 +134,14 @@ pub async fn fetch_range(task: &PartTask) -> Result<BodyReader> {
     let source = parse_source_url(&task.source_url)?;
     let shown = redact(&task.source_url);
     let last = task.offset + task.length - 1;
-    let mut headers = vec![("range".to_string(), format!("bytes={}-{last}", task.offset))];
+    let mut headers = vec![("range", format!("bytes={}-{last}", task.offset))];
     if let Some(etag) = &task.if_match {
-        headers.push(("if-match".into(), etag.clone()));
+        headers.push(("if-match", etag.clone()));
     } else if let Some(date) = &task.if_unmodified_since {
-        headers.push(("if-unmodified-since".into(), date.clone()));
+        headers.push(("if-unmodified-since", date.clone()));
     }
-    let response = http::send("GET", &source, &headers, None, Timeouts::default())
+    let headers = source.headers(&headers);
+    let response = http::send("GET", &source.url, &headers, None, Timeouts::default())
         .await
         .map_err(|e| source_transport(e, &shown))?;
     // A server that ignores If-Match still names the version it sends.
@@ -166,21 +166,53 @@ pub async fn fetch_range(task: &PartTask) -> Result<BodyReader> {
                     task.offset
                 )));
             }
+            if let Some((_, _, total)) = range {
+                check_stated_size(task.source_size, total, "its Content-Range", &shown)?;
+            }
         }
         // A whole-object answer is right only if the part is the whole object.
-        200 if task.offset == 0
-            && response
-                .header("content-length")
-                .and_then(|v| v.parse::<u64>().ok())
-                == Some(task.length) => {}
         200 => {
-            return Err(Error::source(format!(
-                "the source {shown} ignored the Range header and sent the whole object"
-            )))
+            let sent = response
+                .header("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if let Some(sent) = sent {
+                check_stated_size(
+                    task.source_size,
+                    sent,
+                    "the Content-Length of a 200",
+                    &shown,
+                )?;
+            }
+            if !(task.offset == 0 && sent == Some(task.length)) {
+                return Err(Error::source(format!(
+                    "the source {shown} ignored the Range header and sent the whole object"
+                )));
+            }
         }
         _ => return Err(source_status(&response, &shown)),
     }
     response.reader().map_err(|e| source_transport(e, &shown))
+}
+
+/// A size the source states (`stated`, from `header`) must be the size the
+/// copy was planned with: a source that names two sizes (a HEAD of one, a
+/// `Content-Range` total of another) is not one object, and copying the
+/// planned number of bytes would complete a truncated or padded object that
+/// no CRC could catch when the source offers none.
+pub fn check_stated_size(
+    planned: Option<u64>,
+    stated: u64,
+    header: &str,
+    shown: &str,
+) -> Result<()> {
+    match planned {
+        Some(planned) if planned != stated => Err(Error::source(format!(
+            "the source {shown} states two sizes: {planned} bytes when the copy was planned, \
+             {stated} in {header}; it is changing or misconfigured (a cache or proxy in front \
+             of it?), so nothing was completed; run the copy again once it gives one size"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Streams `length` bytes from `chunks` into the presigned UploadPart URL,
@@ -193,10 +225,8 @@ pub async fn upload(
     length: u64,
     mut chunks: Chunks<'_>,
 ) -> Result<PartResult> {
-    let upload = Url::parse(upload_url)
-        .map_err(|_| Error::invalid("part task has an unreadable upload URL"))?;
     // No Content-Type: a presigned URL signs none, and OSS signs it when sent.
-    let (pending, writer) = http::start("PUT", &upload, &[], Some(length), Timeouts::default())
+    let (pending, writer) = http::start("PUT", upload_url, &[], Some(length), Timeouts::default())
         .map_err(|e| store::transport_error(e, "UploadPart"))?;
     let mut writer = writer.expect("a PUT with a length has a body");
 

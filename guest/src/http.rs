@@ -15,7 +15,6 @@ use crate::wasi::http::types::{
 use crate::wasi::io::streams::{InputStream, OutputStream, StreamError};
 use std::fmt;
 use std::time::Duration;
-use url::Url;
 
 /// A failure below HTTP semantics: the request never got a response, or a
 /// body broke off.
@@ -23,8 +22,15 @@ use url::Url;
 pub enum HttpError {
     /// The request could not be built (bad header, bad URL).
     Request(String),
-    /// The transport failed (refused, reset, timeout, TLS, denied by policy).
+    /// The peer could not be reached (refused, no DNS answer, connect timed
+    /// out): may pass, but a wrong host or port is the usual cause.
+    Unreachable(String),
+    /// The transport failed in a way that may pass (reset, timeout).
     Transport(String),
+    /// The transport failed in a way that will not pass by retrying: the
+    /// runtime's egress policy denied the request, or the peer's TLS
+    /// certificate is not trusted.
+    Refused(String),
     /// A body stream failed midway.
     Stream(String),
 }
@@ -33,7 +39,9 @@ impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HttpError::Request(m) => write!(f, "invalid request: {m}"),
-            HttpError::Transport(m) => write!(f, "{m}"),
+            HttpError::Unreachable(m) | HttpError::Transport(m) | HttpError::Refused(m) => {
+                write!(f, "{m}")
+            }
             HttpError::Stream(m) => write!(f, "body stream failed: {m}"),
         }
     }
@@ -43,27 +51,49 @@ impl HttpError {
     /// Whether the same request may succeed later.
     pub fn is_transient(&self) -> bool {
         match self {
-            HttpError::Request(_) => false,
-            HttpError::Transport(m) => !m.contains("HttpRequestDenied"),
-            HttpError::Stream(_) => true,
+            HttpError::Request(_) | HttpError::Refused(_) => false,
+            HttpError::Unreachable(_) | HttpError::Transport(_) | HttpError::Stream(_) => true,
         }
     }
 }
 
-fn describe(code: &ErrorCode) -> String {
+/// What a `wasi:http` error code means, for a request to `authority`:
+/// permanent failures as [`HttpError::Refused`], the rest as transient.
+fn describe(code: &ErrorCode, authority: &str) -> HttpError {
+    let transient = |m: String| HttpError::Transport(m);
     match code {
-        ErrorCode::ConnectionRefused => "connection refused".into(),
-        ErrorCode::ConnectionTerminated => "connection reset".into(),
-        ErrorCode::ConnectionTimeout => "connect timed out".into(),
-        ErrorCode::ConnectionReadTimeout => "read timed out".into(),
-        ErrorCode::HttpRequestDenied => {
-            "request denied by the runtime's egress policy (HttpRequestDenied)".into()
+        ErrorCode::ConnectionRefused => {
+            HttpError::Unreachable(format!("{authority} refused the connection"))
         }
-        ErrorCode::DnsError(e) => format!(
-            "DNS lookup failed ({})",
+        ErrorCode::ConnectionTerminated => transient(format!("{authority} reset the connection")),
+        ErrorCode::ConnectionTimeout => {
+            HttpError::Unreachable(format!("connecting to {authority} timed out"))
+        }
+        ErrorCode::ConnectionReadTimeout => {
+            transient(format!("reading from {authority} timed out"))
+        }
+        ErrorCode::HttpRequestDenied => HttpError::Refused(format!(
+            "the request to {authority} was denied by the runtime's egress policy \
+             (HttpRequestDenied)"
+        )),
+        ErrorCode::TlsCertificateError => HttpError::Refused(format!(
+            "the TLS certificate of {authority} is not trusted (self-signed, from a private \
+             CA, expired or for another name); ferry trusts the public web PKI: use a URL \
+             whose certificate a public CA issued, or plain http:// on a network you trust"
+        )),
+        ErrorCode::TlsAlertReceived(alert) => HttpError::Refused(format!(
+            "{authority} refused the TLS handshake ({}); check that it serves TLS on this \
+             port and accepts TLS 1.2 or 1.3",
+            alert
+                .alert_message
+                .clone()
+                .unwrap_or_else(|| "no reason given".into())
+        )),
+        ErrorCode::DnsError(e) => HttpError::Unreachable(format!(
+            "DNS lookup of {authority} failed ({})",
             e.rcode.clone().unwrap_or_else(|| "no answer".into())
-        ),
-        other => format!("{other:?}"),
+        )),
+        other => transient(format!("{authority}: {other:?}")),
     }
 }
 
@@ -85,15 +115,20 @@ impl Default for Timeouts {
     }
 }
 
-/// Starts a request. With `body_length` set, the request carries that many
-/// bytes, written through the returned [`BodyWriter`].
+/// Starts a request to `url`, an absolute `http(s)` URL sent exactly as
+/// given: its path is not normalised (an object key `a/../b` stays one).
+/// With `body_length` set, the request carries that many bytes, written
+/// through the returned [`BodyWriter`].
 pub fn start(
     method: &str,
-    url: &Url,
+    url: &str,
     headers: &[(String, String)],
     body_length: Option<u64>,
     timeouts: Timeouts,
 ) -> Result<(PendingResponse, Option<BodyWriter>), HttpError> {
+    let uri: ::http::Uri = url
+        .parse()
+        .map_err(|e| HttpError::Request(format!("unusable URL: {e}")))?;
     let mut list: Vec<(String, Vec<u8>)> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
@@ -113,25 +148,37 @@ pub fn start(
     };
     let bad = |what: &str| HttpError::Request(format!("cannot set the {what}"));
     request.set_method(&method).map_err(|_| bad("method"))?;
-    let scheme = match url.scheme() {
-        "http" => Scheme::Http,
-        "https" => Scheme::Https,
-        other => return Err(HttpError::Request(format!("unsupported scheme {other}"))),
+    let scheme = match uri.scheme_str() {
+        Some("http") => Scheme::Http,
+        Some("https") => Scheme::Https,
+        other => {
+            return Err(HttpError::Request(format!(
+                "unsupported scheme {}",
+                other.unwrap_or("(none)")
+            )))
+        }
     };
     request
         .set_scheme(Some(&scheme))
         .map_err(|_| bad("scheme"))?;
-    let authority = crate::target::authority(url)
+    // Credentials in the authority are the caller's to send as a header.
+    let authority = uri
+        .authority()
+        .map(|a| {
+            a.as_str()
+                .rsplit('@')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .filter(|a| !a.is_empty())
         .ok_or_else(|| HttpError::Request("URL has no host".into()))?;
     request
         .set_authority(Some(&authority))
         .map_err(|_| bad("authority"))?;
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
     request
-        .set_path_with_query(Some(&path))
+        .set_path_with_query(Some(path))
         .map_err(|_| bad("path"))?;
     let body = match body_length {
         Some(_) => Some(request.body().map_err(|_| bad("body"))?),
@@ -143,17 +190,19 @@ pub fn start(
     let _ = options.set_connect_timeout(Some(nanos(timeouts.connect)));
     let _ = options.set_first_byte_timeout(Some(nanos(timeouts.first_byte)));
     let _ = options.set_between_bytes_timeout(Some(nanos(timeouts.between_bytes)));
-    let future = outgoing_handler::handle(request, Some(options))
-        .map_err(|e| HttpError::Transport(describe(&e)))?;
-    let writer = body.map(BodyWriter::new).transpose()?;
-    Ok((PendingResponse(future), writer))
+    let future =
+        outgoing_handler::handle(request, Some(options)).map_err(|e| describe(&e, &authority))?;
+    let writer = body
+        .map(|b| BodyWriter::new(b, authority.clone()))
+        .transpose()?;
+    Ok((PendingResponse { future, authority }, writer))
 }
 
 /// Sends a request with an in-memory body (possibly empty) and returns the
 /// response.
 pub async fn send(
     method: &str,
-    url: &Url,
+    url: &str,
     headers: &[(String, String)],
     body: Option<&[u8]>,
     timeouts: Timeouts,
@@ -167,15 +216,19 @@ pub async fn send(
 }
 
 /// A response on its way.
-pub struct PendingResponse(FutureIncomingResponse);
+pub struct PendingResponse {
+    future: FutureIncomingResponse,
+    /// The `host[:port]` asked, for messages.
+    authority: String,
+}
 
 impl PendingResponse {
     /// Waits for the response head.
     pub async fn response(self) -> Result<Response, HttpError> {
-        wait(self.0.subscribe()).await;
-        let response = match self.0.get() {
+        wait(self.future.subscribe()).await;
+        let response = match self.future.get() {
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(HttpError::Transport(describe(&code))),
+            Some(Ok(Err(code))) => return Err(describe(&code, &self.authority)),
             Some(Err(())) | None => {
                 return Err(HttpError::Transport("response already taken".into()))
             }
@@ -295,17 +348,21 @@ impl BodyReader {
 pub struct BodyWriter {
     stream: Option<OutputStream>,
     body: Option<OutgoingBody>,
+    /// The peer, for messages.
+    peer: String,
 }
 
 impl BodyWriter {
-    /// Opens an outgoing body for writing (a request's or a response's).
-    pub fn new(body: OutgoingBody) -> Result<BodyWriter, HttpError> {
+    /// Opens an outgoing body for writing (a request's to `peer`, or a
+    /// response's).
+    pub fn new(body: OutgoingBody, peer: String) -> Result<BodyWriter, HttpError> {
         let stream = body
             .write()
             .map_err(|_| HttpError::Request("cannot open the body".into()))?;
         Ok(BodyWriter {
             stream: Some(stream),
             body: Some(body),
+            peer,
         })
     }
 
@@ -337,7 +394,7 @@ impl BodyWriter {
     pub fn finish(mut self) -> Result<(), HttpError> {
         drop(self.stream.take());
         let body = self.body.take().expect("body present until finish");
-        OutgoingBody::finish(body, None).map_err(|e| HttpError::Transport(describe(&e)))
+        OutgoingBody::finish(body, None).map_err(|e| describe(&e, &self.peer))
     }
 }
 

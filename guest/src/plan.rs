@@ -9,6 +9,9 @@ use crate::size::human;
 use crate::store::{min_part_size, Store};
 use crate::target::redact;
 use crate::{FailureKind, Job, Plan, SourceInfo};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use url::Url;
 
 /// The part size when none is asked for: the FC design's 6 MiB.
@@ -145,9 +148,15 @@ pub fn choose_part_size(min: u64, size: u64, requested: Option<u64>) -> Result<u
 pub async fn probe(source_url: &str) -> Result<SourceInfo> {
     let url = parse_source_url(source_url)?;
     let shown = redact(source_url);
-    let head = http::send("HEAD", &url, &[], None, Timeouts::default())
-        .await
-        .map_err(|e| source_transport(e, &shown))?;
+    let head = http::send(
+        "HEAD",
+        &url.url,
+        &url.headers(&[]),
+        None,
+        Timeouts::default(),
+    )
+    .await
+    .map_err(|e| source_transport(e, &shown))?;
     if (200..300).contains(&head.status) {
         let info = info_from(&head, head_size(&head));
         let advertised = head
@@ -174,9 +183,9 @@ pub async fn probe(source_url: &str) -> Result<SourceInfo> {
 
 /// Probes with `Range: bytes=0-0`: a 206 tells the size and that ranges
 /// work; a 200 that they do not.
-async fn range_probe(url: &Url, shown: &str) -> Result<SourceInfo> {
-    let range = [("range".to_string(), "bytes=0-0".to_string())];
-    let get = http::send("GET", url, &range, None, Timeouts::default())
+async fn range_probe(url: &SourceUrl, shown: &str) -> Result<SourceInfo> {
+    let headers = url.headers(&[("range", "bytes=0-0".into())]);
+    let get = http::send("GET", &url.url, &headers, None, Timeouts::default())
         .await
         .map_err(|e| source_transport(e, shown))?;
     let info = match get.status {
@@ -205,16 +214,85 @@ async fn range_probe(url: &Url, shown: &str) -> Result<SourceInfo> {
     Ok(info)
 }
 
-pub fn parse_source_url(source_url: &str) -> Result<Url> {
-    Url::parse(source_url)
+/// A source URL ready to request: the URL as sent, without its
+/// `user:pass@`, and those credentials as Basic authentication. Its path is
+/// sent as given, not normalised (`curl --path-as-is`): object stores take
+/// `a/../b` as a key, and a file server resolves dot segments itself.
+pub struct SourceUrl {
+    /// `scheme://host[:port]/path?query`, as sent.
+    pub url: String,
+    /// `Basic …` from the URL's user and password. Never shown.
+    authorization: Option<String>,
+}
+
+impl SourceUrl {
+    /// The headers of a request to the source: `extra`, and the URL's
+    /// credentials.
+    pub fn headers(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        if let Some(auth) = &self.authorization {
+            headers.push(("authorization".into(), auth.clone()));
+        }
+        headers
+    }
+}
+
+/// Characters a request target may not carry as they are: controls,
+/// space, non-ASCII (encoded by `utf8_percent_encode` anyway) and the
+/// delimiters RFC 3986 excludes. `%` stays: what the user encoded stays
+/// encoded.
+const NOT_IN_TARGET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+pub fn parse_source_url(source_url: &str) -> Result<SourceUrl> {
+    let bad = || {
+        Error::invalid(format!(
+            "source {:?} is not an http(s) URL; write it as https://HOST/PATH",
+            redact(source_url)
+        ))
+    };
+    let parsed = Url::parse(source_url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "source {:?} is not an http(s) URL",
-                redact(source_url)
-            ))
-        })
+        .ok_or_else(bad)?;
+    let authorization = (!parsed.username().is_empty() || parsed.password().is_some()).then(|| {
+        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let pair = format!(
+            "{}:{}",
+            decode(parsed.username()),
+            decode(parsed.password().unwrap_or(""))
+        );
+        format!("Basic {}", BASE64.encode(pair))
+    });
+    // The scheme and authority as `Url` normalises them (lower case, no
+    // default port, no credentials); the path and query as typed.
+    let after_scheme = &source_url[source_url.find("://").ok_or_else(bad)? + 3..];
+    let target = after_scheme
+        .find(['/', '?', '#'])
+        .map_or("", |i| &after_scheme[i..]);
+    let target = target.split('#').next().unwrap_or_default();
+    let target = utf8_percent_encode(target, NOT_IN_TARGET).to_string();
+    let path = if target.starts_with('/') {
+        target
+    } else {
+        format!("/{target}")
+    };
+    let authority = crate::target::authority(&parsed).ok_or_else(bad)?;
+    let url = format!("{}://{authority}{path}", parsed.scheme());
+    url.parse::<::http::Uri>().map_err(|_| bad())?;
+    Ok(SourceUrl { url, authorization })
 }
 
 fn head_size(r: &Response) -> Option<u64> {
@@ -259,7 +337,11 @@ pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
 
 pub fn source_transport(e: HttpError, shown: &str) -> Error {
     let transient = e.is_transient();
-    let err = Error::source(format!("cannot read the source {shown}: {e}"));
+    let hint = match e {
+        HttpError::Unreachable(_) => "; check the host and port of the source URL",
+        _ => "",
+    };
+    let err = Error::source(format!("cannot read the source {shown}: {e}{hint}"));
     if transient {
         err.transient()
     } else {
@@ -335,6 +417,28 @@ mod tests {
         // S3 takes no part under 5 MiB.
         assert!(choose_part_size(5 << 20, 1 << 30, Some(1 << 20)).is_err());
         assert_eq!(choose_part_size(5 << 20, 1 << 30, None).unwrap(), 6 << 20);
+    }
+
+    #[test]
+    fn source_urls_are_sent_as_typed_with_credentials_as_basic_auth() {
+        let u = parse_source_url("HTTP://Alice:p%40ss@Example.COM:80/a/../b c.iso?x=1#f").unwrap();
+        assert_eq!(u.url, "http://example.com/a/../b%20c.iso?x=1");
+        // base64("Alice:p@ss")
+        assert_eq!(
+            u.headers(&[("range", "bytes=0-0".into())]),
+            [
+                ("range".to_string(), "bytes=0-0".to_string()),
+                (
+                    "authorization".to_string(),
+                    "Basic QWxpY2U6cEBzcw==".to_string()
+                )
+            ]
+        );
+        let plain = parse_source_url("https://h.example").unwrap();
+        assert_eq!(plain.url, "https://h.example/");
+        assert!(plain.headers(&[]).is_empty());
+        let e = parse_source_url("./big.iso").err().unwrap();
+        assert!(e.message.contains("\"./big.iso\""), "{}", e.message);
     }
 
     #[test]

@@ -226,6 +226,7 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
             source_crc64: Some(false),
             copy_source: Some(copy_source.clone()),
             upload_headers: Some(headers),
+            source_size: plan.source.size,
         });
     }
     // A store object the store would not copy itself is streamed through
@@ -256,6 +257,7 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
         source_crc64: Some(plan.source.crc64.is_some()),
         copy_source: None,
         upload_headers: None,
+        source_size: plan.source.size,
     })
 }
 
@@ -356,7 +358,7 @@ async fn post_part(base: &str, task: &PartTask, deadline: Duration) -> Result<Pa
         between_bytes: deadline,
         ..Timeouts::default()
     };
-    let response = http::send("POST", &url, &headers, Some(&body), timeouts)
+    let response = http::send("POST", url.as_str(), &headers, Some(&body), timeouts)
         .await
         .map_err(|e| Error::internal(format!("fan-out request failed: {e}")).transient())?;
     let status = response.status;

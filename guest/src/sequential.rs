@@ -5,7 +5,7 @@
 //! broken source stream is read again from the start, skipping the parts
 //! already uploaded.
 
-use crate::copy_part::{upload, Checks, Chunks, CHUNK};
+use crate::copy_part::{check_stated_size, upload, Checks, Chunks, CHUNK};
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::http::{self, Timeouts};
@@ -74,13 +74,27 @@ async fn stream_once(
     let shown = redact(&job.source_url);
     let mut headers = Vec::new();
     if let Some(etag) = &plan.source.etag {
-        headers.push(("if-match".to_string(), etag.clone()));
+        headers.push(("if-match", etag.clone()));
+    } else if let Some(date) = &plan.source.last_modified {
+        headers.push(("if-unmodified-since", date.clone()));
     }
-    let response = http::send("GET", &url, &headers, None, Timeouts::default())
+    let headers = url.headers(&headers);
+    let response = http::send("GET", &url.url, &headers, None, Timeouts::default())
         .await
         .map_err(|e| source_transport(e, &shown))?;
     if response.status != 200 {
         return Err(source_status(&response, &shown));
+    }
+    if let Some(sent) = response
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        check_stated_size(
+            plan.source.size,
+            sent,
+            "the Content-Length of a 200",
+            &shown,
+        )?;
     }
     let mut reader = response.reader().map_err(|e| source_transport(e, &shown))?;
     let checks = Checks {

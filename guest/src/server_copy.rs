@@ -78,7 +78,15 @@ pub fn store_object(source: &str, store: &Store) -> Result<Option<StoreObject>> 
     let Some(authority) = target::authority(&url) else {
         return Ok(None);
     };
-    let path = percent_encoding::percent_decode_str(url.path().trim_start_matches('/'))
+    // The path as typed (a key's dot segments are part of it).
+    let Some(path) = crate::plan::parse_source_url(source)
+        .ok()
+        .and_then(|s| s.url.parse::<::http::Uri>().ok())
+        .map(|u| u.path().to_string())
+    else {
+        return Ok(None);
+    };
+    let path = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
         .decode_utf8_lossy()
         .into_owned();
     let endpoint = store.endpoint_authority();
@@ -132,13 +140,17 @@ pub async fn copy_part(task: &PartTask, copy_source: &str) -> Result<PartResult>
         PartCheck::Crc64Xz => StoreKind::Oss,
         PartCheck::Md5Etag => StoreKind::S3,
     };
-    let url = Url::parse(&task.upload_url)
-        .map_err(|_| Error::invalid("part task has an unreadable upload URL"))?;
     let headers = task.upload_headers.clone().unwrap_or_default();
     let what = "UploadPartCopy";
-    let response = http::send("PUT", &url, &headers, Some(&[]), Timeouts::default())
-        .await
-        .map_err(|e| store::transport_error(e, what))?;
+    let response = http::send(
+        "PUT",
+        &task.upload_url,
+        &headers,
+        Some(&[]),
+        Timeouts::default(),
+    )
+    .await
+    .map_err(|e| store::transport_error(e, what))?;
     if response.status == 412 {
         let _ = response.bytes(64 * 1024).await;
         return Err(Error::source(format!(

@@ -143,7 +143,7 @@ async fn respond(out: ResponseOutparam, status: u16, body: &[u8], retry_after: O
         return;
     };
     ResponseOutparam::set(out, Ok(response));
-    let Ok(mut writer) = BodyWriter::new(outgoing) else {
+    let Ok(mut writer) = BodyWriter::new(outgoing, "the caller".into()) else {
         return;
     };
     if writer.write_all(body).await.is_ok() {

@@ -123,30 +123,43 @@ impl Store {
     /// A request for `key` (empty: the bucket), addressed as the store wants.
     fn request(&self, method: &str, key: &str) -> RequestParts {
         let mut req = RequestParts::new(method, &self.bucket, key);
-        let url = self.url(&req);
-        req.host = target::authority(&url).unwrap_or_default();
-        req.path = url.path().to_string();
+        let (host, path) = self.location(key);
+        req.host = host;
+        req.path = path;
         req
     }
 
-    /// The URL of a request: `https://BUCKET.ENDPOINT/KEY` (virtual-hosted),
-    /// `https://ENDPOINT/BUCKET/KEY` (path) or `https://ENDPOINT/KEY` (an OSS
-    /// CNAME, where the endpoint is the bucket's own domain).
-    fn url(&self, req: &RequestParts) -> Url {
-        let mut url = self.endpoint.clone();
-        let key = encode(&req.key).replace("%2F", "/");
+    /// Where a request for `key` goes, as sent: `BUCKET.ENDPOINT` and `/KEY`
+    /// (virtual-hosted), `ENDPOINT` and `/BUCKET/KEY` (path), or the
+    /// endpoint, the bucket's own domain, and `/KEY` (an OSS CNAME). The key
+    /// is percent-encoded but for `/`, and its dot segments stay: a key is
+    /// opaque to both stores, so `a/../b` is sent (and signed) as it is.
+    fn location(&self, key: &str) -> (String, String) {
+        let authority = target::authority(&self.endpoint).unwrap_or_default();
+        let key = encode(key).replace("%2F", "/");
         match self.addressing {
-            Addressing::Path => url.set_path(&format!("/{}/{key}", self.bucket)),
-            Addressing::Cname => url.set_path(&format!("/{key}")),
+            Addressing::Path => (authority, format!("/{}/{key}", self.bucket)),
+            Addressing::Cname => (authority, format!("/{key}")),
             Addressing::VirtualHosted => {
-                let host = format!("{}.{}", self.bucket, url.host_str().unwrap_or_default());
-                let _ = url.set_host(Some(&host));
-                url.set_path(&format!("/{key}"));
+                (format!("{}.{authority}", self.bucket), format!("/{key}"))
             }
         }
+    }
+
+    /// The URL of a request, as sent (see [`Store::location`]).
+    fn url(&self, req: &RequestParts) -> String {
         let query = req.encoded_query();
-        url.set_query((!query.is_empty()).then_some(query.as_str()));
-        url
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!(
+            "{}://{}{}{query}",
+            self.endpoint.scheme(),
+            req.host,
+            req.path
+        )
     }
 
     /// Signs and sends a request; any status is an answer.
@@ -222,7 +235,7 @@ impl Store {
             .query("partNumber", &part_number.to_string())
             .query("uploadId", upload_id);
         self.signer.presign(&mut req, now, expires_secs);
-        self.url(&req).to_string()
+        self.url(&req)
     }
 
     /// The same store and credentials, for another bucket (the source of a
@@ -263,7 +276,7 @@ impl Store {
         let mut req = self.request("GET", key);
         self.signer
             .presign(&mut req, SystemTime::now(), expires_secs);
-        self.url(&req).to_string()
+        self.url(&req)
     }
 
     /// A presigned UploadPartCopy URL and the headers it was signed with:
@@ -299,7 +312,7 @@ impl Store {
         req.headers = headers.clone();
         self.signer
             .presign(&mut req, SystemTime::now(), expires_secs);
-        (self.url(&req).to_string(), headers)
+        (self.url(&req), headers)
     }
 
     /// PutObject with an empty body (an empty source needs no multipart upload).
@@ -462,7 +475,14 @@ async fn read_text(response: Response, what: &str) -> Result<String> {
 /// An error for a request to the store that got no response.
 pub fn transport_error(e: HttpError, what: &str) -> Error {
     let transient = e.is_transient();
-    let err = Error::store(format!("{what} failed: {e}"));
+    let hint = match e {
+        HttpError::Unreachable(_) => {
+            "; check the store endpoint (--endpoint, else OSS_ENDPOINT or AWS_ENDPOINT_URL, \
+             else the region's) and that the store is up"
+        }
+        _ => "",
+    };
+    let err = Error::store(format!("{what} failed: {e}{hint}"));
     if transient {
         err.transient()
     } else {
@@ -586,6 +606,39 @@ mod sdk_shapes {
             path,
             u.query_pairs().into_owned().collect(),
         )
+    }
+
+    #[test]
+    fn dot_segments_of_a_key_are_sent_and_signed_as_they_are() {
+        for (addressing, prefix) in [
+            (Addressing::Path, "http://127.0.0.1:9000/bkt/"),
+            (Addressing::VirtualHosted, "http://bkt.127.0.0.1:9000/"),
+            (Addressing::Cname, "http://127.0.0.1:9000/"),
+        ] {
+            let s3 = store(
+                Scheme::S3V4,
+                "http://127.0.0.1:9000",
+                addressing,
+                "us-east-1",
+            );
+            for key in [
+                "a/./b",
+                "a/../b",
+                "./x",
+                "x/..",
+                "../other/evil.bin",
+                "dot/./x",
+            ] {
+                let url = s3.presign_upload_part_at(key, "UP", 1, 60, now());
+                assert!(url.starts_with(&format!("{prefix}{key}?")), "{url}");
+                // What the request layer sends keeps them too.
+                let sent: ::http::Uri = url.parse().unwrap();
+                assert!(sent.path().ends_with(&format!("/{key}")), "{url}");
+                // And the signature covers that path.
+                let req = s3.request("PUT", key);
+                assert!(req.path.ends_with(&format!("/{key}")), "{}", req.path);
+            }
+        }
     }
 
     fn presigned(store: &Store) -> String {

@@ -135,21 +135,27 @@ pub fn authority(url: &Url) -> Option<String> {
     })
 }
 
-/// A URL for people: scheme, host and path, never the query (which may hold
-/// a signature or a token).
+/// A URL for people, as it was typed but without what may be secret: its
+/// `user:pass@` is left out and its query (which may hold a signature or a
+/// token) is shown as `…`. It works on any text, so a URL that cannot be parsed is
+/// still shown as the user wrote it.
 pub fn redact(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("");
-            if u.query().is_some() {
-                u.set_query(None);
-                format!("{u}?…")
-            } else {
-                u.to_string()
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let (head, rest) = url.split_at(end);
+    let head = match head.split_once("://") {
+        Some((scheme, after)) => {
+            let authority = after.find('/').map_or(after, |i| &after[..i]);
+            match authority.rfind('@') {
+                Some(at) => format!("{scheme}://{}", &after[at + 1..]),
+                None => head.to_string(),
             }
         }
-        Err(_) => "<unparsable URL>".into(),
+        None => head.to_string(),
+    };
+    if rest.starts_with('?') {
+        format!("{head}?…")
+    } else {
+        head
     }
 }
 
@@ -288,5 +294,11 @@ mod tests {
             redact("https://u:p@h.example/x?Signature=abc"),
             "https://h.example/x?…"
         );
+        // A key with dot segments is shown as it is, not resolved.
+        assert_eq!(redact("http://h/a/../b#frag"), "http://h/a/../b");
+        // What cannot be parsed is still shown as typed, less the secrets.
+        assert_eq!(redact("http://u:p@/x y?tok=1"), "http:///x y?…");
+        assert_eq!(redact("./big.iso"), "./big.iso");
+        assert_eq!(redact("ftp://user@h/a@b"), "ftp://h/a@b");
     }
 }
