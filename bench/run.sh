@@ -11,6 +11,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/tests/venv.sh"   # python3 with oss2 and boto3; pip installs into it
 BENCH=$ROOT/bench
 FERRY=$ROOT/target/release/ferry
 TESTBED=$ROOT/target/release/ferry-testbed

@@ -6,6 +6,7 @@
 # signatures still checked). Needs `make build tools`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/venv.sh
 
 SIZE=${RUNTIMES_SIZE:-1073741824}       # 1 GiB
 JCO_SIZE=${RUNTIMES_JCO_SIZE:-67108864} # 64 MiB: jco is far slower

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make test`: every test, after `make build`.
+# `make test`: every test, after `make build tools venv`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/venv.sh
 
 echo "== guest: unit tests and fuzz targets (native build of the engine's pure modules)"
 cargo test --release -p ferry-guest

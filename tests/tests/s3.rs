@@ -16,7 +16,7 @@
 
 mod bed;
 
-use bed::{component, ferry_bin, free_port, last_json, workspace};
+use bed::{component, ferry_bin, free_port, last_json, python, workspace};
 use ferry_testbed::faults::Faults;
 use ferry_testbed::pattern;
 use ferry_testbed::source::{SourceConfig, SourceServer};
@@ -100,7 +100,7 @@ fn s3s_fs(tag: &str) -> S3Server {
 /// SigV4 against a key it issued (made through its IAM API).
 fn moto(auth: bool) -> S3Server {
     let port = free_port();
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python());
     cmd.args([
         "-m",
         "moto.server",
@@ -115,7 +115,7 @@ fn moto(auth: bool) -> S3Server {
     if auth {
         cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
     }
-    let mut child = cmd.spawn().expect("python3 -m moto.server runs");
+    let mut child = cmd.spawn().expect("python -m moto.server runs");
     wait_listening(port, &mut child, "moto");
     let mut server = S3Server {
         child,
@@ -135,7 +135,7 @@ fn moto(auth: bool) -> S3Server {
 
 /// Runs `s3_tool.py CMD ENDPOINT ARGS...` with the server's key.
 fn tool(server: &S3Server, args: &[&str]) -> Value {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(workspace().join("tests/s3/s3_tool.py"))
         .arg(args[0])
         .arg(&server.endpoint)
@@ -144,7 +144,7 @@ fn tool(server: &S3Server, args: &[&str]) -> Value {
         .env("AWS_SECRET_ACCESS_KEY", &server.secret)
         .env_remove("AWS_ENDPOINT_URL")
         .output()
-        .expect("python3 runs");
+        .expect("python runs");
     assert!(
         out.status.success(),
         "s3_tool.py {args:?} failed: {}",

@@ -31,6 +31,14 @@ pub fn component() -> PathBuf {
     workspace().join("target/ferry.wasm")
 }
 
+/// `target/venv/bin/python3`, the Python with moto, boto3 and oss2 that
+/// `make venv` makes (`make test` does it).
+pub fn python() -> PathBuf {
+    let p = workspace().join("target/venv/bin/python3");
+    assert!(p.exists(), "{} is missing: run `make venv`", p.display());
+    p
+}
+
 /// A key without a token.
 pub fn key(id: &str, secret: &str) -> Credential {
     Credential {
