@@ -104,6 +104,38 @@ fn copy_and_verify(
     run.result
 }
 
+/// The checkout the tests use is the one this test executable sits in.
+#[test]
+fn workspace_holds_this_test_executable() {
+    let exe = std::env::current_exe().unwrap().canonicalize().unwrap();
+    let deps = bed::workspace().join("target/release/deps");
+    assert_eq!(exe.parent(), Some(deps.as_path()), "workspace {deps:?}");
+}
+
+/// A test executable copied into another checkout tests that checkout's
+/// ferry, not the one it was compiled in.
+#[test]
+fn a_test_executable_in_another_checkout_uses_that_checkout() {
+    let exe = std::env::current_exe().unwrap();
+    let other = std::env::temp_dir().join(format!("ferry-test-clone-{}", std::process::id()));
+    let deps = other.join("target/release/deps");
+    std::fs::create_dir_all(&deps).unwrap();
+    std::fs::write(other.join("Cargo.toml"), "[workspace]\n").unwrap();
+    let moved = deps.join(exe.file_name().unwrap());
+    std::fs::copy(&exe, &moved).unwrap();
+    let out = Command::new(&moved)
+        .args(["--exact", "workspace_holds_this_test_executable"])
+        .output()
+        .expect("the copied test executable runs");
+    let _ = std::fs::remove_dir_all(&other);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn small_shapes_copy_exactly() {
     let bed = bed("shapes", SourceConfig::default());

@@ -12,11 +12,19 @@ use std::path::PathBuf;
 
 pub const REGION: &str = "cn-hangzhou";
 
+/// The checkout these tests run in, found from the running test executable
+/// (`WORKSPACE/target/release/deps/NAME-HASH`), not from where it was
+/// compiled: a test binary built in another clone tests this clone's ferry.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let exe = exe.canonicalize().unwrap_or(exe);
+    match exe.ancestors().nth(4) {
+        Some(dir) if dir.join("Cargo.toml").is_file() => dir.to_path_buf(),
+        _ => panic!(
+            "{} is not WORKSPACE/target/PROFILE/deps/TEST: run the tests with `cargo test` in the checkout",
+            exe.display()
+        ),
+    }
 }
 
 /// `target/release/ferry`, built by `make build`.
