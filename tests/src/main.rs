@@ -150,6 +150,17 @@ struct SourceKnobs {
     /// Refuse HEAD with 405.
     #[arg(long)]
     refuse_head: bool,
+    /// Send no ETag, only Last-Modified.
+    #[arg(long)]
+    no_etag: bool,
+    /// State two sizes: HEAD and 200 replies say N bytes, while 206/416
+    /// Content-Range totals state the true size (same ETag).
+    #[arg(long, value_name = "N")]
+    lie_head_size: Option<u64>,
+    /// State two sizes: HEAD and 200 replies say the true size, while
+    /// 206/416 Content-Range totals say N (same ETag).
+    #[arg(long, value_name = "N")]
+    lie_range_total: Option<u64>,
 }
 
 impl SourceKnobs {
@@ -160,6 +171,9 @@ impl SourceKnobs {
             no_range: self.no_range,
             no_content_length: self.no_content_length,
             refuse_head: self.refuse_head,
+            no_etag: self.no_etag,
+            lie_head_size: self.lie_head_size,
+            lie_range_total: self.lie_range_total,
         }
     }
 }

@@ -2,9 +2,11 @@
 //! OSS bucket read anonymously.
 //!
 //! `GET|HEAD /obj/{seed}/{size}` serves `pattern` object `(seed, size)` with
-//! single-range support, a strong ETag, a fixed Last-Modified and `If-Match`.
-//! Knobs in `SourceConfig` switch off the features that real sources lack;
-//! `Faults` (see [`crate::faults`]) break requests on purpose.
+//! single-range support, a strong ETag, a fixed Last-Modified, `If-Match` and
+//! `If-Unmodified-Since`. Knobs in `SourceConfig` switch off the features
+//! that real sources lack or make it state wrong sizes; `Faults` (see
+//! [`crate::faults`]) break requests on purpose. Every request's range and
+//! conditional headers are recorded ([`SourceServer::received`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +44,36 @@ pub struct SourceConfig {
     pub no_content_length: bool,
     /// Answer HEAD with 405, so clients probe with `Range: bytes=0-0`.
     pub refuse_head: bool,
+    /// Send no ETag, only Last-Modified: a client can make its ranged GETs
+    /// conditional with `If-Unmodified-Since` alone.
+    pub no_etag: bool,
+    /// A source that states two sizes: HEAD and 200 replies say the object
+    /// has this many bytes (`Content-Length`; a 200 sends that many bytes of
+    /// the pattern), while 206 and 416 replies state the true size in their
+    /// `Content-Range` total (`bytes a-b/SIZE`, `bytes */SIZE`). Same ETag.
+    pub lie_head_size: Option<u64>,
+    /// The other way round: HEAD and 200 replies state the true size, while
+    /// 206 and 416 replies state this total in `Content-Range` (`bytes
+    /// a-b/TOTAL`, `bytes */TOTAL`); ranges are still cut from the true
+    /// object. Same ETag.
+    pub lie_range_total: Option<u64>,
 }
+
+/// The range and conditional headers of one request the source received,
+/// in arrival order (see [`SourceServer::received`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// `GET` or `HEAD` (anything else too, as sent).
+    pub method: String,
+    /// The request's path, e.g. `/obj/1/1000`.
+    pub path: String,
+    pub range: Option<String>,
+    pub if_match: Option<String>,
+    pub if_unmodified_since: Option<String>,
+}
+
+/// At most this many requests are recorded (the first ones).
+const RECEIVED_MAX: usize = 100_000;
 
 /// A running source server; dropping it stops it.
 pub struct SourceServer {
@@ -63,6 +94,7 @@ impl SourceServer {
             requests: AtomicU64::new(0),
             gets: AtomicU64::new(0),
             heads: AtomicU64::new(0),
+            received: Mutex::new(Vec::new()),
             faults: Mutex::new(Armed::default()),
         });
         let background = Background::start("ferry-source", addr, service.clone())?;
@@ -111,6 +143,12 @@ impl SourceServer {
         self.service.heads.load(Ordering::Relaxed)
     }
 
+    /// The range and conditional headers of every request received so far
+    /// (the first 100,000), in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.service.received.lock().unwrap().clone()
+    }
+
     /// Replaces the faults to inject from the next request on, and re-arms
     /// their counts (see [`crate::faults`]).
     pub fn set_faults(&self, faults: Faults) {
@@ -139,6 +177,7 @@ struct SourceService {
     requests: AtomicU64,
     gets: AtomicU64,
     heads: AtomicU64,
+    received: Mutex<Vec<Received>>,
     faults: Mutex<Armed>,
 }
 
@@ -171,11 +210,30 @@ impl Handler for SourceService {
             Method::HEAD => self.heads.fetch_add(1, Ordering::Relaxed),
             _ => 0,
         };
+        self.record(&req);
         Ok(self.respond(req, conn).await)
     }
 }
 
 impl SourceService {
+    fn record(&self, req: &Request<Incoming>) {
+        let mut received = self.received.lock().unwrap();
+        if received.len() < RECEIVED_MAX {
+            let text = |name| {
+                req.headers()
+                    .get(name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            received.push(Received {
+                method: req.method().to_string(),
+                path: req.uri().path().to_string(),
+                range: text(header::RANGE),
+                if_match: text(header::IF_MATCH),
+                if_unmodified_since: text(header::IF_UNMODIFIED_SINCE),
+            });
+        }
+    }
+
     async fn respond(&self, req: Request<Incoming>, conn: SourceConn) -> Response<ResponseBody> {
         let head = match *req.method() {
             Method::GET => false,
@@ -212,11 +270,10 @@ impl SourceService {
         } else {
             seed
         };
-        let etag = SourceServer::etag(seed, size);
-        if let Some(wanted) = req.headers().get(header::IF_MATCH) {
-            if !if_match(wanted.to_str().unwrap_or(""), &etag) {
-                return status_only(StatusCode::PRECONDITION_FAILED, None);
-            }
+        let etag = (!self.cfg.no_etag).then(|| SourceServer::etag(seed, size));
+        let modified = last_modified(changed);
+        if !preconditions_hold(req.headers(), etag.as_deref(), modified) {
+            return status_only(StatusCode::PRECONDITION_FAILED, None);
         }
 
         let range_header = req
@@ -229,12 +286,11 @@ impl SourceService {
             range::parse(range_header, size)
         };
         let mut resp = Response::builder()
-            .header(header::ETAG, &etag)
-            .header(
-                header::LAST_MODIFIED,
-                httpdate::fmt_http_date(last_modified(changed)),
-            )
+            .header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified))
             .header(header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(etag) = &etag {
+            resp = resp.header(header::ETAG, etag);
+        }
         if !self.cfg.no_range {
             resp = resp.header(header::ACCEPT_RANGES, "bytes");
         }
@@ -246,16 +302,22 @@ impl SourceService {
                 .expect("crc task");
             resp = resp.header("x-oss-hash-crc64ecma", crc.to_string());
         }
+        // The sizes the replies state: the true one unless a knob lies.
+        let whole_size = self.cfg.lie_head_size.unwrap_or(size);
+        let range_total = self.cfg.lie_range_total.unwrap_or(size);
         let (status, start, end) = match range {
-            RangeRequest::Whole => (StatusCode::OK, 0, size),
+            RangeRequest::Whole => (StatusCode::OK, 0, whole_size),
             RangeRequest::Part { start, end } => {
-                resp = resp.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
+                resp = resp.header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{range_total}"),
+                );
                 (StatusCode::PARTIAL_CONTENT, start, end + 1)
             }
             RangeRequest::Unsatisfiable => {
                 return resp
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                    .header(header::CONTENT_RANGE, format!("bytes */{range_total}"))
                     .body(body::empty())
                     .expect("valid response");
             }
@@ -330,12 +392,33 @@ fn parse_path(path: &str) -> Option<(u64, u64)> {
     Some((seed.parse().ok()?, size.parse().ok()?))
 }
 
-/// `If-Match` with a list of strong ETags or `*` (RFC 9110 §13.1.1).
-fn if_match(header: &str, etag: &str) -> bool {
+/// `If-Match` with a list of strong ETags or `*` (RFC 9110 §13.1.1); no
+/// ETag matches only `*`.
+fn if_match(header: &str, etag: Option<&str>) -> bool {
     header
         .split(',')
         .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate == etag)
+        .any(|candidate| candidate == "*" || Some(candidate) == etag)
+}
+
+/// `If-Match`, else `If-Unmodified-Since` (RFC 9110 §13.2.2: the date is
+/// ignored when `If-Match` is present, and so is a date that cannot be read).
+fn preconditions_hold(
+    headers: &hyper::HeaderMap,
+    etag: Option<&str>,
+    modified: std::time::SystemTime,
+) -> bool {
+    if let Some(wanted) = headers.get(header::IF_MATCH) {
+        return if_match(wanted.to_str().unwrap_or(""), etag);
+    }
+    match headers
+        .get(header::IF_UNMODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        Some(date) => modified <= date,
+        None => true,
+    }
 }
 
 fn status_only(status: StatusCode, allow: Option<&'static str>) -> Response<ResponseBody> {
@@ -363,11 +446,114 @@ mod tests {
         assert!(SourceServer::etag(1, 10).starts_with('"'));
     }
 
+    /// Sends `request` (with `Connection: close`) and reads the reply:
+    /// the lower-case header lines and the body length.
+    fn exchange(server: &SourceServer, request: &str) -> (String, usize) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+        write!(s, "{request}\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).unwrap();
+        let end = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&reply[..end]).to_ascii_lowercase();
+        (head, reply.len() - end - 4)
+    }
+
+    fn has(head: &str, line: &str) -> bool {
+        head.lines().any(|l| l == line)
+    }
+
+    #[test]
+    fn lie_head_size_states_one_size_to_head_and_another_in_ranges() {
+        let server = SourceServer::start(SourceConfig {
+            lie_head_size: Some(299_000),
+            ..SourceConfig::default()
+        })
+        .unwrap();
+        let etag = format!("etag: {}", SourceServer::etag(1, 300_000));
+        let (head, _) = exchange(&server, "HEAD /obj/1/300000 HTTP/1.1");
+        assert!(has(&head, "content-length: 299000"), "{head}");
+        assert!(has(&head, &etag), "{head}");
+        let (get, len) = exchange(&server, "GET /obj/1/300000 HTTP/1.1");
+        assert!(
+            has(&get, "content-length: 299000") && len == 299_000,
+            "{get}"
+        );
+        let ranged = "GET /obj/1/300000 HTTP/1.1\r\nRange: bytes=298000-299999";
+        let (part, len) = exchange(&server, ranged);
+        assert!(part.starts_with("http/1.1 206"), "{part}");
+        assert!(
+            has(&part, "content-range: bytes 298000-299999/300000"),
+            "{part}"
+        );
+        assert!(has(&part, &etag) && len == 2000, "{part}");
+    }
+
+    #[test]
+    fn lie_range_total_states_one_size_to_head_and_another_in_ranges() {
+        let server = SourceServer::start(SourceConfig {
+            lie_range_total: Some(301_000),
+            ..SourceConfig::default()
+        })
+        .unwrap();
+        let (head, _) = exchange(&server, "HEAD /obj/1/300000 HTTP/1.1");
+        assert!(has(&head, "content-length: 300000"), "{head}");
+        let ranged = "GET /obj/1/300000 HTTP/1.1\r\nRange: bytes=0-99";
+        let (part, len) = exchange(&server, ranged);
+        assert!(
+            has(&part, "content-range: bytes 0-99/301000") && len == 100,
+            "{part}"
+        );
+        let beyond = "GET /obj/1/300000 HTTP/1.1\r\nRange: bytes=300000-";
+        let (refused, _) = exchange(&server, beyond);
+        assert!(refused.starts_with("http/1.1 416"), "{refused}");
+        assert!(has(&refused, "content-range: bytes */301000"), "{refused}");
+    }
+
+    #[test]
+    fn no_etag_answers_if_unmodified_since_and_conditions_are_recorded() {
+        let server = SourceServer::start(SourceConfig {
+            no_etag: true,
+            ..SourceConfig::default()
+        })
+        .unwrap();
+        let (head, _) = exchange(&server, "HEAD /obj/2/1000 HTTP/1.1");
+        assert!(!head.contains("etag:"), "{head}");
+        let date = httpdate::fmt_http_date(last_modified(false));
+        let before = httpdate::fmt_http_date(last_modified(false) - Duration::from_secs(1));
+        let ranged = |condition: &str| {
+            let req = format!("GET /obj/2/1000 HTTP/1.1\r\nRange: bytes=0-9\r\n{condition}");
+            exchange(&server, &req).0
+        };
+        let ok = ranged(&format!("If-Unmodified-Since: {date}"));
+        assert!(ok.starts_with("http/1.1 206"), "{ok}");
+        let late = ranged(&format!("If-Unmodified-Since: {before}"));
+        assert!(late.starts_with("http/1.1 412"), "{late}");
+        let tagged = ranged("If-Match: \"x\"");
+        assert!(tagged.starts_with("http/1.1 412"), "{tagged}");
+
+        let received = server.received();
+        assert_eq!(received.len(), 4);
+        assert_eq!(received[0].method, "HEAD");
+        assert_eq!(received[0].range, None);
+        assert_eq!(received[1].path, "/obj/2/1000");
+        assert_eq!(received[1].range.as_deref(), Some("bytes=0-9"));
+        assert_eq!(received[1].if_unmodified_since.as_deref(), Some(&date[..]));
+        assert_eq!(
+            received[2].if_unmodified_since.as_deref(),
+            Some(&before[..])
+        );
+        assert_eq!(received[3].if_match.as_deref(), Some("\"x\""));
+        assert_eq!(received[3].if_unmodified_since, None);
+    }
+
     #[test]
     fn if_match_lists() {
-        assert!(if_match("*", "\"a\""));
-        assert!(if_match("\"b\", \"a\"", "\"a\""));
-        assert!(!if_match("\"b\"", "\"a\""));
-        assert!(!if_match("W/\"a\"", "\"a\""));
+        assert!(if_match("*", Some("\"a\"")));
+        assert!(if_match("\"b\", \"a\"", Some("\"a\"")));
+        assert!(!if_match("\"b\"", Some("\"a\"")));
+        assert!(!if_match("W/\"a\"", Some("\"a\"")));
+        assert!(if_match("*", None));
+        assert!(!if_match("\"a\"", None));
     }
 }
