@@ -43,7 +43,10 @@ impl Runtime {
     ) -> Result<EngineSession> {
         let pre =
             generated::EmbedderPre::new(self.proxy_pre().instance_pre().clone()).map_err(|e| {
-                anyhow::anyhow!("the component exports no ferry:transfer/engine: {e:#}")
+                anyhow::anyhow!(
+                    "the component exports no ferry:transfer/engine: {}",
+                    crate::runtime::error_line(&e)
+                )
             })?;
         let wasi = WasiCtx::builder().envs(env).inherit_stderr().build();
         let outgoing = Outgoing {
@@ -52,10 +55,12 @@ impl Runtime {
             client: self.client().clone(),
         };
         let mut store = self.store(wasi, outgoing, self.limits().job_deadline);
-        let engine = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot instantiate the component: {e:#}"))?;
+        let engine = pre.instantiate_async(&mut store).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot instantiate the component: {}",
+                crate::runtime::error_line(&e)
+            )
+        })?;
         Ok(EngineSession { store, engine })
     }
 }
@@ -64,7 +69,10 @@ impl Runtime {
 type Call<T> = Result<Result<T, Failure>>;
 
 fn trapped(e: wasmtime::Error) -> anyhow::Error {
-    anyhow::anyhow!("the engine's instance trapped: {e:#}")
+    anyhow::anyhow!(
+        "the engine's instance trapped: {}",
+        crate::runtime::error_line(&e)
+    )
 }
 
 impl EngineSession {

@@ -40,6 +40,27 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event with its message on one line (see [`one_line`]).
+    pub fn one_line(self) -> Event {
+        match self {
+            Event::Note { message } => Event::Note {
+                message: one_line(&message),
+            },
+            Event::Retry {
+                part_number,
+                attempt,
+                message,
+            } => Event::Retry {
+                part_number,
+                attempt,
+                message: one_line(&message),
+            },
+            other => other,
+        }
+    }
+}
+
 /// A stdout for the coordinating instance that forwards its bytes to a
 /// channel.
 pub struct EventPipe(pub UnboundedSender<Bytes>);
@@ -97,9 +118,77 @@ impl Lines {
     }
 }
 
+/// A message on one line for a person, whatever the environment: an
+/// error's `{:?}` form (which `wasi:io/error.to-debug-string` hands the
+/// component) loses its `Stack backtrace:` (there with `RUST_BACKTRACE=1`)
+/// and any wasm backtrace, and its `Caused by:` list is joined with `: `.
+pub fn one_line(text: &str) -> String {
+    if !text.contains('\n') {
+        return text.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    let (mut frames, mut causes) = (false, false);
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("Stack backtrace:") || t.starts_with("stack backtrace:") {
+            break;
+        }
+        if let Some(i) = t.find("error while executing at wasm backtrace:") {
+            frames = true;
+            let head = t[..i].trim_end().trim_end_matches(':');
+            if !head.is_empty() {
+                parts.push(head);
+            }
+            continue;
+        }
+        if t.is_empty() || t.starts_with("note: using the `WASMTIME_BACKTRACE_DETAILS") {
+            frames = false;
+            continue;
+        }
+        if t == "Caused by:" {
+            (frames, causes) = (false, true);
+            continue;
+        }
+        if frames && line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        frames = false;
+        let t = match t.split_once(": ") {
+            Some((n, rest)) if causes && n.bytes().all(|b| b.is_ascii_digit()) => rest,
+            _ => t,
+        };
+        parts.push(t.trim_end_matches(':'));
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a body error looks like from `to-debug-string` under
+    /// `RUST_BACKTRACE=1`, and a trap's chain: one line each.
+    #[test]
+    fn messages_lose_their_backtraces() {
+        let debug = "part 2: cannot read the source http://h/x: body stream failed: error \
+                     reading a body from connection\n\nCaused by:\n    0: connection reset\n    \
+                     1: os error 104\n\nStack backtrace:\n   0: wasmtime::Error::new\n             \
+                     at /src/error.rs:1:2\n   1: main\n";
+        assert_eq!(
+            one_line(debug),
+            "part 2: cannot read the source http://h/x: body stream failed: error reading a \
+             body from connection: connection reset: os error 104"
+        );
+        let trap = "the part instance trapped: error while executing at wasm backtrace:\n    \
+                    0: 0x1f2e - ferry.wasm!copy\n    1: 0x2a - ferry.wasm!run\nnote: using the \
+                    `WASMTIME_BACKTRACE_DETAILS=1` environment variable may show more\n\n\
+                    Caused by:\n    wasm trap: interrupt";
+        assert_eq!(
+            one_line(trap),
+            "the part instance trapped: wasm trap: interrupt"
+        );
+        assert_eq!(one_line("plain: one line."), "plain: one line.");
+    }
 
     #[test]
     fn parses_guest_events() {

@@ -252,12 +252,9 @@ fn respond(answer: Answer) -> http::Response<WasiBody> {
         .unwrap_or_else(|e| failure(503, &format!("unusable answer: {e}")))
 }
 
-/// An error's causes on one line, without the native backtrace.
+/// An error's causes on one line, without the wasm or native backtrace.
 fn causes(e: &wasmtime::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string().lines().next().unwrap_or_default().to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
+    crate::runtime::error_line(e)
 }
 
 /// Aborts a task when dropped, unless disarmed.

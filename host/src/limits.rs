@@ -1,5 +1,8 @@
 //! The sandbox's bounds: per instance (memory, deadline) and per host
-//! (instances at once).
+//! (instances at once), and the ranges every numeric or enumerated option
+//! of `ferry copy` and `ferry serve` must fall in. Options are checked here,
+//! before any engine or instance exists, so a bad one is bad input (exit 2)
+//! with a message naming the option, its range and what to do.
 
 use std::time::Duration;
 
@@ -28,10 +31,281 @@ impl Default for Limits {
     }
 }
 
+/// The most part instances at once. The coordinator keeps at most 1,000
+/// parts in flight (it clamps its `parallel` there), so more instances
+/// could never be used; and the pooling allocator reserves address space
+/// for two instances' memories per instance (about 4 GiB each), which a
+/// 47-bit address space runs out of near 15,000 instances.
+pub const MAX_INSTANCES: u32 = 1000;
+/// The least memory an instance may be given: the component's own data
+/// and stack take about 1 MiB and a part streams through 1 MiB buffers;
+/// below this neither the coordinator nor a part instance starts.
+pub const MIN_INSTANCE_MEMORY_MIB: usize = 16;
+/// The most memory an instance may be given: a 32-bit WebAssembly memory
+/// holds at most 4 GiB.
+pub const MAX_INSTANCE_MEMORY_MIB: usize = 4096;
+/// The longest a part instance, or one part over all its attempts, may
+/// run: the coordinating instance itself is stopped after a day
+/// ([`Limits::job_deadline`]).
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+/// The most retries of one part: with exponential backoff, more would only
+/// wait out `--part-timeout`.
+pub const MAX_RETRIES: u32 = 100;
+/// The most part instances one `ferry serve` holds for all its transfers
+/// (`--jobs` x `--instances`), which its pooling allocator reserves at
+/// start.
+pub const MAX_SERVED_INSTANCES: u32 = 4 * MAX_INSTANCES;
+/// The most parts one HTTP worker may run at once.
+pub const MAX_WORKER_CONCURRENCY: u32 = 1000;
+/// The smallest part either store accepts (all but the last part).
+pub const MIN_PART_SIZE: u64 = 100 << 10;
+/// The smallest part S3 accepts (all but the last part).
+pub const MIN_PART_SIZE_S3: u64 = 5 << 20;
+/// The largest part either store accepts.
+pub const MAX_PART_SIZE: u64 = 5 << 30;
+
+impl Limits {
+    /// Checks the limits against the ranges above; the error names the
+    /// option (`--instances`, `--instance-memory-mib`, `--instance-timeout`).
+    pub fn check(&self) -> Result<(), String> {
+        check_instances(self.instances)?;
+        if self.instance_memory % (1 << 20) != 0 {
+            return Err(format!(
+                "the instance memory limit, {} bytes, is not a whole number of MiB: give \
+                 --instance-memory-mib {MIN_INSTANCE_MEMORY_MIB} to {MAX_INSTANCE_MEMORY_MIB}",
+                self.instance_memory
+            ));
+        }
+        check_instance_memory_mib(self.instance_memory >> 20)?;
+        check_seconds(
+            "--instance-timeout",
+            self.part_deadline.as_secs(),
+            "seconds one part instance may run",
+        )
+    }
+}
+
+/// `--instances`: 1 to [`MAX_INSTANCES`].
+pub fn check_instances(n: u32) -> Result<(), String> {
+    in_range(
+        "--instances",
+        n.into(),
+        1,
+        MAX_INSTANCES.into(),
+        "part instances at once",
+    )
+}
+
+/// `--instance-memory-mib`: [`MIN_INSTANCE_MEMORY_MIB`] to
+/// [`MAX_INSTANCE_MEMORY_MIB`].
+pub fn check_instance_memory_mib(mib: usize) -> Result<(), String> {
+    in_range(
+        "--instance-memory-mib",
+        mib as u64,
+        MIN_INSTANCE_MEMORY_MIB as u64,
+        MAX_INSTANCE_MEMORY_MIB as u64,
+        "MiB of memory one instance may use; a WebAssembly instance holds at most 4 GiB, and \
+         the default is 128",
+    )
+}
+
+/// `--retries`: 0 to [`MAX_RETRIES`].
+pub fn check_retries(n: u32) -> Result<(), String> {
+    in_range(
+        "--retries",
+        n.into(),
+        0,
+        MAX_RETRIES.into(),
+        "retries of one part; --part-timeout bounds them in time",
+    )
+}
+
+/// `--part-timeout`, `--instance-timeout`: 1 s to a day.
+pub fn check_seconds(flag: &str, secs: u64, what: &str) -> Result<(), String> {
+    in_range(flag, secs, 1, MAX_TIMEOUT_SECS, what)
+}
+
+/// `--worker-concurrency`: 1 to [`MAX_WORKER_CONCURRENCY`].
+pub fn check_worker_concurrency(n: u32) -> Result<(), String> {
+    in_range(
+        "--worker-concurrency",
+        n.into(),
+        1,
+        MAX_WORKER_CONCURRENCY.into(),
+        "parts one worker runs at once",
+    )
+}
+
+/// `ferry serve --jobs`: at least 1, and with `--instances` within
+/// [`MAX_SERVED_INSTANCES`].
+pub fn check_jobs(jobs: u32, instances: u32) -> Result<(), String> {
+    let most = (MAX_SERVED_INSTANCES / instances.max(1)).max(1);
+    in_range(
+        "--jobs",
+        jobs.into(),
+        1,
+        most.into(),
+        &format!(
+            "transfers at once; one server holds at most {MAX_SERVED_INSTANCES} part \
+             instances, --jobs x --instances"
+        ),
+    )
+}
+
+/// `ferry serve --max-body`: 1 KiB to 1 GiB.
+pub fn check_max_body(bytes: usize) -> Result<(), String> {
+    in_range(
+        "--max-body",
+        bytes as u64,
+        1 << 10,
+        1 << 30,
+        "bytes in one request body; events are small JSON documents",
+    )
+}
+
+/// `--signature`: `v1` or `v4`, in either case; returns it in lower case.
+pub fn check_signature(version: &str) -> Result<String, String> {
+    let v = version.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "v1" | "v4" => Ok(v),
+        _ => Err(format!(
+            "--signature {version:?} is not a signature version: give v4 (the default) or v1 \
+             (older OSS accounts)"
+        )),
+    }
+}
+
+/// `--part-size`: a size as people write it (`6MiB`, `64M`, `1.5GiB`,
+/// `1048576`; every unit a power of 1024, as storage tools mean it) within
+/// what the store accepts. Returns the bytes.
+pub fn check_part_size(size: &str, s3: bool) -> Result<u64, String> {
+    let min = if s3 { MIN_PART_SIZE_S3 } else { MIN_PART_SIZE };
+    let range = format!(
+        "give {} to 5GiB{}",
+        if s3 { "5MiB" } else { "100KiB" },
+        if s3 {
+            ""
+        } else {
+            " (for s3:// targets 5MiB to 5GiB)"
+        }
+    );
+    let bytes = parse_size(size).ok_or_else(|| {
+        format!(
+            "--part-size {size:?} is not a size: write it like 6MiB, 64M or 1048576, and {range}"
+        )
+    })?;
+    if !(min..=MAX_PART_SIZE).contains(&bytes) {
+        return Err(format!("--part-size {size} is out of range: {range}"));
+    }
+    Ok(bytes)
+}
+
+/// Bytes from `6MiB`, `64M`, `64mb`, `1.5GiB`, `1048576`: `None` when it
+/// is not a size or does not fit in 64 bits.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        "e" => 6,
+        _ => return None,
+    };
+    let scale = 1024u128.pow(power);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut bytes = whole.checked_mul(scale)?;
+    if !fraction.is_empty() {
+        let digits = fraction.len().min(18) as u32;
+        let f: u128 = fraction[..digits as usize].parse().ok()?;
+        bytes = bytes.checked_add(f * scale / 10u128.pow(digits))?;
+    }
+    u64::try_from(bytes).ok()
+}
+
+fn in_range(flag: &str, value: u64, min: u64, max: u64, what: &str) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag} {value} is out of range: give {min} to {max} ({what})"
+        ))
+    }
+}
+
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(50);
 
 /// A deadline in epoch ticks.
 pub fn ticks(deadline: Duration) -> u64 {
     (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_storage_tools_write_them() {
+        assert_eq!(parse_size("6MiB"), Some(6 << 20));
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("64mb"), Some(64 << 20));
+        assert_eq!(parse_size(" 100 KiB "), Some(100 << 10));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("15EiB"), Some(15 << 60));
+        for bad in ["16EiB", "99999999999999999999999", "lots", "", "6XB", "."] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_options_name_the_option_and_the_range() {
+        let e = check_part_size("16EiB", false).unwrap_err();
+        assert!(
+            e.starts_with("--part-size") && e.contains("100KiB to 5GiB"),
+            "{e}"
+        );
+        let e = check_part_size("1MiB", true).unwrap_err();
+        assert!(e.contains("5MiB to 5GiB"), "{e}");
+        assert_eq!(check_part_size("5GiB", true), Ok(5 << 30));
+        assert!(check_instances(0).unwrap_err().contains("1 to 1000"));
+        assert!(check_instances(1000).is_ok());
+        assert!(check_signature("v2").unwrap_err().contains("v4"));
+        assert_eq!(check_signature("V1"), Ok("v1".into()));
+        let limits = Limits {
+            instance_memory: 0,
+            ..Limits::default()
+        };
+        assert!(limits
+            .check()
+            .unwrap_err()
+            .starts_with("--instance-memory-mib 0 is out of range"));
+        let limits = Limits {
+            part_deadline: Duration::ZERO,
+            ..Limits::default()
+        };
+        assert!(limits
+            .check()
+            .unwrap_err()
+            .starts_with("--instance-timeout 0"));
+        assert!(Limits::default().check().is_ok());
+    }
 }

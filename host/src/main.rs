@@ -2,6 +2,7 @@
 //! instances of the ferry component.
 
 use clap::{Parser, Subcommand};
+use ferry_host::limits::{self, MAX_INSTANCES};
 use ferry_host::{Event, Limits, Report, Transfer, TransferError};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -70,23 +71,24 @@ struct CopyArgs {
     /// Bytes per part, e.g. 6MiB or 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long)]
     part_size: Option<String>,
-    /// Sandboxed part instances at once (also the parts in flight)
+    /// Sandboxed part instances at once (also the parts in flight), 1 to 1000
     /// [default: 16; with --workers, workers x --worker-concurrency; with --fc-function, 64].
     #[arg(long)]
     instances: Option<u32>,
     /// Signature version for the store: v4 (default) or v1.
     #[arg(long)]
     signature: Option<String>,
-    /// Memory one instance may use, in MiB.
+    /// Memory one instance may use, in MiB, 16 to 4096.
     #[arg(long, default_value_t = 128)]
     instance_memory_mib: usize,
-    /// Seconds one part instance may run before it is stopped and the part re-dispatched.
+    /// Seconds one part instance may run before it is stopped and the part re-dispatched,
+    /// 1 to 86400.
     #[arg(long, default_value_t = 600)]
     instance_timeout: u64,
-    /// Retries of one part after its first attempt (transient failures only).
+    /// Retries of one part after its first attempt (transient failures only), 0 to 100.
     #[arg(long, default_value_t = 4)]
     retries: u32,
-    /// Seconds one part may take over all its attempts.
+    /// Seconds one part may take over all its attempts, 1 to 86400.
     #[arg(long, default_value_t = 900)]
     part_timeout: u32,
     /// On failure or interruption keep the multipart upload (its id is printed) for --resume.
@@ -106,7 +108,7 @@ struct CopyArgs {
     /// (`wasmtime serve` of ferry.wasm). A part whose worker fails goes to another.
     #[arg(long, value_delimiter = ',', value_name = "URL,...")]
     workers: Vec<String>,
-    /// Parts one worker runs at once.
+    /// Parts one worker runs at once, 1 to 1000.
     #[arg(long, default_value_t = ferry_host::transfer::DEFAULT_WORKER_CONCURRENCY)]
     worker_concurrency: u32,
     /// Run the parts in this Function Compute 3.0 function (one synchronous InvokeFunction a
@@ -128,6 +130,13 @@ struct CopyArgs {
 }
 
 fn main() -> ExitCode {
+    // Errors are one line for a person: no library backtraces, which
+    // RUST_BACKTRACE=1 (common in containers) would have captured into
+    // every wasmtime error at some cost, and printed in the messages the
+    // component reads from them. Panics keep theirs.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
@@ -168,16 +177,19 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
 }
 
 async fn copy(args: CopyArgs) -> ExitCode {
-    let instances = args
-        .instances
-        .unwrap_or(if !args.workers.is_empty() {
-            (args.workers.len() as u32).saturating_mul(args.worker_concurrency.max(1))
-        } else if args.fc_function.is_some() {
-            64
-        } else {
-            16
-        })
-        .max(1);
+    // A default is never out of range; a number given is checked as given.
+    let instances = args.instances.unwrap_or(if !args.workers.is_empty() {
+        (args.workers.len() as u32)
+            .saturating_mul(args.worker_concurrency.max(1))
+            .min(MAX_INSTANCES)
+    } else if args.fc_function.is_some() {
+        64
+    } else {
+        16
+    });
+    if let Err(e) = limits::check_instance_memory_mib(args.instance_memory_mib) {
+        return failed(&args, &TransferError::invalid(e), None);
+    }
     let limits = Limits {
         instances,
         instance_memory: args.instance_memory_mib << 20,
@@ -262,22 +274,26 @@ async fn copy(args: CopyArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            if args.json {
-                let mut v = serde_json::to_value(&e).unwrap_or_default();
-                v["ok"] = false.into();
-                println!("{v}");
-            }
-            eprintln!("ferry: error: {e}");
-            if e.upload_id.is_none() {
-                eprintln!("ferry: nothing was written to the target and no upload was left behind");
-            }
-            if interrupt.reason().is_some() {
-                return ExitCode::from(130);
-            }
-            ExitCode::from(TransferError::exit_code(&e) as u8)
-        }
+        Err(e) => failed(&args, &e, interrupt.reason()),
     }
+}
+
+/// Prints a failed copy (one JSON object with --json, one line on stderr)
+/// and returns its exit code.
+fn failed(args: &CopyArgs, e: &TransferError, interrupted: Option<String>) -> ExitCode {
+    if args.json {
+        let mut v = serde_json::to_value(e).unwrap_or_default();
+        v["ok"] = false.into();
+        println!("{v}");
+    }
+    eprintln!("ferry: error: {e}");
+    if e.upload_id.is_none() {
+        eprintln!("ferry: nothing was written to the target and no upload was left behind");
+    }
+    if interrupted.is_some() {
+        return ExitCode::from(130);
+    }
+    ExitCode::from(TransferError::exit_code(e) as u8)
 }
 
 /// The first SIGINT or SIGTERM stops the transfer cleanly (the upload is
@@ -495,38 +511,73 @@ struct ServeArgs {
     #[arg(long = "allow-cidr", value_name = "CIDR")]
     allow_cidr: Vec<ferry_host::ssrf::IpNet>,
     /// Sandboxed part instances per transfer (also its parts in flight; a job's
-    /// `parallel` may ask for fewer).
+    /// `parallel` may ask for fewer), 1 to 1000.
     #[arg(long, default_value_t = 16)]
     instances: u32,
-    /// Transfers at once; further requests wait.
+    /// Transfers at once; further requests wait. At least 1, and --jobs x --instances at
+    /// most 4000.
     #[arg(long, default_value_t = 1)]
     jobs: u32,
-    /// Largest request body in bytes (413 past it).
+    /// Largest request body in bytes (413 past it), 1 KiB to 1 GiB.
     #[arg(long, default_value_t = ferry_host::serve::DEFAULT_MAX_BODY)]
     max_body: usize,
     /// Signature version for jobs that name none: v4 (default) or v1.
     #[arg(long)]
     signature: Option<String>,
-    /// Memory one instance may use, in MiB.
+    /// Memory one instance may use, in MiB, 16 to 4096.
     #[arg(long, default_value_t = 128)]
     instance_memory_mib: usize,
-    /// Seconds one part instance may run before it is stopped and the part re-dispatched.
+    /// Seconds one part instance may run before it is stopped and the part re-dispatched,
+    /// 1 to 86400.
     #[arg(long, default_value_t = 600)]
     instance_timeout: u64,
-    /// Retries of one part after its first attempt, for jobs that name none.
+    /// Retries of one part after its first attempt, for jobs that name none; 0 to 100.
     #[arg(long)]
     retries: Option<u32>,
-    /// Seconds one part may take over all its attempts, for jobs that name none.
+    /// Seconds one part may take over all its attempts, for jobs that name none; 1 to 86400.
     #[arg(long)]
     part_timeout: Option<u32>,
     /// The ferry component [default: $FERRY_COMPONENT, or ferry.wasm beside or above the executable].
     #[arg(long)]
     component: Option<PathBuf>,
+    #[command(flatten)]
+    connections: ferry_host::serve::Connections,
+}
+
+/// Every numeric and enumerated option of `ferry serve`, checked before
+/// the component is loaded.
+fn check_serve(args: &ServeArgs) -> Result<(), String> {
+    limits::check_instances(args.instances)?;
+    limits::check_instance_memory_mib(args.instance_memory_mib)?;
+    limits::check_seconds(
+        "--instance-timeout",
+        args.instance_timeout,
+        "seconds one part instance may run",
+    )?;
+    if let Some(n) = args.retries {
+        limits::check_retries(n)?;
+    }
+    if let Some(secs) = args.part_timeout {
+        limits::check_seconds(
+            "--part-timeout",
+            secs.into(),
+            "seconds one part may take over all its attempts",
+        )?;
+    }
+    if let Some(v) = &args.signature {
+        limits::check_signature(v)?;
+    }
+    limits::check_jobs(args.jobs, args.instances)?;
+    limits::check_max_body(args.max_body)
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
     use ferry_host::serve::{default_listen, on_function_compute, ServeConfig};
     use ferry_host::trigger::{Rules, TargetRule};
+    if let Err(e) = check_serve(&args) {
+        eprintln!("ferry: error: {e}");
+        return ExitCode::from(2);
+    }
     let target = match args.target.as_deref().map(TargetRule::parse).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -543,10 +594,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             source_endpoint: args.source_endpoint,
             endpoint: args.endpoint,
             region: args.region,
-            max_parallel: args.instances.max(1),
+            max_parallel: args.instances,
         },
         limits: Limits {
-            instances: args.instances.max(1),
+            instances: args.instances,
             instance_memory: args.instance_memory_mib << 20,
             part_deadline: Duration::from_secs(args.instance_timeout),
             ..Limits::default()
@@ -561,6 +612,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         retries: args.retries,
         part_timeout: args.part_timeout,
         on_fc,
+        connections: args.connections,
     };
     if let Err(e) = config.check() {
         eprintln!("ferry: error: {e:#}");

@@ -47,16 +47,20 @@ impl Runtime {
         let component = load(&engine, wasm)?;
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("{}", error_line(&e)))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("{}", error_line(&e)))?;
         let pre = linker
             .instantiate_pre(&component)
-            .map_err(|e| anyhow::anyhow!("the component does not link: {e:#}"))?;
-        let command = CommandPre::new(pre.clone())
-            .map_err(|e| anyhow::anyhow!("the component exports no wasi:cli/run: {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("the component does not link: {}", error_line(&e)))?;
+        let command = CommandPre::new(pre.clone()).map_err(|e| {
+            anyhow::anyhow!("the component exports no wasi:cli/run: {}", error_line(&e))
+        })?;
         let proxy = ProxyPre::new(pre).map_err(|e| {
-            anyhow::anyhow!("the component exports no wasi:http/incoming-handler: {e:#}")
+            anyhow::anyhow!(
+                "the component exports no wasi:http/incoming-handler: {}",
+                error_line(&e)
+            )
         })?;
         start_epoch_ticker(&engine);
         Ok(Arc::new(Runtime {
@@ -168,14 +172,28 @@ impl Runtime {
             .command
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot instantiate the component: {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot instantiate the component: {}", error_line(&e)))?;
         let outcome = command
             .wasi_cli_run()
             .call_run(&mut store)
             .await
-            .map_err(|e| anyhow::anyhow!("the coordinating instance trapped: {e:#}"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("the coordinating instance trapped: {}", error_line(&e))
+            })?;
         Ok(outcome.is_ok())
     }
+}
+
+/// A wasmtime error on one line for a person: its causes joined by `: `,
+/// without the wasm backtrace a trap carries or the native one that
+/// `RUST_BACKTRACE` adds. The whole error is logged at debug level.
+pub fn error_line(e: &wasmtime::Error) -> String {
+    tracing::debug!("{e:?}");
+    e.chain()
+        .map(|cause| crate::events::one_line(&cause.to_string()))
+        .filter(|cause| !cause.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn engine(limits: &Limits) -> Result<Engine> {
@@ -195,7 +213,15 @@ fn engine(limits: &Limits) -> Result<Engine> {
         .epoch_interruption(true)
         .cranelift_opt_level(OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot configure wasmtime: {e:#}"))
+    Engine::new(&config).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reserve memory for {} instances of {} MiB: {}; lower --instances or \
+             --instance-memory-mib",
+            limits.instances,
+            limits.instance_memory >> 20,
+            error_line(&e)
+        )
+    })
 }
 
 /// The `.cwasm` cache beside a `.wasm`.
@@ -221,7 +247,7 @@ fn load(engine: &Engine, wasm: &Path) -> Result<Component> {
         }
     }
     let component = Component::from_file(engine, wasm)
-        .map_err(|e| anyhow::anyhow!("cannot compile {}: {e:#}", wasm.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot compile {}: {}", wasm.display(), error_line(&e)))?;
     if let Ok(bytes) = component.serialize() {
         let tmp = cache.with_extension("cwasm.tmp");
         if std::fs::write(&tmp, bytes).is_ok() {

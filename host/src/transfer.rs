@@ -17,10 +17,10 @@
 
 use crate::egress::Egress;
 use crate::engine::{Addressing, EndpointKind};
-use crate::events::{Event, EventPipe, Lines};
+use crate::events::{one_line, Event, EventPipe, Lines};
 use crate::fanout::FanoutBackend;
 use crate::interrupt::Interrupt;
-use crate::limits::Limits;
+use crate::limits::{self, Limits};
 use crate::outgoing::fanout_url;
 use crate::remote::{FcConfig, FcInvoker, WorkerPool};
 use crate::runtime::{default_component_path, Runtime};
@@ -89,6 +89,14 @@ impl TransferError {
             message: message.into(),
             part_number: None,
             upload_id: None,
+        }
+    }
+
+    /// Bad input: a value out of range, a URL that is not one.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        TransferError {
+            kind: "invalid-input".into(),
+            ..Self::internal(message)
         }
     }
 
@@ -276,9 +284,10 @@ impl Transfer {
         self
     }
 
-    /// Part instances at once (also the parts in flight).
+    /// Part instances at once (also the parts in flight): 1 to
+    /// [`crate::limits::MAX_INSTANCES`].
     pub fn instances(mut self, n: u32) -> Self {
-        self.limits.instances = n.max(1);
+        self.limits.instances = n;
         self
     }
 
@@ -334,14 +343,49 @@ impl Transfer {
     /// Tasks one worker runs at once (default 8); with [`Transfer::workers`].
     pub fn worker_concurrency(mut self, n: u32) -> Self {
         if let Remote::Workers { concurrency, .. } = &mut self.remote {
-            *concurrency = n.max(1);
+            *concurrency = n;
         } else {
             self.remote = Remote::Workers {
                 urls: Vec::new(),
-                concurrency: n.max(1),
+                concurrency: n,
             };
         }
         self
+    }
+
+    /// Checks every option before anything runs: a value out of range, a
+    /// source that is not a URL, an unknown signature version is
+    /// `invalid-input` (exit 2), named as the command line names it.
+    /// [`Transfer::run`] checks the limits as well.
+    pub fn check(&self) -> Result<(), TransferError> {
+        if let Err(e) = url::Url::parse(self.source.trim()) {
+            return Err(TransferError::invalid(format!(
+                "source {:?} is not a URL ({e}): give the whole http:// or https:// URL, e.g. \
+                 https://mirror.example.com/big.iso",
+                as_typed(&self.source)
+            )));
+        }
+        if let Some(p) = &self.part_size {
+            limits::check_part_size(p, is_s3(&self.target)).map_err(TransferError::invalid)?;
+        }
+        if let Some(v) = &self.signature {
+            limits::check_signature(v).map_err(TransferError::invalid)?;
+        }
+        if let Some(n) = self.retries {
+            limits::check_retries(n).map_err(TransferError::invalid)?;
+        }
+        if let Some(secs) = self.part_timeout {
+            limits::check_seconds(
+                "--part-timeout",
+                secs.into(),
+                "seconds one part may take over all its attempts",
+            )
+            .map_err(TransferError::invalid)?;
+        }
+        if let Remote::Workers { concurrency, .. } = &self.remote {
+            limits::check_worker_concurrency(*concurrency).map_err(TransferError::invalid)?;
+        }
+        Ok(())
     }
 
     /// Run part tasks in Function Compute, one synchronous InvokeFunction
@@ -399,8 +443,17 @@ impl Transfer {
         };
         opt("--endpoint", &self.endpoint);
         opt("--region", &self.region);
-        opt("--part-size", &self.part_size);
-        opt("--signature", &self.signature);
+        // As bytes and in lower case: the host has read them already.
+        let part_size = self
+            .part_size
+            .as_ref()
+            .map(|p| limits::parse_size(p).map_or_else(|| p.clone(), |bytes| bytes.to_string()));
+        opt("--part-size", &part_size);
+        let signature = self
+            .signature
+            .as_ref()
+            .map(|v| v.trim().to_ascii_lowercase());
+        opt("--signature", &signature);
         opt("--retries", &self.retries.map(|n| n.to_string()));
         opt("--part-timeout", &self.part_timeout.map(|n| n.to_string()));
         match self.addressing {
@@ -455,22 +508,33 @@ impl Transfer {
     }
 
     /// Runs the transfer on a runtime loaded for it.
+    ///
+    /// Dropping the returned future before it is ready (a timeout, a
+    /// cancelled task) stops the transfer as [`Transfer::interrupt`] does:
+    /// the part instances are stopped and the upload is aborted (kept with
+    /// [`Transfer::keep_partial`]) by the coordinator, which finishes that
+    /// on a task of the Tokio runtime after the drop; the runtime must live
+    /// that long.
     pub async fn run(self, on_event: impl FnMut(Event)) -> Result<Report, TransferError> {
+        self.check()?;
+        self.limits.check().map_err(TransferError::invalid)?;
         let path = self
             .component
             .clone()
             .unwrap_or_else(default_component_path);
         let runtime = Runtime::new(&path, self.limits)
-            .map_err(|e| TransferError::internal(format!("{e:#}")))?;
+            .map_err(|e| TransferError::internal(one_line(&format!("{e:#}"))))?;
         self.run_on(&runtime, on_event).await
     }
 
     /// Runs the transfer on an existing runtime (which fixes the limits).
+    /// Dropping the future stops the transfer, as for [`Transfer::run`].
     pub async fn run_on(
         self,
         runtime: &Arc<Runtime>,
         mut on_event: impl FnMut(Event),
     ) -> Result<Report, TransferError> {
+        self.check()?;
         let s3 = is_s3(&self.target);
         let credentials = self
             .credentials
@@ -525,6 +589,9 @@ impl Transfer {
                 .run_command_with(&args, &env, egress, EventPipe(tx), interrupt, backend)
                 .await
         });
+        // The coordinator runs on its own task; if this future is dropped,
+        // the guard stops it as Ctrl-C does, and it aborts the upload.
+        let guard = StopOnDrop(Some(self.interrupt.clone()));
         let mut lines = Lines::default();
         let mut last: Option<serde_json::Value> = None;
         while let Some(bytes) = rx.recv().await {
@@ -534,7 +601,7 @@ impl Transfer {
                 };
                 if value.get("event").is_some() {
                     if let Ok(event) = serde_json::from_value::<Event>(value) {
-                        on_event(event);
+                        on_event(event.one_line());
                     }
                 } else {
                     last = Some(value);
@@ -544,6 +611,7 @@ impl Transfer {
         let ran = command
             .await
             .map_err(|e| TransferError::internal(format!("the transfer task failed: {e}")))?;
+        guard.disarm();
         if let Some(pool) = pool {
             let stats = pool.stats();
             if stats.resent > 0 {
@@ -561,7 +629,7 @@ impl Transfer {
             }
         }
         if let Err(e) = ran {
-            return Err(TransferError::internal(format!("{e:#}")));
+            return Err(TransferError::internal(one_line(&format!("{e:#}"))));
         }
         let value =
             last.ok_or_else(|| TransferError::internal("the component printed no result"))?;
@@ -569,9 +637,75 @@ impl Transfer {
             serde_json::from_value(value)
                 .map_err(|e| TransferError::internal(format!("unreadable report: {e}")))
         } else {
-            Err(serde_json::from_value(value)
-                .unwrap_or_else(|e| TransferError::internal(format!("unreadable failure: {e}"))))
+            let mut failure: TransferError = serde_json::from_value(value)
+                .unwrap_or_else(|e| TransferError::internal(format!("unreadable failure: {e}")));
+            failure.message = one_line(&failure.message);
+            Err(match self.interrupt.reason() {
+                Some(reason) => interrupted(failure, &reason),
+                None => failure,
+            })
         }
+    }
+}
+
+/// The failure of an interrupted transfer, said as such: the part that
+/// happened to notice first is no part of the story.
+fn interrupted(failure: TransferError, reason: &str) -> TransferError {
+    TransferError {
+        message: format!(
+            "the transfer was interrupted ({reason}); the parts in flight were stopped{}",
+            if failure.upload_id.is_some() {
+                " and the upload kept: finish it with --resume"
+            } else {
+                " and the upload aborted"
+            }
+        ),
+        part_number: None,
+        ..failure
+    }
+}
+
+/// Triggers an interrupt when dropped, unless disarmed: a dropped
+/// [`Transfer::run`] stops its coordinator.
+struct StopOnDrop(Option<Interrupt>);
+
+impl StopOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(interrupt) = self.0.take() {
+            if interrupt.reason().is_none() {
+                interrupt.trigger("its caller dropped it");
+            }
+        }
+    }
+}
+
+/// A source as it was typed, for a message: its query (which may hold a
+/// signature) and any `user:password@` left out.
+fn as_typed(source: &str) -> String {
+    let end = source.find(['?', '#']).unwrap_or(source.len());
+    let shown = &source[..end];
+    let after_scheme = shown.find("://").map_or(0, |i| i + 3);
+    let host_end = shown[after_scheme..]
+        .find('/')
+        .map_or(shown.len(), |i| after_scheme + i);
+    let shown = match shown[after_scheme..host_end].rfind('@') {
+        Some(at) => format!(
+            "{}{}",
+            &shown[..after_scheme],
+            &shown[after_scheme + at + 1..]
+        ),
+        None => shown.to_string(),
+    };
+    if end < source.len() {
+        format!("{shown}?…")
+    } else {
+        shown
     }
 }
 
