@@ -536,10 +536,12 @@ fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error
     } else {
         format!("{} (HTTP {status})", doc.code)
     };
-    let message = if doc.message.is_empty() {
+    // The store's sentence ends where ours begins: one full stop.
+    let said = doc.message.trim().trim_end_matches('.');
+    let message = if said.is_empty() {
         String::new()
     } else {
-        format!(": {}", doc.message)
+        format!(": {said}")
     };
     let request_id = if doc.request_id.is_empty() {
         String::new()
@@ -606,6 +608,22 @@ mod sdk_shapes {
             path,
             u.query_pairs().into_owned().collect(),
         )
+    }
+
+    #[test]
+    fn a_store_message_ends_in_one_full_stop() {
+        let doc = "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature \
+                   we calculated does not match. Check your key and signing method.</Message>\
+                   <RequestId>R1</RequestId></Error>";
+        let e = error_document(doc, 403, "InitiateMultipartUpload", StoreKind::Oss);
+        assert_eq!(
+            e.message,
+            "InitiateMultipartUpload refused: SignatureDoesNotMatch (HTTP 403): The request \
+             signature we calculated does not match. Check your key and signing method. Check \
+             OSS_ACCESS_KEY_SECRET, and --region. [request id R1]"
+        );
+        let bare = error_document("", 503, "UploadPart", StoreKind::S3);
+        assert_eq!(bare.message, "UploadPart refused: HTTP 503.");
     }
 
     #[test]

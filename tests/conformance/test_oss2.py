@@ -107,6 +107,18 @@ def test_put_get_range_head_delete(bucket):
     expect_error(lambda: bucket.get_object(key), 404, "NoSuchKey")
 
 
+def test_list_objects_v2_pages_in_key_order(bucket):
+    keys = [f"list-{bucket.mode}/{name}" for name in ("b", "a/../c", "a", "d e", "./z")]
+    for k in keys:
+        bucket.put_object(k, k.encode())
+    prefix = f"list-{bucket.mode}/"
+    listed = [(o.key, o.size) for o in oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=2)]
+    assert listed == sorted((k, len(k)) for k in keys)
+    for k in keys:
+        bucket.delete_object(k)
+    assert list(oss2.ObjectIteratorV2(bucket, prefix=prefix)) == []
+
+
 def test_empty_object(bucket):
     key = f"empty-{bucket.mode}"
     assert bucket.put_object(key, b"").crc == 0

@@ -10,6 +10,8 @@ AWS_SECRET_ACCESS_KEY; every command prints one JSON line.
   s3_tool.py missing ENDPOINT BUCKET KEY   whether the object is absent
   s3_tool.py uploads ENDPOINT BUCKET       the open multipart uploads
   s3_tool.py parts ENDPOINT BUCKET KEY ID  how many parts an upload holds
+  s3_tool.py list ENDPOINT                 every bucket and every key in it,
+                                           with sizes (ListBuckets, ListObjectsV2)
 """
 import json
 import sys
@@ -84,6 +86,15 @@ def main(cmd, endpoint, *args):
         bucket, key, upload_id = args
         listed = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
         return {"parts": len(listed.get("Parts", []))}
+    if cmd == "list":
+        listing = {}
+        for b in s3.list_buckets().get("Buckets", []):
+            keys = {}
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b["Name"]):
+                for o in page.get("Contents", []):
+                    keys[o["Key"]] = o["Size"]
+            listing[b["Name"]] = keys
+        return {"buckets": listing}
     raise SystemExit(f"unknown command {cmd}")
 
 

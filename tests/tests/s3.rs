@@ -507,6 +507,54 @@ fn moto_refuses_bad_credentials() {
     check_no_upload(&server);
 }
 
+/// Keys with dot segments are opaque: each lands under exactly the key
+/// given, in the bucket given, read back through boto3 (ListBuckets and
+/// ListObjectsV2 list that key and no other). A URL library resolves them
+/// (`a/../up.bin` to `up.bin`, `../other/evil.bin` into bucket `other`).
+fn dot_segment_keys_land_as_named(server: &S3Server) {
+    let source = SourceServer::start(SourceConfig::default()).unwrap();
+    tool(server, &["mkbucket", "other"]);
+    let cases = [
+        ("dot/./x", 1000),
+        ("a/../up.bin", 6 * MIB + 1),
+        ("../other/evil.bin", 1000),
+        ("a/./b", 1000),
+        ("x/..", 1000),
+        ("./x", 1000),
+    ];
+    let mut expected = serde_json::Map::new();
+    for (i, (key, size)) in cases.into_iter().enumerate() {
+        let seed = 150 + i as u64;
+        let run = ferry(
+            server,
+            &source.url(seed, size),
+            key,
+            &["--part-size", "5MiB"],
+            (&server.id, &server.secret),
+        );
+        assert_eq!(run.code, 0, "{key}: {}\n{}", run.result, run.stderr);
+        expected.insert(key.to_string(), size.into());
+        let listed = tool(server, &["list"]);
+        assert_eq!(
+            listed["buckets"],
+            serde_json::json!({ BUCKET: expected, "other": {} }),
+            "after copying to {key:?}"
+        );
+        check_object(server, key, seed, size);
+    }
+    check_no_upload(server);
+}
+
+#[test]
+fn dot_segment_keys_land_as_named_in_moto() {
+    dot_segment_keys_land_as_named(&moto(false));
+}
+
+#[test]
+fn dot_segment_keys_land_as_named_in_s3s_fs() {
+    dot_segment_keys_land_as_named(&s3s_fs("dots"));
+}
+
 /// An `s3://` source in the same store is copied by the store
 /// (UploadPartCopy), on s3s-fs and on moto: the copy reads back as the
 /// source's bytes.

@@ -3,7 +3,7 @@
 //! Path-style addressing (`http://127.0.0.1:PORT/{bucket}/{key}`, what the
 //! SDKs use for IP endpoints). Objects: PutObject, GetObject, HeadObject,
 //! DeleteObject. Multipart: Initiate, UploadPart, Complete, Abort, ListParts,
-//! ListMultipartUploads. Every request must be signed (V1 or V4, header or
+//! ListMultipartUploads. Buckets: ListObjectsV2. Every request must be signed (V1 or V4, header or
 //! presigned URL; STS tokens checked); responses carry `x-oss-request-id`,
 //! OSS ETags and `x-oss-hash-crc64ecma`; errors are OSS error XML.
 //!
@@ -14,6 +14,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 mod etag;
+mod list;
 mod multipart;
 mod object;
 pub mod request;

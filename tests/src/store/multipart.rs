@@ -495,7 +495,7 @@ fn part_number(value: Option<&str>) -> Result<u32, OssError> {
     }
 }
 
-fn page_size(value: Option<&str>, name: &str) -> Result<u32, OssError> {
+pub(super) fn page_size(value: Option<&str>, name: &str) -> Result<u32, OssError> {
     match value {
         None | Some("") => Ok(MAX_PAGE),
         Some(v) => match v.parse::<u32>() {

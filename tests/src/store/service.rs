@@ -14,6 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::auth::Authority;
 use super::error::OssError;
 use super::request::Target;
+use super::list;
 use super::state::{BucketState, State, Stored};
 use super::{admin, multipart, object, sink, xml, ObjectInfo, Sink, StoreConfig, StoreCounts};
 use crate::body::{self, ResponseBody};
@@ -50,6 +51,7 @@ enum Op {
     Abort,
     ListParts,
     ListUploads,
+    ListObjects,
     PutObject,
     GetObject,
     HeadObject,
@@ -59,7 +61,7 @@ enum Op {
 }
 
 impl Op {
-    const COUNT: usize = 13;
+    const COUNT: usize = 14;
 
     fn of(method: &Method, target: &Target, copy: bool) -> Op {
         let t = target;
@@ -69,6 +71,7 @@ impl Op {
         if target.key.is_empty() {
             return match *method {
                 Method::GET if t.has("uploads") => Op::ListUploads,
+                Method::GET if t.param("list-type") == Some("2") => Op::ListObjects,
                 _ => Op::Other,
             };
         }
@@ -368,6 +371,7 @@ impl Store {
     ) -> Result<Response<ResponseBody>, OssError> {
         match op {
             Op::ListUploads => multipart::list_uploads(self, ctx),
+            Op::ListObjects => list::list_objects_v2(self, ctx),
             Op::UploadPart => multipart::upload_part(self, ctx, req, corrupt).await,
             Op::UploadPartCopy => {
                 let (parts, body) = req.into_parts();

@@ -87,6 +87,36 @@ pub struct UploadEntry {
     pub initiated: String,
 }
 
+#[derive(Serialize)]
+#[serde(rename = "ListBucketResult", rename_all = "PascalCase")]
+pub struct ListObjectsV2Result {
+    pub name: String,
+    pub prefix: String,
+    pub start_after: String,
+    pub continuation_token: String,
+    pub max_keys: u32,
+    /// Empty, or `url`: keys and tokens are then percent-encoded.
+    pub encoding_type: String,
+    pub is_truncated: bool,
+    pub next_continuation_token: String,
+    pub key_count: u32,
+    #[serde(rename = "Contents")]
+    pub contents: Vec<ObjectEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectEntry {
+    pub key: String,
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub size: u64,
+    pub storage_class: String,
+}
+
 /// The body of CompleteMultipartUpload.
 #[derive(Deserialize, Debug)]
 pub struct CompleteRequest {
