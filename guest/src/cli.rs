@@ -61,20 +61,23 @@ pub struct CopyArgs {
     /// Bytes per part, e.g. 6MiB, 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long, value_parser = size::parse)]
     part_size: Option<u64>,
-    /// Parts in flight at once.
-    #[arg(long, default_value_t = schedule::DEFAULT_PARALLEL)]
+    /// Parts in flight at once, 1 to 1000.
+    #[arg(long, default_value_t = schedule::DEFAULT_PARALLEL,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
     parallel: u32,
     /// Post each part to FANOUT/parts so it runs in a fresh instance.
     #[arg(long)]
     fanout: Option<String>,
     /// Signature version for the store.
-    #[arg(long, value_enum, default_value_t = Signature::V4)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Signature::V4)]
     signature: Signature,
-    /// Retries of one part after its first attempt.
-    #[arg(long, default_value_t = crate::retry::DEFAULT_RETRIES)]
+    /// Retries of one part after its first attempt, 0 to 100.
+    #[arg(long, default_value_t = crate::retry::DEFAULT_RETRIES,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
     retries: u32,
-    /// Seconds one part may take over all its attempts.
-    #[arg(long, default_value_t = crate::retry::DEFAULT_PART_TIMEOUT.as_secs() as u32)]
+    /// Seconds one part may take over all its attempts, 1 to 86400.
+    #[arg(long, default_value_t = crate::retry::DEFAULT_PART_TIMEOUT.as_secs() as u32,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
     part_timeout: u32,
     /// On failure keep the multipart upload (and print its id) instead of aborting it.
     #[arg(long)]
@@ -103,7 +106,24 @@ pub fn main() -> Result<(), ()> {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Err(()) } else { Ok(()) };
+            if !e.use_stderr() {
+                return Ok(());
+            }
+            // A caller reading JSON (the ferry host, with --events) gets the
+            // refusal as bad input too, not a silence.
+            let json = std::env::args().any(|a| a == "--json" || a == "--events");
+            if json {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                let message = first.strip_prefix("error: ").unwrap_or(first);
+                let mut value = serde_json::to_value(crate::Failure::from(Error::invalid(
+                    format!("{message}; see ferry copy --help"),
+                )))
+                .unwrap_or_default();
+                value["ok"] = false.into();
+                println!("{value}");
+            }
+            return Err(());
         }
     };
     match cli.command {
@@ -147,6 +167,13 @@ pub fn endpoint_and_region(
 }
 
 fn job_of(args: &CopyArgs) -> Result<Job, Error> {
+    if let Err(e) = url::Url::parse(args.source_url.trim()) {
+        return Err(Error::invalid(format!(
+            "source {:?} is not a URL ({e}): give the whole http:// or https:// URL, e.g. \
+             https://mirror.example.com/big.iso",
+            typed(&args.source_url)
+        )));
+    }
     let target = target::parse(&args.target)?;
     let (endpoint, region) =
         endpoint_and_region(target.store, args.endpoint.clone(), args.region.clone())?;
@@ -183,6 +210,24 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
             EndpointKind::Public
         }),
     })
+}
+
+/// What was typed as the source, for a message: without its query (which
+/// may hold a signature) or a `user:password@`.
+fn typed(source: &str) -> String {
+    let (shown, query) = match source.find(['?', '#']) {
+        Some(i) => (&source[..i], "?…"),
+        None => (source, ""),
+    };
+    let (scheme, rest) = shown.split_once("://").unwrap_or(("", shown));
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let scheme = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    format!("{scheme}{host}{path}{query}")
 }
 
 fn copy(args: CopyArgs) -> Result<(), ()> {
@@ -242,4 +287,52 @@ fn print_report(r: &Report, seconds: f64) {
         r.retries,
         r.reused_parts
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_is_no_url_is_named_as_typed() {
+        let args = Cli::try_parse_from(["ferry", "copy", "example.com/big.iso", "oss://b/k"])
+            .map(
+                |Cli {
+                     command: Command::Copy(a),
+                 }| a,
+            )
+            .unwrap();
+        let e = job_of(&args).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("source \"example.com/big.iso\" is not a URL"),
+            "{e}"
+        );
+        assert_eq!(typed("http://u:p@[bad/x?Signature=s"), "http://[bad/x?…");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_by_name() {
+        for (flag, value) in [
+            ("--parallel", "0"),
+            ("--parallel", "1001"),
+            ("--retries", "101"),
+            ("--part-timeout", "0"),
+            ("--signature", "v2"),
+            ("--part-size", "16EiB"),
+        ] {
+            let e = Cli::try_parse_from(["ferry", "copy", "http://h/x", "oss://b/k", flag, value])
+                .unwrap_err();
+            assert!(e.to_string().contains(flag), "{flag} {value}: {e}");
+        }
+        assert!(Cli::try_parse_from([
+            "ferry",
+            "copy",
+            "http://h/x",
+            "oss://b/k",
+            "--signature",
+            "V1"
+        ])
+        .is_ok());
+    }
 }
