@@ -155,19 +155,23 @@ pub async fn fetch_range(task: &PartTask) -> Result<BodyReader> {
     }
     match response.status {
         206 => {
-            let range = response
-                .header("content-range")
-                .and_then(parse_content_range);
+            let stated = response.header("content-range");
+            // The total first: a range beyond a smaller stated total is
+            // the source naming two sizes, not a wrong range.
+            let total = stated
+                .and_then(|v| v.rsplit_once('/'))
+                .and_then(|(_, t)| t.trim().parse::<u64>().ok());
+            if let Some(total) = total {
+                check_stated_size(task.source_size, total, "its Content-Range", &shown)?;
+            }
+            let range = stated.and_then(parse_content_range);
             if !matches!(range, Some((first, l, _)) if first == task.offset && l == last) {
                 return Err(Error::source(format!(
                     "the source {shown} answered a different range ({}) than asked \
                      (bytes {}-{last})",
-                    response.header("content-range").unwrap_or("none"),
+                    stated.unwrap_or("none"),
                     task.offset
                 )));
-            }
-            if let Some((_, _, total)) = range {
-                check_stated_size(task.source_size, total, "its Content-Range", &shown)?;
             }
         }
         // A whole-object answer is right only if the part is the whole object.

@@ -59,8 +59,8 @@ pub struct SourceConfig {
     pub lie_range_total: Option<u64>,
 }
 
-/// The range and conditional headers of one request the source received,
-/// in arrival order (see [`SourceServer::received`]).
+/// The range, conditional and authorization headers of one request the
+/// source received, in arrival order (see [`SourceServer::received`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
     /// `GET` or `HEAD` (anything else too, as sent).
@@ -70,6 +70,8 @@ pub struct Received {
     pub range: Option<String>,
     pub if_match: Option<String>,
     pub if_unmodified_since: Option<String>,
+    /// The `Authorization` header (a URL's `user:pass@` as Basic).
+    pub authorization: Option<String>,
 }
 
 /// At most this many requests are recorded (the first ones).
@@ -230,6 +232,7 @@ impl SourceService {
                 range: text(header::RANGE),
                 if_match: text(header::IF_MATCH),
                 if_unmodified_since: text(header::IF_UNMODIFIED_SINCE),
+                authorization: text(header::AUTHORIZATION),
             });
         }
     }

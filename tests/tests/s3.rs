@@ -555,6 +555,40 @@ fn dot_segment_keys_land_as_named_in_s3s_fs() {
     dot_segment_keys_land_as_named(&s3s_fs("dots"));
 }
 
+/// A source that states two sizes (HEAD 299,000 bytes, Content-Range
+/// totals 300,000, one ETag) is refused over S3 too: exit 3, no object, no
+/// upload. Its first 299,000 bytes would otherwise complete as "verified".
+#[test]
+fn a_source_that_states_two_sizes_is_refused_in_moto() {
+    let server = moto(false);
+    let source = SourceServer::start(SourceConfig {
+        lie_head_size: Some(299_000),
+        ..SourceConfig::default()
+    })
+    .unwrap();
+    let run = ferry(
+        &server,
+        &source.url(160, 300_000),
+        "two-sizes.bin",
+        &[],
+        (&server.id, &server.secret),
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
+    assert!(
+        run.result["message"]
+            .as_str()
+            .unwrap()
+            .contains("states two sizes"),
+        "{}",
+        run.result
+    );
+    assert_eq!(
+        tool(&server, &["missing", BUCKET, "two-sizes.bin"])["missing"],
+        true
+    );
+    check_no_upload(&server);
+}
+
 /// An `s3://` source in the same store is copied by the store
 /// (UploadPartCopy), on s3s-fs and on moto: the copy reads back as the
 /// source's bytes.
