@@ -60,6 +60,12 @@ pub struct Faults {
     /// are read, then answered `status` with OSS error XML; the upload and
     /// its parts stay as they were.
     pub complete_status_burst: Option<(u16, u32)>,
+    /// The first N CompleteMultipartUpload requests that
+    /// `complete_status_burst` lets through complete the object as asked,
+    /// but answer a wrong `x-oss-hash-crc64ecma` (the object's CRC-64 xor
+    /// 1); the object itself, as HeadObject and the admin routes show it,
+    /// is intact.
+    pub wrong_object_crc: u32,
     /// `(status, times)`: the first `times` AbortMultipartUpload requests
     /// answer `status` with OSS error XML; the upload stays.
     pub abort_status_burst: Option<(u16, u32)>,
@@ -87,10 +93,11 @@ pub(crate) enum Knob {
     WrongPartCrc,
     ResetPartAfter,
     CompleteStatusBurst,
+    WrongObjectCrc,
     AbortStatusBurst,
 }
 
-const KNOBS: usize = 8;
+const KNOBS: usize = 9;
 
 /// Faults as set, with how often each knob has fired since.
 #[derive(Debug, Default)]

@@ -105,6 +105,10 @@ struct StoreFaultArgs {
     /// Fail the first TIMES CompleteMultipartUpload requests with STATUS.
     #[arg(long, value_name = "STATUS:TIMES", value_parser = faults::parse_status_times)]
     complete_status_burst: Option<(u16, u32)>,
+    /// Complete the first N multipart uploads but answer a wrong object
+    /// CRC-64 (the object's xor 1).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    wrong_object_crc: u32,
     /// Fail the first TIMES AbortMultipartUpload requests with STATUS.
     #[arg(long, value_name = "STATUS:TIMES", value_parser = faults::parse_status_times)]
     abort_status_burst: Option<(u16, u32)>,
@@ -125,6 +129,7 @@ impl StoreFaultArgs {
         f.wrong_part_crc = self.wrong_part_crc;
         f.reset_part_after = self.reset_part_after;
         f.complete_status_burst = self.complete_status_burst;
+        f.wrong_object_crc = self.wrong_object_crc;
         f.abort_status_burst = self.abort_status_burst;
         f.deny_all = self.deny_all;
         f.deny_part_copy = self.deny_part_copy;

@@ -2,7 +2,11 @@
 //! multi-part and a many-part (over 1,000 parts, so ListParts pages) input,
 //! through the built `ferry` and `ferry.wasm`. Each run must end in one of
 //! two states only: the object in full (read back, CRC-64 equal to the
-//! source's) with no upload left, or no object and no upload left. A table of
+//! source's) with no upload left, or no object and no upload left. A failure
+//! must also have happened where the row says, as the store's history tells:
+//! before anything was created ("nothing created"), after the upload was
+//! created ("upload aborted"), or after the object was ("object deleted"),
+//! so that a row cannot pass by failing earlier than it means to. A table of
 //! scenario x input is printed (`cargo test --test fault_matrix -- --nocapture`).
 //!
 //! Every run uses canary credentials and checks that neither the secret nor
@@ -59,8 +63,31 @@ const INPUTS: [Input; 3] = [
 enum Expect {
     /// Copied and verified, having needed at least this many retries.
     Copied { min_retries: u64 },
-    /// Failed with this kind, leaving nothing.
-    Failed(&'static str),
+    /// Failed with this kind, leaving nothing, after the store had made
+    /// what `Created` says.
+    Failed(&'static str, Created),
+}
+
+/// What the store had made before the failure (all gone at the end).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Created {
+    /// Not even the upload: the failure came first.
+    Nothing,
+    /// The upload, not the object: it was aborted.
+    Upload,
+    /// The object: it was deleted.
+    Object,
+}
+
+/// ferry's exit code for a failure of this kind (README: exit codes).
+fn exit_code(kind: &str) -> i32 {
+    match kind {
+        "source" => 3,
+        "store" => 4,
+        "integrity" => 5,
+        "exhausted" => 6,
+        _ => 70,
+    }
 }
 
 struct Scenario {
@@ -166,6 +193,16 @@ fn scenarios() -> Vec<Scenario> {
         ..scenario("store 500 on Complete", copied(0))
     });
     v.push(Scenario {
+        faults: Faults {
+            wrong_object_crc: 1,
+            ..Faults::default()
+        },
+        ..scenario(
+            "store answers a wrong object CRC",
+            Expect::Failed("integrity", Created::Object),
+        )
+    });
+    v.push(Scenario {
         chaos: "trap@2",
         ..scenario("part instance traps", copied(1))
     });
@@ -196,28 +233,34 @@ fn scenarios() -> Vec<Scenario> {
             change_after: Some(1),
             ..Faults::default()
         },
-        ..scenario("source changes mid-copy", Expect::Failed("source"))
+        ..scenario(
+            "source changes mid-copy",
+            Expect::Failed("source", Created::Upload),
+        )
     });
     v.push(Scenario {
         faults: Faults {
             forbidden: true,
             ..Faults::default()
         },
-        ..scenario("source 403", Expect::Failed("source"))
+        ..scenario("source 403", Expect::Failed("source", Created::Nothing))
     });
     v.push(Scenario {
         faults: Faults {
             not_found: true,
             ..Faults::default()
         },
-        ..scenario("source 404", Expect::Failed("source"))
+        ..scenario("source 404", Expect::Failed("source", Created::Nothing))
     });
     v.push(Scenario {
         faults: Faults {
             deny_all: true,
             ..Faults::default()
         },
-        ..scenario("store 403 AccessDenied", Expect::Failed("store"))
+        ..scenario(
+            "store 403 AccessDenied",
+            Expect::Failed("store", Created::Nothing),
+        )
     });
     v.push(Scenario {
         faults: Faults {
@@ -225,7 +268,10 @@ fn scenarios() -> Vec<Scenario> {
             abort_status_burst: Some((500, 2)),
             ..Faults::default()
         },
-        ..scenario("UploadPart 403, Abort 500 twice", Expect::Failed("store"))
+        ..scenario(
+            "UploadPart 403, Abort 500 twice",
+            Expect::Failed("store", Created::Upload),
+        )
     });
     v.push(Scenario {
         faults: Faults {
@@ -233,7 +279,10 @@ fn scenarios() -> Vec<Scenario> {
             ..Faults::default()
         },
         args: &["--retries", "2"],
-        ..scenario("source 503 outlasts retries", Expect::Failed("exhausted"))
+        ..scenario(
+            "source 503 outlasts retries",
+            Expect::Failed("exhausted", Created::Upload),
+        )
     });
     v
 }
@@ -343,27 +392,51 @@ fn judge(
             }
             Ok(format!("copied, {retries} retries"))
         }
-        Expect::Failed(kind) => {
+        Expect::Failed(kind, created) => {
             if o.code == 0 {
                 return Err("succeeded but should have failed".into());
             }
-            if o.result["kind"] != kind {
+            if o.result["kind"] != kind || o.code != exit_code(kind) {
                 return Err(format!(
-                    "failed as {} instead of {kind}: {}",
-                    o.result["kind"], o.result["message"]
+                    "failed as {} with exit {} instead of {kind} (exit {}): {}",
+                    o.result["kind"],
+                    o.code,
+                    exit_code(kind),
+                    o.result["message"]
                 ));
             }
             if object.is_some() {
                 return Err("an object was left".into());
             }
-            Ok(format!("failed ({kind}), clean"))
+            let h = bed.store.history();
+            let made = match (h.uploads_created, h.objects_written) {
+                (0, 0) => Created::Nothing,
+                (_, 0) => Created::Upload,
+                _ => Created::Object,
+            };
+            if made != created {
+                return Err(format!(
+                    "expected a failure once the store had made {created:?}, but it had made \
+                     {made:?} ({h:?})"
+                ));
+            }
+            Ok(match created {
+                Created::Nothing => format!("failed ({kind}), nothing created"),
+                Created::Upload => format!("failed ({kind}), upload aborted"),
+                Created::Object => format!("failed ({kind}), object deleted"),
+            })
         }
     }
 }
 
 #[test]
 fn fault_matrix() {
-    let scenarios = scenarios();
+    // FAULT_MATRIX_ONLY=TEXT runs only the rows whose name contains TEXT.
+    let only = std::env::var("FAULT_MATRIX_ONLY").unwrap_or_default();
+    let scenarios: Vec<_> = scenarios()
+        .into_iter()
+        .filter(|s| s.name.contains(&only))
+        .collect();
     let mut rows = Vec::new();
     let mut wrong = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {

@@ -10,7 +10,9 @@ use common::{bytes, client, credential, initiate, OssClient, Reply, BUCKET};
 use ferry_testbed::crc64;
 use ferry_testbed::faults::Faults;
 use ferry_testbed::pattern;
-use ferry_testbed::store::{Sink, StoreConfig, StoreCounts, StoreServer, MIN_PART_SIZE};
+use ferry_testbed::store::{
+    Sink, StoreConfig, StoreCounts, StoreHistory, StoreServer, MIN_PART_SIZE,
+};
 use ferry_testbed::verify;
 use hyper::{Method, StatusCode};
 
@@ -304,6 +306,78 @@ fn complete_status_burst_keeps_the_upload() {
         (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable".into())
     );
     assert_eq!(b.s.counts().complete, 4);
+}
+
+#[test]
+fn wrong_object_crc_completes_the_object_but_answers_another_crc() {
+    let b = bed(false, "woc");
+    let c = client(&b.s);
+    b.s.set_faults(Faults {
+        complete_status_burst: Some((500, 1)),
+        wrong_object_crc: 1,
+        ..Default::default()
+    });
+    let data = bytes(5, 0, 1000);
+    let crc = crc64::checksum(&data);
+    let mut answered = Vec::new();
+    for key in ["k", "k2"] {
+        let id = initiate(&c, key);
+        let r = part(&c, key, &id, 1, data.clone());
+        let tags = vec![(1, r.header("etag").unwrap().to_string())];
+        if key == "k" {
+            // complete_status_burst fires first; wrong_object_crc waits.
+            assert_eq!(
+                complete(&c, key, &id, &tags).status,
+                StatusCode::INTERNAL_SERVER_ERROR
+            );
+        }
+        let r = complete(&c, key, &id, &tags);
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        answered.push(r.header("x-oss-hash-crc64ecma").unwrap().to_string());
+        // The object itself is intact.
+        assert_eq!(b.s.object(BUCKET, key).unwrap().crc64, crc);
+        let head = c.send(Method::HEAD, &format!("/{BUCKET}/{key}"), &[], "");
+        assert_eq!(
+            head.header("x-oss-hash-crc64ecma"),
+            Some(&crc.to_string()[..])
+        );
+    }
+    assert_eq!(answered, [(crc ^ 1).to_string(), crc.to_string()]);
+}
+
+/// The history counts what the store did, not what it was asked.
+#[test]
+fn history_counts_changes_not_requests() {
+    let b = bed(false, "history");
+    let c = client(&b.s);
+    b.s.set_faults(Faults {
+        deny_all: true,
+        ..Default::default()
+    });
+    let r = c.send(Method::POST, &format!("/{BUCKET}/k?uploads"), &[], "");
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.s.history(), StoreHistory::default());
+    b.s.set_faults(Faults::default());
+    let id = initiate(&c, "k");
+    let r = part(&c, "k", &id, 1, vec![1; 10]);
+    complete(&c, "k", &id, &[(1, r.header("etag").unwrap().to_string())]);
+    let id = initiate(&c, "k2");
+    part(&c, "k2", &id, 1, vec![1; 10]);
+    part(&c, "k2", &id, 1, vec![2; 10]);
+    abort(&c, "k2", &id);
+    c.send(Method::DELETE, &format!("/{BUCKET}/k"), &[], "");
+    c.send(Method::DELETE, &format!("/{BUCKET}/none"), &[], "");
+    assert_eq!(
+        b.s.history(),
+        StoreHistory {
+            uploads_created: 2,
+            parts_stored: 3,
+            uploads_completed: 1,
+            uploads_aborted: 1,
+            objects_written: 1,
+            objects_deleted: 1,
+        }
+    );
 }
 
 #[test]

@@ -117,6 +117,25 @@ pub struct StoreCounts {
     pub admin: u64,
 }
 
+/// The changes the store made since it started, counted as they happened
+/// (refused and faulted requests change nothing): what a test asks to tell
+/// "nothing was ever created" from "created, then cleaned up".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreHistory {
+    /// Multipart uploads initiated.
+    pub uploads_created: u64,
+    /// Parts stored (UploadPart and UploadPartCopy, replacements included).
+    pub parts_stored: u64,
+    /// Uploads completed into an object.
+    pub uploads_completed: u64,
+    /// Uploads aborted.
+    pub uploads_aborted: u64,
+    /// Objects written (PutObject and CompleteMultipartUpload).
+    pub objects_written: u64,
+    /// Objects deleted (DeleteObject of an object that existed).
+    pub objects_deleted: u64,
+}
+
 /// A running store; dropping it stops it (files of a Disk sink stay).
 pub struct StoreServer {
     store: Arc<Store>,
@@ -174,6 +193,11 @@ impl StoreServer {
     /// Requests received per operation so far.
     pub fn counts(&self) -> StoreCounts {
         self.store.counts()
+    }
+
+    /// The changes made so far.
+    pub fn history(&self) -> StoreHistory {
+        self.store.history()
     }
 
     /// Replaces the faults to inject from the next request on, and re-arms

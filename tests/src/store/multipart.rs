@@ -42,6 +42,7 @@ pub fn initiate(
     bucket_uploads(store, ctx, |uploads| {
         uploads.insert(id.clone(), upload);
     });
+    store.note(|h| h.uploads_created += 1);
     Ok(xml_response(xml::document(&xml::InitiateResult {
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
@@ -247,6 +248,9 @@ fn keep_part(
             .get_mut(&upload_id)
             .map(|u| u.parts.insert(number, part))
     });
+    if replaced.is_some() {
+        store.note(|h| h.parts_stored += 1);
+    }
     match replaced {
         None => {
             sink::remove(file);
@@ -260,10 +264,13 @@ fn keep_part(
     }
 }
 
+/// CompleteMultipartUpload. `wrong_crc` (the `wrong_object_crc` fault): the
+/// answered `x-oss-hash-crc64ecma` is the object's xor 1.
 pub async fn complete(
     store: &Arc<Store>,
     ctx: &Ctx,
     req: Request<Incoming>,
+    wrong_crc: bool,
 ) -> Result<Response<ResponseBody>, OssError> {
     let upload_id = ctx.target.param("uploadId").unwrap_or("").to_string();
     let complete_all = req
@@ -337,6 +344,10 @@ pub async fn complete(
         .collect();
     let old = bucket.objects.insert(ctx.key.clone(), object);
     drop(state);
+    store.note(|h| {
+        h.uploads_completed += 1;
+        h.objects_written += 1;
+    });
     sink::remove(unused);
     if let Some(old) = old {
         sink::remove(old.data.files());
@@ -351,7 +362,10 @@ pub async fn complete(
     let mut resp = xml_response(doc);
     let headers = resp.headers_mut();
     headers.insert(header::ETAG, etag_value.parse().expect("hex etag"));
-    headers.insert("x-oss-hash-crc64ecma", crc.into());
+    headers.insert(
+        "x-oss-hash-crc64ecma",
+        if wrong_crc { crc ^ 1 } else { crc }.into(),
+    );
     Ok(resp)
 }
 
@@ -381,6 +395,7 @@ pub fn abort(store: &Arc<Store>, ctx: &Ctx) -> Result<Response<ResponseBody>, Os
         return Err(OssError::NoSuchUpload { upload_id });
     };
     sink::remove(upload.parts.into_values().filter_map(|p| p.file));
+    store.note(|h| h.uploads_aborted += 1);
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(body::empty())

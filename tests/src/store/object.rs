@@ -62,6 +62,7 @@ pub async fn put(
         .expect("bucket checked")
         .objects
         .insert(ctx.key.clone(), object);
+    store.note(|h| h.objects_written += 1);
     if let Some(old) = old {
         sink::remove(old.data.files());
     }
@@ -175,6 +176,7 @@ pub fn delete(store: &Arc<Store>, ctx: &Ctx) -> Result<Response<ResponseBody>, O
         .objects
         .remove(&ctx.key);
     if let Some(old) = old {
+        store.note(|h| h.objects_deleted += 1);
         sink::remove(old.data.files());
     }
     // Deleting an absent object succeeds too, as in OSS.

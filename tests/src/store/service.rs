@@ -16,7 +16,9 @@ use super::error::OssError;
 use super::request::Target;
 use super::list;
 use super::state::{BucketState, State, Stored};
-use super::{admin, multipart, object, sink, xml, ObjectInfo, Sink, StoreConfig, StoreCounts};
+use super::{
+    admin, multipart, object, sink, xml, ObjectInfo, Sink, StoreConfig, StoreCounts, StoreHistory,
+};
 use crate::body::{self, ResponseBody};
 use crate::faults::{Armed, Faults, Knob};
 use crate::server::{ConnIo, Cut, Handler};
@@ -32,6 +34,7 @@ pub struct Store {
     requests: AtomicU64,
     /// Requests per operation, indexed by `Op`.
     counts: [AtomicU64; Op::COUNT],
+    history: Mutex<StoreHistory>,
     next_id: AtomicU64,
     /// Start time in ns: makes ids and blob names unique across restarts.
     boot: u64,
@@ -130,6 +133,7 @@ impl Store {
             state: Mutex::new(state),
             requests: AtomicU64::new(0),
             counts: Default::default(),
+            history: Mutex::default(),
             next_id: AtomicU64::new(1),
             boot: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -160,6 +164,15 @@ impl Store {
             other: n(Op::Other),
             admin: n(Op::Admin),
         }
+    }
+
+    pub fn history(&self) -> StoreHistory {
+        *self.history.lock().unwrap()
+    }
+
+    /// Counts a change the store made (see [`StoreHistory`]).
+    pub fn note(&self, change: impl FnOnce(&mut StoreHistory)) {
+        change(&mut self.history.lock().unwrap());
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -296,8 +309,10 @@ impl Store {
 
     /// Applies the faults that fire on this request: an injected error or a
     /// cut connection, or the request back with whether to corrupt the part
-    /// it carries. Precedence for UploadPart: reset_part_after, then
-    /// part_status_burst, then wrong_part_crc.
+    /// it carries (UploadPart) or to answer a wrong object CRC (Complete).
+    /// Precedence for UploadPart: reset_part_after, then part_status_burst,
+    /// then wrong_part_crc; for Complete: complete_status_burst, then
+    /// wrong_object_crc.
     async fn inject(
         &self,
         op: Op,
@@ -331,7 +346,7 @@ impl Store {
                     Some((status, n)) if armed.fire(Knob::CompleteStatusBurst, n) => {
                         Act::Status(status, None, true)
                     }
-                    _ => Act::Pass(false),
+                    _ => Act::Pass(armed.fire(Knob::WrongObjectCrc, f.wrong_object_crc)),
                 },
                 Op::Abort => match f.abort_status_burst {
                     Some((status, n)) if armed.fire(Knob::AbortStatusBurst, n) => {
@@ -387,7 +402,7 @@ impl Store {
             ),
             Op::HeadObject => object::get(self, ctx, req, true),
             Op::Initiate => multipart::initiate(self, ctx, req),
-            Op::Complete => multipart::complete(self, ctx, req).await,
+            Op::Complete => multipart::complete(self, ctx, req, corrupt).await,
             Op::Abort => multipart::abort(self, ctx),
             Op::DeleteObject => object::delete(self, ctx),
             Op::Other | Op::Admin => {
