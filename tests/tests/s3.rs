@@ -545,14 +545,12 @@ fn dot_segment_keys_land_as_named(server: &S3Server) {
     check_no_upload(server);
 }
 
+/// On moto. Not on s3s-fs: it keeps each object as a file named by its key,
+/// so the file system resolves the dot segments ferry sends (`dot/./x` is
+/// listed as `dot/x`); S3 and OSS keep keys opaque.
 #[test]
 fn dot_segment_keys_land_as_named_in_moto() {
     dot_segment_keys_land_as_named(&moto(false));
-}
-
-#[test]
-fn dot_segment_keys_land_as_named_in_s3s_fs() {
-    dot_segment_keys_land_as_named(&s3s_fs("dots"));
 }
 
 /// A source that states two sizes (HEAD 299,000 bytes, Content-Range
