@@ -412,3 +412,261 @@ fn same_store_sources_are_copied_inside_the_store() {
         .contains("does not exist"));
     assert_nothing_left(&bed, "dst/none.bin");
 }
+
+/// `ferry` with these arguments and `RUST_BACKTRACE=1`, as many containers
+/// set it; returns the exit code, stdout and stderr.
+fn ferry_with_backtraces(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(ferry_bin())
+        .args(args)
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_COMPONENT", component())
+        .env("RUST_BACKTRACE", "1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("ferry runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// Numeric and enumerated options out of range, and a source that is not a
+/// URL, are bad input (exit 2) refused before anything runs, in one line
+/// naming the option (or what was typed), the range and what to do; and a
+/// store that cannot be reached is named, with the flag that chose it.
+/// `ferry serve` checks its options the same way, before it listens.
+#[test]
+fn options_out_of_range_and_unreachable_stores_are_named() {
+    let bed = bed("ranges", SourceConfig::default());
+    let url = bed.source.url(3, 300_000);
+    let cases: [(&[&str], &str); 11] = [
+        (&["--signature", "v2"], "--signature \"v2\""),
+        (&["--part-size", "16EiB"], "--part-size \"16EiB\""),
+        (&["--part-size", "99999999999999999999999"], "5GiB"),
+        (
+            &["--instances", "100000"],
+            "--instances 100000 is out of range: give 1 to 1000",
+        ),
+        (&["--instances", "0"], "--instances 0 is out of range"),
+        (
+            &["--instance-memory-mib", "0"],
+            "--instance-memory-mib 0 is out of range: give 16",
+        ),
+        (&["--instance-timeout", "0"], "--instance-timeout 0"),
+        (
+            &["--retries", "101"],
+            "--retries 101 is out of range: give 0 to 100",
+        ),
+        (&["--part-timeout", "0"], "--part-timeout 0"),
+        (
+            &[
+                "--workers",
+                "http://127.0.0.1:9",
+                "--worker-concurrency",
+                "0",
+            ],
+            "--worker-concurrency 0",
+        ),
+        (&["--part-size", "1KiB"], "give 100KiB to 5GiB"),
+    ];
+    for (extra, expected) in cases {
+        let run = ferry(&bed, &url, "ranges.bin", extra, KEYS);
+        let message = run.result["message"].as_str().unwrap_or_default();
+        assert_eq!(run.code, 2, "{extra:?}: {}\n{}", run.result, run.stderr);
+        assert_eq!(run.result["kind"], "invalid-input", "{extra:?}");
+        assert!(message.contains(expected), "{extra:?}: {message}");
+        assert!(!message.contains('\n'), "{extra:?}: {message}");
+    }
+    assert_eq!(
+        bed.store.counts().initiate,
+        0,
+        "a bad option reached the store"
+    );
+
+    let run = ferry(
+        &bed,
+        "example.com/big.iso?X-Sig=s3cret",
+        "ranges.bin",
+        &[],
+        KEYS,
+    );
+    let message = run.result["message"].as_str().unwrap_or_default();
+    assert_eq!(run.code, 2, "{}", run.result);
+    assert!(
+        message.starts_with("source \"example.com/big.iso?…\" is not a URL")
+            && !message.contains("s3cret"),
+        "{message}"
+    );
+
+    let endpoint = format!("http://127.0.0.1:{}", bed::free_port());
+    let target = format!("oss://{BUCKET}/ranges.bin");
+    let (code, stdout, stderr) = ferry_with_backtraces(
+        &[
+            "copy",
+            &url,
+            &target,
+            "--endpoint",
+            &endpoint,
+            "--region",
+            REGION,
+            "--retries",
+            "0",
+            "--json",
+        ],
+        &[],
+    );
+    let v = bed::last_json(stdout.as_bytes());
+    let message = v["message"].as_str().unwrap_or_default();
+    assert_ne!(code, 0, "{stderr}");
+    let authority = endpoint.trim_start_matches("http://");
+    assert!(
+        message.contains(&format!("{authority} refused the connection"))
+            && message.contains("store endpoint (--endpoint"),
+        "{message}"
+    );
+    assert_nothing_left(&bed, "ranges.bin");
+
+    for extra in [
+        ["--instances", "0"],
+        ["--jobs", "0"],
+        ["--max-body", "0"],
+        ["--signature", "v2"],
+    ] {
+        let mut child = Command::new(ferry_bin())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_clear()
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "serve {extra:?}: {stderr}");
+        assert!(stderr.contains(extra[0]), "serve {extra:?}: {stderr}");
+    }
+}
+
+/// With `RUST_BACKTRACE=1` every retry line, the error line and the
+/// `--json` message of a failing copy are one line each, with no stack or
+/// wasm backtrace: here a source that cuts every body short (the error the
+/// component reads from the runtime carried a 40-line stack backtrace) and
+/// part instances that trap (`FERRY_CHAOS`).
+#[test]
+fn messages_are_one_line_whatever_rust_backtrace_says() {
+    let bed = bed("backtrace", SourceConfig::default());
+    let url = bed.source.url(5, 300_000);
+    let endpoint = bed.store.endpoint();
+    let target = format!("oss://{BUCKET}/backtrace.bin");
+    let args = |json: bool| {
+        let mut a = vec![
+            "copy",
+            url.as_str(),
+            target.as_str(),
+            "--endpoint",
+            endpoint.as_str(),
+            "--region",
+            REGION,
+            "--part-size",
+            "100KiB",
+            "--retries",
+            "1",
+        ];
+        if json {
+            a.push("--json");
+        }
+        a
+    };
+    let check = |json: bool, env: &[(&str, &str)], cause: &str| {
+        let (code, stdout, stderr) = ferry_with_backtraces(&args(json), env);
+        assert_eq!(code, 6, "{stdout}\n{stderr}");
+        for text in [&stdout, &stderr] {
+            let lower = text.to_lowercase();
+            assert!(
+                !lower.contains("backtrace") && !lower.contains("caused by"),
+                "{stdout}\n{stderr}"
+            );
+        }
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("ferry: error:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains(cause), "{stderr}");
+        if json {
+            let v = bed::last_json(stdout.as_bytes());
+            let message = v["message"].as_str().unwrap_or_default();
+            assert!(message.contains(cause) && !message.contains('\n'), "{v}");
+        } else {
+            let retries = stderr.lines().filter(|l| l.starts_with("retrying   part"));
+            assert!(retries.count() >= 1, "{stderr}");
+        }
+    };
+    bed.source.set_faults(Faults {
+        reset_after: Some((50_000, u32::MAX)),
+        ..Faults::default()
+    });
+    check(false, &[], "body stream failed");
+    check(true, &[], "body stream failed");
+    bed.source.set_faults(Faults::default());
+    let chaos = "trap@1,trap@2,trap@3,trap@4,trap@5,trap@6,trap@7,trap@8";
+    check(false, &[("FERRY_CHAOS", chaos)], "wasm trap: interrupt");
+    assert_nothing_left(&bed, "backtrace.bin");
+}
+
+/// Ctrl-C mid-copy: exit 130, one error line saying the transfer was
+/// interrupted, naming no part (the one that noticed first is arbitrary),
+/// and nothing left.
+#[test]
+fn ctrl_c_names_the_interruption_not_a_part() {
+    let bed = bed(
+        "ctrl-c",
+        SourceConfig {
+            rate_limit: Some(1 << 20),
+            ..SourceConfig::default()
+        },
+    );
+    let url = bed.source.url(6, 40 << 20);
+    let child = Command::new(ferry_bin())
+        .args(["copy", &url, &format!("oss://{BUCKET}/ctrl-c.bin")])
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .args(["--part-size", "1MiB", "--instances", "4"])
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_COMPONENT", component())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while bed.store.counts().upload_part < 2 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ferry: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with("ferry: error: the transfer was interrupted (SIGINT)"),
+        "{stderr}"
+    );
+    assert_nothing_left(&bed, "ctrl-c.bin");
+}
