@@ -120,46 +120,77 @@ impl Lines {
 
 /// A message on one line for a person, whatever the environment: an
 /// error's `{:?}` form (which `wasi:io/error.to-debug-string` hands the
-/// component) loses its `Stack backtrace:` (there with `RUST_BACKTRACE=1`)
-/// and any wasm backtrace, and its `Caused by:` list is joined with `: `.
+/// component) loses its `Stack backtrace:` frames (there with
+/// `RUST_BACKTRACE=1`) and any wasm backtrace, its `Caused by:` list is
+/// joined with `: `, and what the message says after them is kept.
 pub fn one_line(text: &str) -> String {
     if !text.contains('\n') {
         return text.to_string();
     }
-    let mut parts: Vec<&str> = Vec::new();
-    let (mut frames, mut causes) = (false, false);
+    #[derive(PartialEq)]
+    enum Skip {
+        Nothing,
+        WasmFrames,
+        NativeFrames,
+    }
+    let mut out = String::new();
+    let (mut skip, mut causes) = (Skip::Nothing, false);
     for line in text.lines() {
         let t = line.trim();
+        let numbered = t
+            .split_once(": ")
+            .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if t.starts_with("Stack backtrace:") || t.starts_with("stack backtrace:") {
-            break;
+            skip = Skip::NativeFrames;
+            continue;
+        }
+        if skip == Skip::NativeFrames
+            && (numbered.is_some() || t.starts_with("at ") || t.starts_with("note:"))
+        {
+            continue;
         }
         if let Some(i) = t.find("error while executing at wasm backtrace:") {
-            frames = true;
-            let head = t[..i].trim_end().trim_end_matches(':');
-            if !head.is_empty() {
-                parts.push(head);
-            }
+            skip = Skip::WasmFrames;
+            join(&mut out, &t[..i]);
             continue;
         }
         if t.is_empty() || t.starts_with("note: using the `WASMTIME_BACKTRACE_DETAILS") {
-            frames = false;
+            if skip == Skip::WasmFrames {
+                skip = Skip::Nothing;
+            }
             continue;
         }
         if t == "Caused by:" {
-            (frames, causes) = (false, true);
+            (skip, causes) = (Skip::Nothing, true);
             continue;
         }
-        if frames && line.starts_with(char::is_whitespace) {
+        if skip == Skip::WasmFrames && line.starts_with(char::is_whitespace) {
             continue;
         }
-        frames = false;
-        let t = match t.split_once(": ") {
-            Some((n, rest)) if causes && n.bytes().all(|b| b.is_ascii_digit()) => rest,
-            _ => t,
-        };
-        parts.push(t.trim_end_matches(':'));
+        skip = Skip::Nothing;
+        match numbered {
+            Some((_, rest)) if causes => join(&mut out, rest),
+            _ => join(&mut out, t),
+        }
     }
-    parts.join(": ")
+    out
+}
+
+/// Appends one piece of a message: `: ` before a new clause, a space
+/// before a parenthesis, nothing before `;` or `,`.
+fn join(out: &mut String, piece: &str) {
+    let piece = piece.trim().trim_end_matches(':').trim_end();
+    if piece.is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        if piece.starts_with('(') {
+            out.push(' ');
+        } else if !piece.starts_with([';', ',', '.']) {
+            out.push_str(": ");
+        }
+    }
+    out.push_str(piece);
 }
 
 #[cfg(test)]
@@ -173,11 +204,11 @@ mod tests {
         let debug = "part 2: cannot read the source http://h/x: body stream failed: error \
                      reading a body from connection\n\nCaused by:\n    0: connection reset\n    \
                      1: os error 104\n\nStack backtrace:\n   0: wasmtime::Error::new\n             \
-                     at /src/error.rs:1:2\n   1: main\n";
+                     at /src/error.rs:1:2\n   1: main\n (gave up after 2 attempts)";
         assert_eq!(
             one_line(debug),
             "part 2: cannot read the source http://h/x: body stream failed: error reading a \
-             body from connection: connection reset: os error 104"
+             body from connection: connection reset: os error 104 (gave up after 2 attempts)"
         );
         let trap = "the part instance trapped: error while executing at wasm backtrace:\n    \
                     0: 0x1f2e - ferry.wasm!copy\n    1: 0x2a - ferry.wasm!run\nnote: using the \

@@ -1,14 +1,16 @@
 //! The typed `ferry:transfer/engine` exports, driven as an embedder would:
 //! plan, presign every part, copy each (here, in the session's instance),
 //! complete; the object is read back and compared with the source. And a
-//! plan whose parts are never copied is aborted, leaving nothing.
+//! plan whose parts are never copied is aborted, leaving nothing; so is a
+//! [`ferry_host::Transfer`] whose future is dropped mid-copy.
 
 mod bed;
 
 use bed::{component, key, Bed, REGION};
 use ferry_host::engine::{Job, SignatureVersion};
-use ferry_host::{Egress, Limits, Runtime};
+use ferry_host::{Credentials, Egress, Limits, Runtime, Transfer};
 use ferry_testbed::source::SourceConfig;
+use std::time::{Duration, Instant};
 
 const BUCKET: &str = "ferry-engine";
 
@@ -93,4 +95,61 @@ async fn an_embedder_drives_plan_copy_part_and_complete() {
 
 fn job_for_abort(bed: &Bed) -> Job {
     job(bed, 92, 5 << 20, "abandoned.bin")
+}
+
+/// Dropping the future of `Transfer::run` mid-copy (here by a timeout)
+/// stops the transfer as Ctrl-C does: the part instances stop and the
+/// upload is aborted, so the store is left with no upload and no object.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_transfer_aborts_its_upload() {
+    // 1 MiB/s a connection, 1 MiB parts, 4 at once: 40 parts take 10 s.
+    let source = SourceConfig {
+        rate_limit: Some(1 << 20),
+        ..SourceConfig::default()
+    };
+    let bed = Bed::start(
+        "engine-drop",
+        BUCKET,
+        source,
+        vec![key("engine-key", "engine-secret")],
+        false,
+    );
+    // Compiled (and cached) before the clock starts.
+    drop(Runtime::new(&component(), Limits::default()).unwrap());
+    let transfer = Transfer::builder()
+        .source(bed.source.url(93, 40 << 20))
+        .target(format!("oss://{BUCKET}/dropped.bin"))
+        .endpoint(bed.store.endpoint())
+        .region(REGION)
+        .part_size("1MiB")
+        .instances(4)
+        .component(component())
+        .credentials(Credentials {
+            access_key_id: "engine-key".into(),
+            access_key_secret: "engine-secret".into(),
+            security_token: None,
+        });
+    let outcome = tokio::time::timeout(Duration::from_secs(4), transfer.run(|_| {})).await;
+    assert!(
+        outcome.is_err(),
+        "the copy ended before the timeout: {outcome:?}"
+    );
+    let counts = bed.store.counts();
+    assert!(
+        counts.upload_part >= 2 && bed.store.open_uploads(BUCKET).len() == 1,
+        "the copy was not under way when dropped: {counts:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !bed.store.open_uploads(BUCKET).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bed.check_no_upload().unwrap();
+    assert!(
+        bed.store.object(BUCKET, "dropped.bin").is_none(),
+        "the dropped copy completed its object"
+    );
+    assert!(
+        bed.store.counts().abort >= 1,
+        "the upload was never aborted"
+    );
 }
