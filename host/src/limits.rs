@@ -34,12 +34,13 @@ impl Default for Limits {
 /// The most part instances at once. The coordinator keeps at most 1,000
 /// parts in flight (it clamps its `parallel` there), so more instances
 /// could never be used; and the pooling allocator reserves address space
-/// for two instances' memories per instance (about 4 GiB each), which a
-/// 47-bit address space runs out of near 15,000 instances.
+/// for four memories per instance (4 GiB each by default), which the
+/// 128 TiB a process may map runs out of near 8,000 instances
+/// (`--instances 100000` failed in mmap).
 pub const MAX_INSTANCES: u32 = 1000;
-/// The least memory an instance may be given: the component's own data
-/// and stack take about 1 MiB and a part streams through 1 MiB buffers;
-/// below this neither the coordinator nor a part instance starts.
+/// The least memory an instance may be given: the component starts with
+/// 1.25 MiB (20 pages) and grows with the parts it streams; less than this
+/// only invites out-of-memory failures that are retried as if transient.
 pub const MIN_INSTANCE_MEMORY_MIB: usize = 16;
 /// The most memory an instance may be given: a 32-bit WebAssembly memory
 /// holds at most 4 GiB.
