@@ -70,7 +70,7 @@ impl Limits {
     /// option (`--instances`, `--instance-memory-mib`, `--instance-timeout`).
     pub fn check(&self) -> Result<(), String> {
         check_instances(self.instances)?;
-        if self.instance_memory % (1 << 20) != 0 {
+        if !self.instance_memory.is_multiple_of(1 << 20) {
             return Err(format!(
                 "the instance memory limit, {} bytes, is not a whole number of MiB: give \
                  --instance-memory-mib {MIN_INSTANCE_MEMORY_MIB} to {MAX_INSTANCE_MEMORY_MIB}",
