@@ -11,10 +11,11 @@ mod bed;
 use bed::{component, ferry_bin, key, Bed, REGION};
 use ferry_testbed::faults::Faults;
 use ferry_testbed::pattern;
-use ferry_testbed::source::SourceConfig;
-use ferry_testbed::store::Credential;
+use ferry_testbed::source::{SourceConfig, SourceServer};
+use ferry_testbed::store::{Credential, StoreHistory};
 use serde_json::Value;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const BUCKET: &str = "ferry-e2e";
 const KEY_ID: &str = "e2e-key";
@@ -233,13 +234,15 @@ fn half_gib_through_sixteen_instances() {
     assert_eq!(r["parts"], 86);
 }
 
-/// A failure must leave neither an object nor an upload.
-fn assert_nothing_left(bed: &Bed, key: &str) {
+/// A failure must leave neither an object nor an upload. Returns what the
+/// store made before (and since removed), to tell when the failure came.
+fn assert_nothing_left(bed: &Bed, key: &str) -> StoreHistory {
     assert!(
         bed.store.object(BUCKET, key).is_none(),
         "an object was left"
     );
     bed.check_no_upload().unwrap();
+    bed.store.history()
 }
 
 #[test]
@@ -279,7 +282,9 @@ fn wrong_credentials_fail_clearly_and_leave_nothing() {
         (STS_ID, STS_SECRET, Some("wrong-token")),
     );
     assert_eq!(run.code, 4, "{}", run.stderr);
-    assert_nothing_left(&bed, "creds/a.bin");
+    // Refused before the upload: nothing was ever created.
+    let made = assert_nothing_left(&bed, "creds/a.bin");
+    assert_eq!(made, StoreHistory::default());
 }
 
 #[test]
@@ -290,7 +295,139 @@ fn missing_source_fails_clearly_and_leaves_nothing() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert_eq!(run.result["kind"], "source");
     assert!(run.result["message"].as_str().unwrap().contains("404"));
-    assert_nothing_left(&bed, "missing.bin");
+    // Refused before the upload: nothing was ever created.
+    let made = assert_nothing_left(&bed, "missing.bin");
+    assert_eq!(made, StoreHistory::default());
+}
+
+/// Failures after the upload exists leave nothing either: the store's
+/// history shows what was made (the upload, parts, the object), its state
+/// that all of it is gone.
+#[test]
+fn failures_after_the_upload_exists_leave_nothing() {
+    let bed = bed("after-upload", SourceConfig::default());
+    let size = 5_000_000;
+    let one_at_a_time = ["--part-size", "1MiB", "--instances", "1"];
+    let cases = [
+        // The source changes once three parts are in the store: exit 3.
+        (
+            "changed",
+            Faults {
+                change_after: Some(3),
+                ..Faults::default()
+            },
+            3,
+        ),
+        // The store reports a wrong CRC-64 for the completed object: exit
+        // 5, and the object it made is deleted.
+        (
+            "wrong-object-crc",
+            Faults {
+                wrong_object_crc: 1,
+                ..Faults::default()
+            },
+            5,
+        ),
+    ];
+    for (i, (name, faults, code)) in cases.into_iter().enumerate() {
+        bed.source.set_faults(faults.clone());
+        bed.store.set_faults(faults);
+        let before = bed.store.history();
+        let key = format!("after/{name}.bin");
+        let run = ferry(
+            &bed,
+            &bed.source.url(20 + i as u64, size),
+            &key,
+            &one_at_a_time,
+            KEYS,
+        );
+        assert_eq!(run.code, code, "{name}: {}\n{}", run.result, run.stderr);
+        let h = assert_nothing_left(&bed, &key);
+        assert_eq!(
+            h.uploads_created - before.uploads_created,
+            1,
+            "{name}: {h:?}"
+        );
+        assert!(h.parts_stored - before.parts_stored >= 3, "{name}: {h:?}");
+        if code == 5 {
+            assert_eq!(h.objects_written - before.objects_written, 1, "{h:?}");
+            assert_eq!(h.objects_deleted - before.objects_deleted, 1, "{h:?}");
+        }
+    }
+}
+
+/// The store refuses parts mid-copy (403 from the moment it holds two):
+/// exit 4, the upload with its parts aborted.
+#[test]
+fn a_part_refused_mid_copy_leaves_nothing() {
+    let bed = bed(
+        "refused-mid-copy",
+        SourceConfig {
+            rate_limit: Some(2_000_000),
+            ..SourceConfig::default()
+        },
+    );
+    let key = "refused/mid-copy.bin";
+    let url = bed.source.url(23, 8 << 20);
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while bed.store.held_parts(BUCKET) < 2 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            bed.store.set_faults(Faults {
+                part_status_burst: Some((403, u32::MAX, None)),
+                ..Faults::default()
+            });
+        });
+        let args = ["--part-size", "1MiB", "--instances", "2"];
+        ferry(&bed, &url, key, &args, KEYS)
+    });
+    assert_eq!(run.code, 4, "{}\n{}", run.result, run.stderr);
+    let h = assert_nothing_left(&bed, key);
+    assert_eq!((h.uploads_created, h.uploads_aborted), (1, 1), "{h:?}");
+    assert!(h.parts_stored >= 2, "{h:?}");
+}
+
+/// Every ranged GET of a multi-part copy is conditional on the version
+/// planned: `If-Match` with the source's ETag, or, from a source that sends
+/// no ETag, `If-Unmodified-Since` with its Last-Modified.
+#[test]
+fn every_ranged_get_is_conditional() {
+    for no_etag in [false, true] {
+        let source = SourceConfig {
+            no_etag,
+            ..SourceConfig::default()
+        };
+        let bed = bed(&format!("conditional-{no_etag}"), source);
+        let (seed, size) = (31, 5_000_000);
+        copy_and_verify(
+            &bed,
+            seed,
+            size,
+            "conditional.bin",
+            &["--part-size", "1MiB"],
+            KEYS,
+        );
+        let gets: Vec<_> = bed
+            .source
+            .received()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .collect();
+        assert!(gets.len() >= 5, "{gets:?}");
+        for get in &gets {
+            assert!(get.range.is_some(), "a GET without a range: {get:?}");
+            if no_etag {
+                assert_eq!(get.if_match, None, "{get:?}");
+                let date = Some("Mon, 01 Jan 2024 00:00:00 GMT");
+                assert_eq!(get.if_unmodified_since.as_deref(), date, "{get:?}");
+            } else {
+                let etag = SourceServer::etag(seed, size);
+                assert_eq!(get.if_match.as_deref(), Some(&etag[..]), "{get:?}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -299,10 +436,15 @@ fn bad_input_is_named() {
     let url = bed.source.url(1, 10);
     let run = ferry(&bed, &url, "x", &["--part-size", "10KiB"], KEYS);
     assert_eq!(run.code, 2);
-    assert!(run.result["message"].as_str().unwrap().contains("minimum"));
+    assert!(run.result["message"]
+        .as_str()
+        .unwrap()
+        .contains("100KiB to 5GiB"));
     let run = ferry(&bed, "ftp://example/x", "x", &[], KEYS);
     assert_eq!(run.code, 2);
-    assert_nothing_left(&bed, "x");
+    // Refused before the upload: nothing was ever created.
+    let made = assert_nothing_left(&bed, "x");
+    assert_eq!(made, StoreHistory::default());
 }
 
 /// A source that is an object of the same store is copied by the store
