@@ -18,7 +18,9 @@
 //! The server is a URL-fetching service, so outgoing connections are held to
 //! [`AddressPolicy::service`] (no loopback, private or metadata addresses
 //! unless re-opened with `--allow-cidr`). Outside Function Compute it listens
-//! on loopback only unless it has a bearer token; request bodies are bounded.
+//! on loopback only unless it has a bearer token; request bodies are bounded,
+//! and so are the connections: how many are open, how long one may stay
+//! silent and how long a request's head may take ([`Connections`]).
 
 use crate::client::{Client, ClientConfig};
 use crate::egress::Egress;
@@ -36,13 +38,18 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
+use std::ffi::OsString;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The port Function Compute's custom containers listen on by default.
 pub const FC_DEFAULT_PORT: u16 = 9000;
@@ -74,23 +81,106 @@ pub struct ServeConfig {
     pub signature: Option<String>,
     pub retries: Option<u32>,
     pub part_timeout: Option<u32>,
-    /// Running on Function Compute (any `FC_*` variable is set).
+    /// Running on Function Compute ([`on_function_compute`]).
     pub on_fc: bool,
+    /// Bounds on the connections.
+    pub connections: Connections,
 }
 
-/// Whether this process runs on Function Compute: FC sets `FC_*` variables
-/// (`FC_SERVER_PORT`, `FC_FUNCTION_NAME`, `FC_REGION`, …) in every instance.
+/// Bounds on the server's connections, so that clients which open
+/// connections and send nothing, or send a request a few bytes at a time,
+/// cannot hold the server: each is closed within its timeout, and past the
+/// bound further clients wait for a free connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Connections {
+    /// Seconds a request's head may take from its first byte, and then its body; past it the
+    /// connection is closed (the body is answered 408).
+    #[arg(long, value_name = "SECS", default_value_t = Connections::DEFAULT.header_timeout,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a connection with no request in progress may stay silent (before its first
+    /// request, or kept alive after an answer) before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = Connections::DEFAULT.idle_timeout,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+    /// Connections open at once; further clients wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = Connections::DEFAULT.max_connections,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+}
+
+impl Connections {
+    /// A head in 10 s, a minute of silence, 256 connections.
+    pub const DEFAULT: Connections = Connections {
+        header_timeout: 10,
+        idle_timeout: 60,
+        max_connections: 256,
+    };
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections::DEFAULT
+    }
+}
+
+/// The variables Function Compute documents as set in every function
+/// instance ("Configure environment variables": the account, the function,
+/// its region, the instance). They mark Function Compute only together: a
+/// stray `FC_*` variable elsewhere must not open the server to the network.
+pub const FC_VARIABLES: [&str; 4] = [
+    "FC_ACCOUNT_ID",
+    "FC_FUNCTION_NAME",
+    "FC_REGION",
+    "FC_INSTANCE_ID",
+];
+
+/// The variables of [`FC_VARIABLES`] that `get` lacks (or finds empty).
+fn fc_missing(get: impl Fn(&str) -> Option<OsString>) -> Vec<&'static str> {
+    FC_VARIABLES
+        .into_iter()
+        .filter(|name| get(name).is_none_or(|v| v.is_empty()))
+        .collect()
+}
+
+/// Whether this process runs on Function Compute: every variable of
+/// [`FC_VARIABLES`] is set. Logs (at info) what it decided and why, since on
+/// Function Compute the server listens on every interface.
 pub fn on_function_compute() -> bool {
-    std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("FC_"))
+    let missing = fc_missing(|name| std::env::var_os(name));
+    if missing.is_empty() {
+        tracing::info!(
+            "on Function Compute ({} are all set): ferry serve listens on every interface \
+             unless --listen says otherwise (FC connects from outside the container), and \
+             FC's own /invoke and /initialize calls need no token",
+            FC_VARIABLES.join(", ")
+        );
+        return true;
+    }
+    let present: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|k| k.starts_with("FC_"))
+        .collect();
+    if !present.is_empty() {
+        tracing::info!(
+            "not on Function Compute: {} set, but not {} (FC sets {} together); \
+             listening as anywhere else, beyond loopback only with a token",
+            present.join(", "),
+            missing.join(", "),
+            FC_VARIABLES.join(", ")
+        );
+    }
+    false
 }
 
 /// The address to listen on when none is given: every interface on
 /// Function Compute (FC connects from outside the container), loopback
-/// elsewhere; the port from `FC_SERVER_PORT`, else 9000.
+/// elsewhere; the port from `FC_CUSTOM_LISTEN_PORT` (FC's documented
+/// variable), else `FC_SERVER_PORT`, else 9000.
 pub fn default_listen(on_fc: bool) -> SocketAddr {
-    let port = std::env::var("FC_SERVER_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
+    let port = ["FC_CUSTOM_LISTEN_PORT", "FC_SERVER_PORT"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok()?.parse().ok())
         .unwrap_or(FC_DEFAULT_PORT);
     let ip = if on_fc {
         Ipv4Addr::UNSPECIFIED
@@ -148,7 +238,8 @@ struct Server {
 
 /// Compiles the component, listens, and serves until SIGTERM or SIGINT;
 /// then stops the running transfers (their uploads are aborted, or kept
-/// when the job said `keep_partial`) and returns once they have answered.
+/// when the job said `keep_partial`), answers them 503 `stopping` and
+/// returns once they have answered.
 pub async fn serve(config: ServeConfig) -> Result<()> {
     config.check()?;
     let policy = config.policy();
@@ -189,39 +280,30 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
     });
     let stop = shutdown_signal();
     tokio::pin!(stop);
-    let open = Arc::new(AtomicU64::new(0));
-    loop {
+    let max_connections = server.config.connections.max_connections as usize;
+    let connections = Arc::new(Semaphore::new(max_connections));
+    let signal = loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let server = server.clone();
-                let open = open.clone();
-                open.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let server = server.clone();
-                        async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                    open.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-            signal = &mut stop => {
-                eprintln!("ferry serve: {signal}: stopping the running transfers");
-                break;
-            }
+            (slot, accepted) = accept(&listener, &connections) => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(server.clone().connection(stream, peer, slot));
+                }
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            signal = &mut stop => break signal,
         }
-    }
+    };
+    eprintln!("ferry serve: {signal}: stopping the running transfers");
     drop(listener);
     server.stopping.store(true, Ordering::SeqCst);
-    server
-        .parts_interrupt
-        .trigger("the server is shutting down");
+    server.parts_interrupt.trigger(signal);
     let interrupts: Vec<Interrupt> = server.running.lock().unwrap().values().cloned().collect();
     for i in &interrupts {
-        i.trigger("the server is shutting down");
+        i.trigger(signal);
     }
     // Wait for the stopped transfers to answer (their aborts take a moment).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -230,10 +312,30 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
     }
     // Let the answers reach their clients.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while open.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+    while connections.available_permits() < max_connections
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
+}
+
+/// The next connection, once one of the `--max-connections` slots is free:
+/// past the bound, clients wait in the listen queue rather than being
+/// refused.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (
+    OwnedSemaphorePermit,
+    std::io::Result<(TcpStream, SocketAddr)>,
+) {
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the connection slots are never closed");
+    (slot, listener.accept().await)
 }
 
 async fn shutdown_signal() -> &'static str {
@@ -253,6 +355,32 @@ async fn shutdown_signal() -> &'static str {
 type Answer = Response<Full<Bytes>>;
 
 impl Server {
+    /// Serves one connection, holding its slot until it closes.
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        _slot: OwnedSemaphorePermit,
+    ) {
+        let requests = Arc::new(Requests::default());
+        let io = Timed::new(stream, requests.clone(), self.config.connections);
+        let service = hyper::service::service_fn(move |req| {
+            let handling = Handling::start(&requests);
+            let server = self.clone();
+            async move {
+                let answer = server.handle(req).await;
+                drop(handling);
+                Ok::<_, std::convert::Infallible>(answer)
+            }
+        });
+        if let Err(e) = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(io), service)
+            .await
+        {
+            tracing::debug!("connection from {peer} closed: {e}");
+        }
+    }
+
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Answer {
         let path = req.uri().path().to_string();
         let event_path = matches!(path.as_str(), "/invoke" | "/initialize");
@@ -341,7 +469,24 @@ impl Server {
         if declared.is_some_and(|n| n > max as u64) {
             return Err(too_large());
         }
-        match Limited::new(req.into_body(), max).collect().await {
+        let secs = self.config.connections.header_timeout;
+        let body = Limited::new(req.into_body(), max).collect();
+        let Ok(read) = tokio::time::timeout(Duration::from_secs(secs), body).await else {
+            let mut answer = failure(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid-input",
+                &format!(
+                    "the request body did not arrive within {secs} s (--header-timeout); \
+                     send it whole, at once"
+                ),
+            );
+            // The rest of the body is not waited for: the connection ends.
+            answer
+                .headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            return Err(answer);
+        };
+        match read {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
             Err(e) => Err(failure(
@@ -356,11 +501,7 @@ impl Server {
     /// results: one object for one job, an array for several.
     async fn run(&self, req: Request<Incoming>) -> Answer {
         if self.stopping.load(Ordering::SeqCst) {
-            return failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "internal",
-                "the server is shutting down",
-            );
+            return stopping_answer();
         }
         let headers = req.headers().clone();
         let body = match self.read_body(req).await {
@@ -409,11 +550,7 @@ impl Server {
     /// upload hosts, each address checked against this server's policy.
     async fn run_part(&self, task: PartTaskUrls, body: Bytes) -> Answer {
         let Ok(_slot) = self.part_slots.acquire().await else {
-            return failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "internal",
-                "the server is stopping",
-            );
+            return stopping_answer();
         };
         let mut egress = Egress::default();
         egress
@@ -465,7 +602,7 @@ impl Server {
             eprintln!("ferry serve: {request_id}: {shown}: refused: {e}");
         })?;
         let Ok(_slot) = self.slots.acquire().await else {
-            return Err(error("internal", "the server is shutting down"));
+            return Err(stopping(None));
         };
         let limits = Limits {
             instances: job
@@ -506,12 +643,18 @@ impl Server {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let interrupt = transfer.interrupt();
         if self.stopping.load(Ordering::SeqCst) {
-            return Err(error("internal", "the server is shutting down"));
+            return Err(stopping(None));
         }
-        self.running.lock().unwrap().insert(id, interrupt);
+        self.running.lock().unwrap().insert(id, interrupt.clone());
         eprintln!("ferry serve: {request_id}: {shown}: started");
         let outcome = transfer.run_on(&self.runtime, |_| {}).await;
         self.running.lock().unwrap().remove(&id);
+        // A transfer the shutdown stopped did not fail on its own: it is
+        // answered as the server stopping, so that its caller sends it again.
+        let outcome = match outcome {
+            Err(e) if interrupt.reason().is_some() => Err(stopping(Some(e))),
+            other => other,
+        };
         match &outcome {
             Ok(r) => eprintln!(
                 "ferry serve: {request_id}: {shown}: done, {} bytes in {} parts, crc64 {}, {:.2} s",
@@ -618,14 +761,59 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Invalid> {
 
 /// The status a transfer's outcome is answered with: 200 done; 400 the job
 /// was wrong; 502 the source or the store refused, or a CRC disagreed; 503
-/// a transient failure outlasted its retries; 500 otherwise.
+/// a transient failure outlasted its retries, or the server is stopping;
+/// 500 otherwise.
 fn status_for(kind: &str) -> StatusCode {
     match kind {
         "invalid-input" => StatusCode::BAD_REQUEST,
         "source" | "store" | "integrity" => StatusCode::BAD_GATEWAY,
-        "exhausted" => StatusCode::SERVICE_UNAVAILABLE,
+        "exhausted" | "stopping" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// The answer to a job the server did not start, or stopped, because it is
+/// stopping (SIGTERM): kind `stopping`. A stopped transfer without an
+/// upload id left nothing (its upload was aborted); one with an id kept its
+/// upload (`keep_partial`, or an abort that failed), and its message says
+/// which.
+fn stopping(stopped: Option<TransferError>) -> TransferError {
+    let (message, upload_id) = match stopped {
+        None => (
+            "the server is stopping and did not start the job; send it again".to_string(),
+            None,
+        ),
+        Some(TransferError {
+            upload_id: None, ..
+        }) => (
+            "the server is stopping: the transfer was stopped and its upload aborted, \
+             nothing is left; send the job again"
+                .to_string(),
+            None,
+        ),
+        Some(TransferError {
+            message,
+            upload_id: Some(id),
+            ..
+        }) => (
+            format!(
+                "the server is stopping: {}; send the job again with \"resume\": \"{id}\"",
+                message.trim_end_matches('.')
+            ),
+            Some(id),
+        ),
+    };
+    TransferError {
+        kind: "stopping".into(),
+        message,
+        part_number: None,
+        upload_id,
+    }
+}
+
+fn stopping_answer() -> Answer {
+    let (status, body) = result_json(Err(stopping(None)));
+    json_answer(status, &body)
 }
 
 fn result_json(outcome: Result<Report, TransferError>) -> (StatusCode, serde_json::Value) {
@@ -641,6 +829,164 @@ fn result_json(outcome: Result<Report, TransferError>) -> (StatusCode, serde_jso
             v["ok"] = false.into();
             (status, v)
         }
+    }
+}
+
+/// A connection's requests being handled, shared by its service and its
+/// reader ([`Timed`]).
+#[derive(Default)]
+struct Requests {
+    busy: AtomicUsize,
+    /// The reader's task, woken when the last request is answered: hyper
+    /// may not read again until the client sends something, and the idle
+    /// timeout must start then.
+    reader: Mutex<Option<Waker>>,
+}
+
+/// Marks a connection's request as being handled while it lives.
+struct Handling(Arc<Requests>);
+
+impl Handling {
+    fn start(requests: &Arc<Requests>) -> Handling {
+        requests.busy.fetch_add(1, Ordering::SeqCst);
+        Handling(requests.clone())
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        if self.0.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Some(waker) = self.0.reader.lock().unwrap().take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// Where a connection stands, for its timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No request in progress and no byte of the next one: `--idle-timeout`.
+    Idle,
+    /// The first bytes of a request's head arrived: the rest within
+    /// `--header-timeout`.
+    Head,
+    /// A request is being handled: its body has its own limit, and a job
+    /// may run for as long as it takes.
+    Handling,
+}
+
+/// A connection whose reads are held to the idle and header timeouts
+/// (hyper's own header timeout starts when it waits for a head, so it would
+/// also close idle keep-alive connections: this keeps the two apart). Past a
+/// deadline the read fails and hyper closes the connection.
+struct Timed<IO> {
+    io: IO,
+    /// Requests of this connection being handled.
+    requests: Arc<Requests>,
+    idle: Duration,
+    header: Duration,
+    phase: Phase,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<IO> Timed<IO> {
+    fn new(io: IO, requests: Arc<Requests>, limits: Connections) -> Self {
+        let idle = Duration::from_secs(limits.idle_timeout);
+        Timed {
+            io,
+            requests,
+            idle,
+            header: Duration::from_secs(limits.header_timeout),
+            phase: Phase::Idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn enter(&mut self, phase: Phase, within: Duration) {
+        self.phase = phase;
+        self.deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + within);
+    }
+
+    fn timed_out(&self) -> std::io::Error {
+        let what = match self.phase {
+            Phase::Head => "the request head did not arrive within --header-timeout",
+            _ => "the connection stayed silent past --idle-timeout",
+        };
+        std::io::Error::new(std::io::ErrorKind::TimedOut, what)
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Timed<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.requests.busy.load(Ordering::SeqCst) > 0 {
+            // Waker first, then the count again: an answer in between still
+            // wakes this task.
+            *this.requests.reader.lock().unwrap() = Some(cx.waker().clone());
+            if this.requests.busy.load(Ordering::SeqCst) > 0 {
+                this.phase = Phase::Handling;
+                return Pin::new(&mut this.io).poll_read(cx, buf);
+            }
+        }
+        if this.phase == Phase::Handling {
+            // The request was answered: the connection is idle again.
+            this.enter(Phase::Idle, this.idle);
+        }
+        // A head that keeps trickling in is cut off too.
+        if this.deadline.is_elapsed() {
+            return Poll::Ready(Err(this.timed_out()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if this.phase == Phase::Idle && buf.filled().len() > before {
+                    this.enter(Phase::Head, this.header);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(this.timed_out())),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Timed<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -780,6 +1126,7 @@ mod tests {
             retries: None,
             part_timeout: None,
             on_fc,
+            connections: Connections::default(),
         };
         assert!(config("127.0.0.1:9000", None, false).check().is_ok());
         assert!(config("[::1]:9000", None, false).check().is_ok());
@@ -801,7 +1148,63 @@ mod tests {
         assert_eq!(status_for("source"), StatusCode::BAD_GATEWAY);
         assert_eq!(status_for("integrity"), StatusCode::BAD_GATEWAY);
         assert_eq!(status_for("exhausted"), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status_for("stopping"), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(status_for("internal"), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn function_compute_is_its_documented_variables_together() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let all = &[
+            ("FC_ACCOUNT_ID", "1234567890"),
+            ("FC_FUNCTION_NAME", "ferry"),
+            ("FC_REGION", "cn-hangzhou"),
+            ("FC_INSTANCE_ID", "c-1"),
+        ];
+        assert!(fc_missing(env(all)).is_empty());
+        assert_eq!(fc_missing(env(&[])), FC_VARIABLES);
+        assert_eq!(fc_missing(env(&[("FC_ANYTHING", "1")])), FC_VARIABLES);
+        assert_eq!(
+            fc_missing(env(&[
+                ("FC_ACCOUNT_ID", "1234567890"),
+                ("FC_FUNCTION_NAME", "ferry"),
+                ("FC_REGION", "cn-hangzhou"),
+                ("FC_INSTANCE_ID", ""),
+            ])),
+            ["FC_INSTANCE_ID"]
+        );
+    }
+
+    #[test]
+    fn a_stopped_job_says_what_became_of_its_upload() {
+        let aborted = stopping(Some(error(
+            "internal",
+            "the transfer was interrupted (SIGTERM)",
+        )));
+        assert_eq!(aborted.kind, "stopping");
+        assert_eq!(status_for(&aborted.kind), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(aborted.message.starts_with("the server is stopping"));
+        assert!(aborted.message.contains("aborted, nothing is left"));
+        let mut kept = error(
+            "internal",
+            "the transfer was interrupted (SIGTERM). The upload UP1 was kept.",
+        );
+        kept.upload_id = Some("UP1".into());
+        let kept = stopping(Some(kept));
+        assert_eq!(kept.upload_id.as_deref(), Some("UP1"));
+        assert_eq!(
+            kept.message,
+            "the server is stopping: the transfer was interrupted (SIGTERM). The upload UP1 \
+             was kept; send the job again with \"resume\": \"UP1\""
+        );
+        assert!(stopping(None).message.contains("did not start"));
     }
 
     #[test]

@@ -108,11 +108,21 @@ impl Server {
     /// variables to an otherwise empty environment.
     fn start(bed: &Bed, args: &[&str], env: &[(&str, &str)]) -> Server {
         let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let args: Vec<&str> = ["--listen", listen.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        Server::start_on(bed, port, &args, env)
+    }
+
+    /// Starts `ferry serve` with `args` and `env` alone (no --listen added)
+    /// and waits until it answers on loopback at `port`.
+    fn start_on(bed: &Bed, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = bed.dir.0.join(format!("serve-{port}.log"));
         let mut cmd = Command::new(ferry_bin());
         cmd.arg("serve")
-            .args(["--listen", &addr.to_string()])
             .args(args)
             .env_clear()
             .env("FERRY_COMPONENT", workspace().join("target/ferry.wasm"))
@@ -672,6 +682,264 @@ fn beyond_loopback_a_token_is_required() {
     assert!(stderr.contains("--token"), "{stderr}");
 }
 
+/// Function Compute is recognised by the variables it documents for every
+/// instance, all together; a stray `FC_*` variable changes nothing.
+#[test]
+fn only_function_computes_own_variables_open_every_interface() {
+    let bed = bed("fcenv");
+    let component = workspace().join("target/ferry.wasm");
+    // `ferry serve` without --listen, its port in `port_variable`.
+    let start = |port_variable: &str, env: &[(&str, &str)]| {
+        let port = free_port();
+        let p = port.to_string();
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .copied()
+            .chain([(port_variable, p.as_str())])
+            .collect();
+        (Server::start_on(&bed, port, &[], &env), port)
+    };
+    // One stray variable (with the port variable ferry reads): loopback.
+    let (server, port) = start("FC_SERVER_PORT", &[("FC_ANYTHING", "1")]);
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "listening on http://127.0.0.1:{port} (loopback only"
+        )),
+        "{log}"
+    );
+    drop(server);
+
+    // ... and a public address without a token is refused, as anywhere
+    // outside Function Compute.
+    let port = free_port();
+    let mut child = Command::new(ferry_bin())
+        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .env_clear()
+        .env("FERRY_COMPONENT", &component)
+        .env("FC_ANYTHING", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("with FC_ANYTHING=1 alone, ferry serve listened on 0.0.0.0 without a token");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--token"), "{stderr}");
+
+    // The documented set: every interface, at FC's port, and the log says why.
+    let (server, port) = start(
+        "FC_CUSTOM_LISTEN_PORT",
+        &[
+            ("FC_ACCOUNT_ID", "1234567890"),
+            ("FC_FUNCTION_NAME", "ferry"),
+            ("FC_REGION", REGION),
+            ("FC_INSTANCE_ID", "c-0123456789abcdef"),
+            ("FERRY_LOG", "info"),
+        ],
+    );
+    let r = request(server.addr, "GET", "/", &[], b"");
+    assert_eq!(r.status, 200);
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "listening on http://0.0.0.0:{port} (Function Compute"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("INFO") && log.contains("every interface") && log.contains("FC_INSTANCE_ID"),
+        "the log does not say why: {log}"
+    );
+}
+
+/// What a raw connection saw: the bytes the server sent and, if it closed
+/// the connection, when (counted from the end of `opening`).
+struct Watched {
+    received: Vec<u8>,
+    closed_after: Option<Duration>,
+}
+
+/// Connects, sends `opening`, then one more header line every `dribble`
+/// (if given), and reads until the server closes or `limit` passes.
+fn watch(
+    addr: SocketAddr,
+    opening: &'static [u8],
+    dribble: Option<Duration>,
+    limit: Duration,
+) -> Watched {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    stream.write_all(opening).unwrap();
+    let start = Instant::now();
+    let writer = dribble.map(|every| {
+        let mut w = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while start.elapsed() < limit {
+                std::thread::sleep(every);
+                n += 1;
+                if w.write_all(format!("x-slow-{n}: 1\r\n").as_bytes())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })
+    });
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed_after = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break Some(start.elapsed()),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break None
+            }
+            // A reset is a close too.
+            Err(_) => break Some(start.elapsed()),
+        }
+        if start.elapsed() > limit {
+            break None;
+        }
+    };
+    drop(stream);
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    Watched {
+        received,
+        closed_after,
+    }
+}
+
+/// Slow clients cannot hold the server: a connection that sends nothing,
+/// one kept open after its answer, one that sends a header line every 2 s
+/// and one whose body never comes are closed within their timeouts while
+/// other requests are answered; and past --max-connections, further
+/// clients wait for a free slot and are then answered.
+#[test]
+fn slow_clients_are_closed_while_others_are_answered() {
+    let bed = bed("slow");
+    let server = Server::start(
+        &bed,
+        &[
+            "--header-timeout",
+            "3",
+            "--idle-timeout",
+            "2",
+            "--max-connections",
+            "5",
+        ],
+        &[],
+    );
+    let addr = server.addr;
+    let limit = Duration::from_secs(15);
+    let silent = std::thread::spawn(move || watch(addr, b"", None, limit));
+    let idle = std::thread::spawn(move || {
+        watch(addr, b"GET / HTTP/1.1\r\nhost: ferry\r\n\r\n", None, limit)
+    });
+    let no_body = std::thread::spawn(move || {
+        watch(
+            addr,
+            b"POST /jobs HTTP/1.1\r\nhost: ferry\r\ncontent-length: 100\r\n\r\n{",
+            None,
+            limit,
+        )
+    });
+    let dribbling = std::thread::spawn(move || {
+        watch(
+            addr,
+            b"POST /jobs HTTP/1.1\r\n",
+            Some(Duration::from_secs(2)),
+            limit,
+        )
+    });
+    // Meanwhile, other requests are answered at once.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(4) {
+        let asked = Instant::now();
+        let r = request(addr, "GET", "/", &[], b"");
+        assert_eq!(r.status, 200);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let within = |w: &Watched, what: &str, from: f64, to: f64| {
+        let after = w
+            .closed_after
+            .unwrap_or_else(|| panic!("{what}: still open after {limit:?}"));
+        assert!(
+            (from..to).contains(&after.as_secs_f64()),
+            "{what}: closed after {after:?}, not within {from}..{to} s"
+        );
+    };
+    let w = silent.join().unwrap();
+    within(&w, "a connection that sends nothing", 1.5, 4.5);
+    assert!(w.received.is_empty());
+    let w = idle.join().unwrap();
+    within(&w, "an idle keep-alive connection", 1.5, 4.5);
+    assert!(
+        w.received.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&w.received)
+    );
+    let w = no_body.join().unwrap();
+    within(&w, "a body that never arrives", 2.5, 5.5);
+    let answer = String::from_utf8_lossy(&w.received);
+    assert!(
+        answer.starts_with("HTTP/1.1 408") && answer.contains("did not arrive within 3 s"),
+        "{answer}"
+    );
+    let w = dribbling.join().unwrap();
+    within(&w, "a head dribbled a line every 2 s", 2.5, 5.5);
+    assert!(
+        !w.received.starts_with(b"HTTP/1.1 2"),
+        "{}",
+        String::from_utf8_lossy(&w.received)
+    );
+
+    // The bound: five silent connections take every slot; the next client
+    // waits (it is not refused) until the idle timeout frees one.
+    std::thread::sleep(Duration::from_millis(300));
+    let held: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let r = request(addr, "GET", "/", &[], b"");
+    let waited = asked.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(
+        waited > Duration::from_millis(1000) && waited < Duration::from_secs(5),
+        "the sixth connection waited {waited:?}"
+    );
+    drop(held);
+}
+
 #[test]
 fn loopback_sources_are_refused_unless_allowed() {
     let bed = bed("ssrf");
@@ -718,11 +986,12 @@ fn loopback_sources_are_refused_unless_allowed() {
         .contains("cloud metadata address"));
 }
 
-#[test]
-fn sigterm_stops_running_transfers_and_leaves_nothing() {
-    // 1 MiB/s a connection: the copy would take seconds.
+/// Starts a job that takes seconds (the source sends 1 MiB/s a connection),
+/// sends SIGTERM once its upload exists, and returns the bed and the job's
+/// result: 503 `stopping`, and the server exited cleanly, saying why.
+fn stopped_mid_job(tag: &str, key: &str, keep_partial: bool) -> (Bed, Value) {
     let bed = bed_with(
-        "term",
+        tag,
         SourceConfig {
             rate_limit: Some(1 << 20),
             ..SourceConfig::default()
@@ -734,9 +1003,10 @@ fn sigterm_stops_running_transfers_and_leaves_nothing() {
         &["--endpoint", &endpoint, "--allow-cidr", "127.0.0.0/8"],
         &[],
     );
-    let mut job = fc_event(&bed, 41, 16 << 20, "term/a.bin");
+    let mut job = fc_event(&bed, 41, 16 << 20, key);
     job["part_size"] = json!("1MiB");
     job["parallel"] = json!(2);
+    job["keep_partial"] = json!(keep_partial);
     let addr = server.addr;
     let asked = std::thread::spawn(move || {
         request(
@@ -760,14 +1030,58 @@ fn sigterm_stops_running_transfers_and_leaves_nothing() {
         .unwrap()
         .success());
     let r = asked.join().unwrap();
-    assert!(!(200..300).contains(&r.status), "{}", r.json());
-    assert_eq!(r.header("x-fc-status"), Some("404"));
-    assert_eq!(r.json()["ok"], false);
-    eprintln!("answered {}: {}", r.status, r.json());
     let status = server.child.wait().unwrap();
     assert!(status.success(), "ferry serve exited with {status}");
     assert!(server.log().contains("SIGTERM"), "{}", server.log());
+    // The job did not fail: the server stopped it. 503, like any request
+    // that reaches a stopping server, so the caller sends it again.
+    assert_eq!(r.status, 503, "{}", r.json());
+    assert_eq!(r.header("x-fc-status"), Some("404"));
+    let result = r.json();
+    assert_eq!(result["ok"], false);
+    assert_eq!(result["kind"], "stopping", "{result}");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the server is stopping"),
+        "{result}"
+    );
+    drop(server);
+    (bed, result)
+}
+
+#[test]
+fn sigterm_stops_running_transfers_and_leaves_nothing() {
+    let (bed, result) = stopped_mid_job("term", "term/a.bin", false);
+    let message = result["message"].as_str().unwrap();
+    assert!(
+        message.contains("upload aborted, nothing is left"),
+        "{message}"
+    );
+    assert!(result.get("upload_id").is_none(), "{result}");
     assert_nothing_left(&bed, BUCKET, "term/a.bin");
+}
+
+/// With `keep_partial`, the stopped job's upload stays, and the answer
+/// names it for a `resume`.
+#[test]
+fn sigterm_keeps_a_keep_partial_upload_for_a_resume() {
+    let (bed, result) = stopped_mid_job("termkeep", "term/kept.bin", true);
+    let id = result["upload_id"]
+        .as_str()
+        .expect("an upload id")
+        .to_string();
+    let message = result["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("\"resume\": \"{id}\"")),
+        "{message}"
+    );
+    assert_eq!(
+        bed.store.open_uploads(BUCKET),
+        [("term/kept.bin".to_string(), id)]
+    );
+    assert!(bed.store.object(BUCKET, "term/kept.bin").is_none());
 }
 
 /// `ferry serve` is a worker: `ferry copy --workers` posts part tasks to
