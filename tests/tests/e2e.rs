@@ -812,3 +812,221 @@ fn ctrl_c_names_the_interruption_not_a_part() {
     );
     assert_nothing_left(&bed, "ctrl-c.bin");
 }
+
+/// A source that states two sizes (its HEAD one, its Content-Range totals
+/// another, under one ETag) is not copied: the copy stops with exit 3 once
+/// a ranged reply disagrees, and the upload is aborted. Completing the
+/// planned number of bytes would have made a truncated object that no CRC
+/// catches (this source offers none).
+#[test]
+fn a_source_that_states_two_sizes_is_refused_and_leaves_nothing() {
+    for (tag, lie) in [
+        (
+            "lie-head",
+            SourceConfig {
+                lie_head_size: Some(299_000),
+                ..SourceConfig::default()
+            },
+        ),
+        (
+            "lie-range",
+            SourceConfig {
+                lie_range_total: Some(299_000),
+                ..SourceConfig::default()
+            },
+        ),
+    ] {
+        let bed = bed(tag, lie);
+        let key = format!("{tag}.bin");
+        let url = bed.source.url(21, 300_000);
+        let run = ferry(&bed, &url, &key, &["--part-size", "100KiB"], KEYS);
+        assert_eq!(run.code, 3, "{tag}: {}\n{}", run.result, run.stderr);
+        let message = run.result["message"].as_str().unwrap();
+        assert!(
+            message.contains("states two sizes")
+                && message.contains("299000")
+                && message.contains("300000"),
+            "{tag}: {message}"
+        );
+        let made = assert_nothing_left(&bed, &key);
+        assert_eq!(made.objects_written, 0, "{tag}: an object was completed");
+    }
+}
+
+/// A source URL's `user:pass@` reaches the source as Basic authentication on
+/// every request (HEAD and ranged GETs), percent-decoded, and is never shown.
+#[test]
+fn source_credentials_are_sent_as_basic_auth_and_never_shown() {
+    let bed = bed("basic", SourceConfig::default());
+    let (seed, size) = (22, 700_000);
+    let url = format!(
+        "http://alice:pa%40ss-{}@{}{}",
+        "w0rd",
+        bed.source.addr(),
+        SourceServer::path(seed, size)
+    );
+    let run = ferry(&bed, &url, "basic.bin", &["--part-size", "100KiB"], KEYS);
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    bed.check_copied(seed, size, "basic.bin").unwrap();
+    let received = bed.source.received();
+    assert!(received.len() >= 8, "{received:?}");
+    for r in &received {
+        // base64("alice:pa@ss-w0rd")
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some("Basic YWxpY2U6cGFAc3MtdzByZA=="),
+            "{r:?}"
+        );
+    }
+    let shown = format!("{}{}", run.result, run.stderr);
+    assert!(
+        !shown.contains("w0rd") && !shown.contains("alice"),
+        "{shown}"
+    );
+}
+
+/// An https server on loopback with a self-signed certificate (made with the
+/// openssl CLI): it counts the TLS connections it is offered, and prints the
+/// count when its stdin closes.
+struct SelfSignedTls {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl SelfSignedTls {
+    fn start(tag: &str) -> SelfSignedTls {
+        let dir = std::env::temp_dir().join(format!("ferry-tls-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem"))
+            .output()
+            .expect("the openssl CLI runs");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let script = r#"
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1] + "/cert.pem", sys.argv[1] + "/key.pem")
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(16)
+print(srv.getsockname()[1], flush=True)
+count = 0
+def serve():
+    global count
+    while True:
+        conn, _ = srv.accept()
+        count += 1
+        try:
+            ctx.wrap_socket(conn, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            conn.close()
+threading.Thread(target=serve, daemon=True).start()
+sys.stdin.read()
+print(count, flush=True)
+"#;
+        let mut child = Command::new(bed::python())
+            .args(["-c", script])
+            .arg(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(child.stdout.as_mut().unwrap());
+        out.read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .expect("the TLS server printed its port");
+        SelfSignedTls { child, port, dir }
+    }
+
+    /// Stops the server; returns the connections it was offered.
+    fn connections(mut self) -> u32 {
+        drop(self.child.stdin.take());
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the TLS server printed its count")
+    }
+}
+
+/// A TLS certificate ferry does not trust is permanent, not transient: the
+/// copy stops at once (one connection, no retry) with exit 3 for a source
+/// and exit 4 for a store, naming the host and what to do.
+#[test]
+fn an_untrusted_certificate_is_refused_at_once() {
+    let bed = bed("tls", SourceConfig::default());
+    let tls = SelfSignedTls::start("source");
+    let authority = format!("127.0.0.1:{}", tls.port);
+    let run = ferry(
+        &bed,
+        &format!("https://{authority}/big.iso"),
+        "tls-source.bin",
+        &[],
+        KEYS,
+    );
+    assert_eq!(tls.connections(), 1, "retried: {}", run.stderr);
+    assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
+    let message = run.result["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("TLS certificate of {authority} is not trusted"))
+            && message.contains("public CA"),
+        "{message}"
+    );
+    assert_nothing_left(&bed, "tls-source.bin");
+
+    let tls = SelfSignedTls::start("store");
+    let authority = format!("127.0.0.1:{}", tls.port);
+    let out = Command::new(ferry_bin())
+        .args([
+            "copy",
+            &bed.source.url(23, 1000),
+            &format!("oss://{BUCKET}/tls.bin"),
+        ])
+        .args([
+            "--endpoint",
+            &format!("https://{authority}"),
+            "--region",
+            REGION,
+        ])
+        .arg("--json")
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_COMPONENT", component())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(tls.connections(), 1, "retried: {stderr}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let result = bed::last_json(&out.stdout);
+    let message = result["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("TLS certificate of {authority} is not trusted")),
+        "{message}"
+    );
+}
