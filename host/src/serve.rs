@@ -26,7 +26,7 @@ use crate::client::{Client, ClientConfig};
 use crate::egress::Egress;
 use crate::fanout::Fanout;
 use crate::interrupt::Interrupt;
-use crate::limits::Limits;
+use crate::limits::{self, Limits};
 use crate::runtime::Runtime;
 use crate::ssrf::{AddressPolicy, IpNet};
 use crate::transfer::{Credentials, Report, Transfer, TransferError};
@@ -94,18 +94,15 @@ pub struct ServeConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct Connections {
     /// Seconds a request's head may take from its first byte, and then its body; past it the
-    /// connection is closed (the body is answered 408).
-    #[arg(long, value_name = "SECS", default_value_t = Connections::DEFAULT.header_timeout,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// connection is closed (the body is answered 408); 1 to 86400.
+    #[arg(long, value_name = "SECS", default_value_t = Connections::DEFAULT.header_timeout)]
     pub header_timeout: u64,
     /// Seconds a connection with no request in progress may stay silent (before its first
-    /// request, or kept alive after an answer) before it is closed.
-    #[arg(long, value_name = "SECS", default_value_t = Connections::DEFAULT.idle_timeout,
-          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    /// request, or kept alive after an answer) before it is closed; 1 to 86400.
+    #[arg(long, value_name = "SECS", default_value_t = Connections::DEFAULT.idle_timeout)]
     pub idle_timeout: u64,
-    /// Connections open at once; further clients wait until one closes.
-    #[arg(long, value_name = "N", default_value_t = Connections::DEFAULT.max_connections,
-          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    /// Connections open at once; further clients wait until one closes; 1 to 65536.
+    #[arg(long, value_name = "N", default_value_t = Connections::DEFAULT.max_connections)]
     pub max_connections: u32,
 }
 
@@ -116,6 +113,34 @@ impl Connections {
         idle_timeout: 60,
         max_connections: 256,
     };
+}
+
+impl Connections {
+    /// The most `--max-connections` may be.
+    pub const MAX_CONNECTIONS: u32 = 65536;
+
+    /// Each bound within its range, else a line naming the option, the
+    /// range and what it bounds.
+    pub fn check(&self) -> Result<(), String> {
+        limits::check_seconds(
+            "--header-timeout",
+            self.header_timeout,
+            "seconds a request's head, and then its body, may take",
+        )?;
+        limits::check_seconds(
+            "--idle-timeout",
+            self.idle_timeout,
+            "seconds a connection with no request in progress may stay silent",
+        )?;
+        let max = Self::MAX_CONNECTIONS;
+        if !(1..=max).contains(&self.max_connections) {
+            return Err(format!(
+                "--max-connections {} is out of range: give 1 to {max} (connections open at once)",
+                self.max_connections
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Connections {
@@ -209,6 +234,7 @@ impl ServeConfig {
             );
         }
         anyhow::ensure!(self.jobs >= 1, "--jobs must be at least 1");
+        self.connections.check().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -1139,6 +1165,34 @@ mod tests {
         assert!(config("127.0.0.1:9000", Some("short"), false)
             .check()
             .is_err());
+        for (connections, named) in [
+            (
+                Connections {
+                    header_timeout: 0,
+                    ..Connections::DEFAULT
+                },
+                "--header-timeout 0 is out of range: give 1 to 86400",
+            ),
+            (
+                Connections {
+                    idle_timeout: 86401,
+                    ..Connections::DEFAULT
+                },
+                "--idle-timeout 86401 is out of range",
+            ),
+            (
+                Connections {
+                    max_connections: 0,
+                    ..Connections::DEFAULT
+                },
+                "--max-connections 0 is out of range: give 1 to 65536",
+            ),
+        ] {
+            let mut c = config("127.0.0.1:9000", None, false);
+            c.connections = connections;
+            let e = c.check().unwrap_err().to_string();
+            assert!(e.starts_with(named), "{e}");
+        }
     }
 
     #[test]
