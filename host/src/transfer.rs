@@ -641,7 +641,7 @@ impl Transfer {
                 .unwrap_or_else(|e| TransferError::internal(format!("unreadable failure: {e}")));
             failure.message = one_line(&failure.message);
             Err(match self.interrupt.reason() {
-                Some(reason) => interrupted(failure, &reason),
+                Some(reason) => interrupted(failure, &reason, self.keep_partial),
                 None => failure,
             })
         }
@@ -649,16 +649,23 @@ impl Transfer {
 }
 
 /// The failure of an interrupted transfer, said as such: the part that
-/// happened to notice first is no part of the story.
-fn interrupted(failure: TransferError, reason: &str) -> TransferError {
+/// happened to notice first is no part of the story. An upload id in the
+/// failure is a kept upload when the job asked to keep it, and otherwise
+/// one the coordinator failed to abort.
+fn interrupted(failure: TransferError, reason: &str, keep_partial: bool) -> TransferError {
+    let upload = match (&failure.upload_id, keep_partial) {
+        (None, _) => " and the upload aborted".to_string(),
+        (Some(id), true) => {
+            format!(" and the upload {id} kept: run the same copy with --resume {id} to finish it")
+        }
+        (Some(id), false) => format!(
+            ", but the upload {id} could not be aborted: its parts remain until it is aborted \
+             (or finished with --resume {id}) or a lifecycle rule expires it"
+        ),
+    };
     TransferError {
         message: format!(
-            "the transfer was interrupted ({reason}); the parts in flight were stopped{}",
-            if failure.upload_id.is_some() {
-                " and the upload kept: finish it with --resume"
-            } else {
-                " and the upload aborted"
-            }
+            "the transfer was interrupted ({reason}); the parts in flight were stopped{upload}"
         ),
         part_number: None,
         ..failure
@@ -712,6 +719,40 @@ fn as_typed(source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failure(upload_id: Option<&str>) -> TransferError {
+        TransferError {
+            upload_id: upload_id.map(str::to_string),
+            part_number: Some(3),
+            ..TransferError::internal("part 3: stopped")
+        }
+    }
+
+    #[test]
+    fn an_interruption_says_what_became_of_the_upload() {
+        let aborted = interrupted(failure(None), "SIGINT", false);
+        assert_eq!(
+            aborted.message,
+            "the transfer was interrupted (SIGINT); the parts in flight were stopped and the \
+             upload aborted"
+        );
+        assert_eq!(aborted.part_number, None);
+        let kept = interrupted(failure(Some("U1")), "SIGINT", true);
+        assert!(
+            kept.message
+                .ends_with("upload U1 kept: run the same copy with --resume U1 to finish it"),
+            "{}",
+            kept.message
+        );
+        let stuck = interrupted(failure(Some("U1")), "SIGTERM", false);
+        assert!(
+            stuck
+                .message
+                .contains("but the upload U1 could not be aborted"),
+            "{}",
+            stuck.message
+        );
+    }
 
     /// Workers are reached through the fan-out path only: the instances'
     /// egress list still holds just the source and the store.
