@@ -123,14 +123,24 @@ fn stock_wasmtime_run_fails_clearly_when_the_store_is_down() {
     let i = args.iter().position(|a| a == "--endpoint").unwrap();
     args[i + 1] = format!("http://{dead}");
     let started = Instant::now();
-    assert_gave_up(&wasmtime_run(&args), &["connection refused"]);
+    assert_gave_up(
+        &wasmtime_run(&args),
+        &[
+            &format!("{dead} refused the connection"),
+            "check the store endpoint (--endpoint",
+        ],
+    );
     assert!(started.elapsed() < Duration::from_secs(60), "it hung");
     // And a dead source.
     let mut args = copy_args(&bed, 1, 3_000_000, "down.bin");
     args[1] = format!("http://{dead}/obj");
     assert_gave_up(
         &wasmtime_run(&args),
-        &["cannot read the source", "connection refused"],
+        &[
+            "cannot read the source",
+            &format!("{dead} refused the connection"),
+            "check the host and port of the source URL",
+        ],
     );
     assert!(bed.check_no_upload().is_ok());
 }
