@@ -13,8 +13,8 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::auth::Authority;
 use super::error::OssError;
-use super::request::Target;
 use super::list;
+use super::request::Target;
 use super::state::{BucketState, State, Stored};
 use super::{
     admin, multipart, object, sink, xml, ObjectInfo, Sink, StoreConfig, StoreCounts, StoreHistory,
