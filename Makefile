@@ -63,7 +63,7 @@ demo: build
 test: build tools venv
 	bash tests/run.sh
 
-# DESIGN.md §7; bench/README.md explains the rows. BENCH_QUICK=1 for a short run.
+# docs/ARCHITECTURE.md (Benchmarks); bench/README.md explains the rows. BENCH_QUICK=1 for a short run.
 bench: build tools venv
 	bash bench/run.sh
 	@echo; echo "== the same copy under each runtime"; bash bench/runtimes.sh

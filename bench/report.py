@@ -23,7 +23,7 @@ FC_RATE = 13_000_000
 MIB = 1024 * 1024
 CAP_CONNS = 100  # bench/run.sh CAP_CONNS: ranged connections of the capped ceiling
 
-# The FC design's figures (DESIGN.md, the FC table): size -> (1 instance, 100 instances), seconds.
+# The FC design's published figures (the FC table): size -> (1 instance, 100 instances), seconds.
 FC_DESIGN = {
     200_000_000: ("15", 1.0),
     2_000_000_000: ("155", 4.0),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench` (DESIGN.md §7): ferry against the curl ceiling, a naive curl relay
+# `make bench` (docs/ARCHITECTURE.md, Benchmarks): ferry against the curl ceiling, a naive curl relay
 # and rclone; the FC design's table; per-part cost; peak memory. Everything on
 # loopback, started here and stopped on exit. See bench/README.md.
 #
