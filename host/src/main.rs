@@ -542,6 +542,8 @@ struct ServeArgs {
     component: Option<PathBuf>,
     #[command(flatten)]
     connections: ferry_host::serve::Connections,
+    #[command(flatten)]
+    fan_out: ferry_host::serve::FanOut,
 }
 
 /// Every numeric and enumerated option of `ferry serve`, checked before
@@ -613,6 +615,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         part_timeout: args.part_timeout,
         on_fc,
         connections: args.connections,
+        fan_out: args.fan_out,
     };
     if let Err(e) = config.check() {
         eprintln!("ferry: error: {e:#}");

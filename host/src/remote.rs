@@ -562,11 +562,22 @@ pub enum FcError {
 }
 
 /// Reads an InvokeFunction response. A function error (`x-fc-error-type`)
-/// or a 429/5xx from FC itself is transient; the component's own answer
+/// whose body is not the component's failure (a crash, a timeout) or a
+/// 429/5xx from FC itself is transient; the component's own answer
 /// goes back as it is; any other status is FC refusing the call, named by
 /// the `Code` and `Message` of its error body.
 pub fn fc_answer(status: u16, headers: &http::HeaderMap, body: Bytes) -> Result<Answer, FcError> {
     if let Some(kind) = headers.get("x-fc-error-type").and_then(|v| v.to_str().ok()) {
+        // A container that answered its own failure (non-2xx, x-fc-status
+        // 404) is reported by FC as a function error with that body: the
+        // component's kind says whether to retry.
+        if is_failure(&body) {
+            return Ok(Answer {
+                status: failure_status(&body),
+                retry_after: retry_after(headers),
+                body,
+            });
+        }
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         return Err(FcError::Transient(format!(
             "the function failed ({kind}): {}",
@@ -775,6 +786,26 @@ mod tests {
             Err(FcError::Refused(m)) => assert!(m.contains("InvalidSignature"), "{m}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// FC reports a container's non-2xx `/invoke` answer (x-fc-status 404)
+    /// as a function error: HTTP 200, `x-fc-error-type`, the container's
+    /// body. When that body is the component's own failure, its kind still
+    /// decides: a store's refusal stops the transfer, it is not retried as a
+    /// crash.
+    #[test]
+    fn a_function_error_carrying_the_components_failure_keeps_its_kind() {
+        let mut error = http::HeaderMap::new();
+        error.insert(
+            "x-fc-error-type",
+            "UnhandledInvocationError".parse().unwrap(),
+        );
+        let refused = Bytes::from_static(br#"{"ok":false,"kind":"store","message":"403"}"#);
+        let answer = fc_answer(200, &error, refused.clone()).unwrap();
+        assert_eq!(answer.status, 502);
+        assert_eq!(answer.body, refused);
+        let transient = Bytes::from_static(br#"{"kind":"exhausted","message":"m"}"#);
+        assert_eq!(fc_answer(200, &error, transient).unwrap().status, 503);
     }
 
     #[test]

@@ -22,11 +22,13 @@
 //! and so are the connections: how many are open, how long one may stay
 //! silent and how long a request's head may take ([`Connections`]).
 
+use crate::acs3::AccessKey;
 use crate::client::{Client, ClientConfig};
 use crate::egress::Egress;
 use crate::fanout::Fanout;
 use crate::interrupt::Interrupt;
 use crate::limits::{self, Limits};
+use crate::remote::FcConfig;
 use crate::runtime::Runtime;
 use crate::ssrf::{AddressPolicy, IpNet};
 use crate::transfer::{Credentials, Report, Transfer, TransferError};
@@ -85,6 +87,153 @@ pub struct ServeConfig {
     pub on_fc: bool,
     /// Bounds on the connections.
     pub connections: Connections,
+    /// Where a job's parts run: this instance, or InvokeFunction calls.
+    pub fan_out: FanOut,
+}
+
+/// Where `ferry serve` runs a job's parts. On Function Compute (and off it
+/// when `--fc-function` or `--fc-endpoint` is given) each part goes out as
+/// a synchronous InvokeFunction of the function itself, signed with the
+/// invocation's own temporary credentials, so one job spreads over as many
+/// instances as it has parts in flight; `--local` keeps them here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct FanOut {
+    /// Run every part inside this instance, also on Function Compute (where each part
+    /// otherwise goes out as an InvokeFunction call of this function).
+    #[arg(long, conflicts_with_all = ["fc_function", "fc_endpoint", "fc_qualifier"])]
+    pub local: bool,
+    /// The function each part invokes [default: FC_FUNCTION_NAME, else the request's
+    /// x-fc-function-name]; giving it (or --fc-endpoint) turns self fan-out on outside
+    /// Function Compute too.
+    #[arg(long, value_name = "NAME")]
+    pub fc_function: Option<String>,
+    /// Function Compute's endpoint for those calls [default: the in-region internal endpoint
+    /// https://ACCOUNT_ID.REGION-internal.fc.aliyuncs.com, from the request's x-fc-account-id
+    /// and x-fc-region, else FC_ACCOUNT_ID and FC_REGION].
+    #[arg(long, value_name = "URL")]
+    pub fc_endpoint: Option<String>,
+    /// The version or alias to invoke [default: the request's x-fc-qualifier, else LATEST].
+    #[arg(long, value_name = "QUALIFIER")]
+    pub fc_qualifier: Option<String>,
+}
+
+impl FanOut {
+    /// Whether parts go out as InvokeFunction calls at all.
+    pub fn active(&self, on_fc: bool) -> bool {
+        !self.local && (on_fc || self.fc_function.is_some() || self.fc_endpoint.is_some())
+    }
+
+    /// The InvokeFunction target for one request's jobs: `Ok(None)` when
+    /// parts stay here by configuration, `Err` (the reason, for the log)
+    /// when self fan-out is on but this request lacks what it needs, and
+    /// its parts stay here too. `env` reads the process's variables.
+    /// Only the request's own credentials sign the calls, never the
+    /// process's: they are the invocation's role, scoped to it.
+    pub fn target(
+        &self,
+        on_fc: bool,
+        env: impl Fn(&str) -> Option<String>,
+        headers: &HeaderMap,
+        credentials: Option<&Credentials>,
+    ) -> Result<Option<FcConfig>, String> {
+        if !self.active(on_fc) {
+            return Ok(None);
+        }
+        let from_request = |name: &str| header(headers, name).filter(|v| !v.is_empty());
+        let Some(credentials) = credentials else {
+            return Err(
+                "the request carries no x-fc-access-key-id and x-fc-access-key-secret to \
+                 invoke the function with (give the function a role that may \
+                 fc:InvokeFunction on itself)"
+                    .into(),
+            );
+        };
+        let function = self
+            .fc_function
+            .clone()
+            .or_else(|| env("FC_FUNCTION_NAME").filter(|v| !v.is_empty()))
+            .or_else(|| from_request("x-fc-function-name").map(str::to_string))
+            .ok_or("no function to invoke: set --fc-function (FC sets FC_FUNCTION_NAME)")?;
+        if !fc_name_ok(&function, false) {
+            return Err(format!(
+                "the function name {function:?} is not a Function Compute name (letters, \
+                 digits, _ and -, at most 128)"
+            ));
+        }
+        let qualifier = self
+            .fc_qualifier
+            .clone()
+            .or_else(|| from_request("x-fc-qualifier").map(str::to_string));
+        if let Some(q) = qualifier.as_deref().filter(|q| !fc_name_ok(q, true)) {
+            return Err(format!(
+                "the qualifier {q:?} is not a version or alias name (letters, digits, _, - \
+                 and ., at most 128)"
+            ));
+        }
+        let endpoint = match &self.fc_endpoint {
+            Some(e) => e.clone(),
+            None => {
+                let account = from_request("x-fc-account-id")
+                    .map(str::to_string)
+                    .or_else(|| env("FC_ACCOUNT_ID"))
+                    .filter(|a| {
+                        !a.is_empty() && a.len() <= 32 && a.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .ok_or(
+                        "no account to build FC's endpoint from: x-fc-account-id (or \
+                         FC_ACCOUNT_ID) must be the account's digits; or give --fc-endpoint",
+                    )?;
+                let region = from_request("x-fc-region")
+                    .map(str::to_string)
+                    .or_else(|| env("FC_REGION"))
+                    .filter(|r| {
+                        !r.is_empty()
+                            && r.len() <= 64
+                            && r.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    })
+                    .ok_or(
+                        "no region to build FC's endpoint from: x-fc-region (or FC_REGION) \
+                         must be a region id such as cn-hangzhou; or give --fc-endpoint",
+                    )?;
+                fc_internal_endpoint(&account, &region)
+            }
+        };
+        Ok(Some(FcConfig {
+            function,
+            endpoint,
+            qualifier,
+            key: AccessKey {
+                id: credentials.access_key_id.clone(),
+                secret: credentials.access_key_secret.clone(),
+                security_token: credentials.security_token.clone(),
+            },
+        }))
+    }
+}
+
+/// Function Compute's internal endpoint for `account` in `region`, the one
+/// FC documents for calls from inside the same region (its "Endpoints"
+/// page: `<account-ID>.<region-ID>-internal.fc.aliyuncs.com`, reached
+/// without Internet traffic charges); the public one
+/// (`<account-ID>.<region-ID>.fc.aliyuncs.com`) is for callers outside
+/// Alibaba Cloud, and `--fc-endpoint` can name it.
+pub fn fc_internal_endpoint(account: &str, region: &str) -> String {
+    format!("https://{account}.{region}-internal.fc.aliyuncs.com")
+}
+
+/// A function name (letters, digits, `_`, `-`; not starting with a digit
+/// or `-`), or with `dots` a version or alias (`.` allowed too), at most 128.
+fn fc_name_ok(name: &str, dots: bool) -> bool {
+    let first_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| dots || b.is_ascii_alphabetic() || b == b'_');
+    first_ok
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (dots && b == b'.'))
 }
 
 /// Bounds on the server's connections, so that clients which open
@@ -293,6 +442,17 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
         config.jobs,
         config.limits.instances,
     );
+    if config.fan_out.active(config.on_fc) {
+        eprintln!(
+            "ferry serve: each part of a job goes out as a synchronous InvokeFunction call of {}, \
+             signed with the invocation's own credentials (--local keeps parts here)",
+            config
+                .fan_out
+                .fc_function
+                .as_deref()
+                .unwrap_or("this function")
+        );
+    }
     let server = Arc::new(Server {
         slots: Semaphore::new(config.jobs as usize),
         runtime,
@@ -552,11 +712,22 @@ impl Server {
             .filter(|id| id.len() <= 128)
             .unwrap_or("-")
             .to_string();
+        let env = |name: &str| std::env::var(name).ok();
+        let fc = self
+            .config
+            .fan_out
+            .target(self.config.on_fc, env, &headers, credentials.as_ref())
+            .unwrap_or_else(|reason| {
+                eprintln!("ferry serve: {request_id}: parts run in this instance: {reason}");
+                None
+            });
         let several = jobs.len() > 1;
         let mut status = StatusCode::OK;
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let outcome = self.run_job(&job, credentials.clone(), &request_id).await;
+            let outcome = self
+                .run_job(&job, credentials.clone(), fc.clone(), &request_id)
+                .await;
             let (code, value) = result_json(outcome);
             if status.is_success() && !code.is_success() {
                 status = code;
@@ -621,9 +792,23 @@ impl Server {
         &self,
         job: &Job,
         credentials: Option<Credentials>,
+        fc: Option<FcConfig>,
         request_id: &str,
     ) -> Result<Report, TransferError> {
         let shown = format!("{} -> {}", redact(&job.source_url), job.target());
+        // Where the parts go, for the log: never the key, only the target.
+        let parts_go = match &fc {
+            Some(fc) => format!(
+                "parts as InvokeFunction calls of {}{} at {}",
+                fc.function,
+                fc.qualifier
+                    .as_deref()
+                    .map(|q| format!(" ({q})"))
+                    .unwrap_or_default(),
+                redact(&fc.endpoint)
+            ),
+            None => "parts in this instance".into(),
+        };
         self.check_addresses(job).await.inspect_err(|e| {
             eprintln!("ferry serve: {request_id}: {shown}: refused: {e}");
         })?;
@@ -666,13 +851,16 @@ impl Server {
         if let Some(id) = &job.resume {
             transfer = transfer.resume(id);
         }
+        if let Some(fc) = fc {
+            transfer = transfer.fc(fc);
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let interrupt = transfer.interrupt();
         if self.stopping.load(Ordering::SeqCst) {
             return Err(stopping(None));
         }
         self.running.lock().unwrap().insert(id, interrupt.clone());
-        eprintln!("ferry serve: {request_id}: {shown}: started");
+        eprintln!("ferry serve: {request_id}: {shown}: started, {parts_go}");
         let outcome = transfer.run_on(&self.runtime, |_| {}).await;
         self.running.lock().unwrap().remove(&id);
         // A transfer the shutdown stopped did not fail on its own: it is
@@ -1153,6 +1341,7 @@ mod tests {
             part_timeout: None,
             on_fc,
             connections: Connections::default(),
+            fan_out: FanOut::default(),
         };
         assert!(config("127.0.0.1:9000", None, false).check().is_ok());
         assert!(config("[::1]:9000", None, false).check().is_ok());
@@ -1259,6 +1448,116 @@ mod tests {
              was kept; send the job again with \"resume\": \"UP1\""
         );
         assert!(stopping(None).message.contains("did not start"));
+    }
+
+    /// On Function Compute a job's parts go to the function FC says this
+    /// is, at the internal endpoint of the request's account and region,
+    /// signed with the request's own key; --fc-* override, --local and a
+    /// request without credentials keep them here.
+    #[test]
+    fn self_fan_out_targets_the_function_fc_names() {
+        let sts = Credentials {
+            access_key_id: "STS.id".into(),
+            access_key_secret: "s3cret".into(),
+            security_token: Some("tok".into()),
+        };
+        let fc_env = |name: &str| match name {
+            "FC_FUNCTION_NAME" => Some("ferry".to_string()),
+            "FC_ACCOUNT_ID" => Some("111".to_string()),
+            "FC_REGION" => Some("cn-beijing".to_string()),
+            _ => None,
+        };
+        let request = headers(&[
+            ("x-fc-account-id", "1234567890"),
+            ("x-fc-region", "cn-hangzhou"),
+            ("x-fc-function-name", "from-header"),
+            ("x-fc-qualifier", "prod"),
+        ]);
+        let on = FanOut::default();
+        let fc = on
+            .target(true, fc_env, &request, Some(&sts))
+            .unwrap()
+            .unwrap();
+        assert_eq!(fc.function, "ferry");
+        assert_eq!(
+            fc.endpoint,
+            "https://1234567890.cn-hangzhou-internal.fc.aliyuncs.com"
+        );
+        assert_eq!(fc.qualifier.as_deref(), Some("prod"));
+        assert_eq!(fc.key.id, "STS.id");
+        assert_eq!(fc.key.security_token.as_deref(), Some("tok"));
+        // Without FC_FUNCTION_NAME, the request names it; without the
+        // headers, the variables give the account and region.
+        let fc = on
+            .target(
+                true,
+                |n| fc_env(n).filter(|_| n != "FC_FUNCTION_NAME"),
+                &request,
+                Some(&sts),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(fc.function, "from-header");
+        let fc = on
+            .target(true, fc_env, &headers(&[]), Some(&sts))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            fc.endpoint,
+            "https://111.cn-beijing-internal.fc.aliyuncs.com"
+        );
+        assert_eq!(fc.qualifier, None);
+        // The options win.
+        let given = FanOut {
+            fc_function: Some("other".into()),
+            fc_endpoint: Some("http://127.0.0.1:1".into()),
+            fc_qualifier: Some("2".into()),
+            local: false,
+        };
+        let fc = given
+            .target(true, fc_env, &request, Some(&sts))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                fc.function.as_str(),
+                fc.endpoint.as_str(),
+                fc.qualifier.as_deref()
+            ),
+            ("other", "http://127.0.0.1:1", Some("2"))
+        );
+        // ... and turn it on outside FC.
+        assert!(given
+            .target(false, |_| None, &request, Some(&sts))
+            .unwrap()
+            .is_some());
+        // Off: outside FC by default, and with --local.
+        assert!(on
+            .target(false, fc_env, &request, Some(&sts))
+            .unwrap()
+            .is_none());
+        let local = FanOut {
+            local: true,
+            ..FanOut::default()
+        };
+        assert!(local
+            .target(true, fc_env, &request, Some(&sts))
+            .unwrap()
+            .is_none());
+        // On, but this request cannot: no credentials, or a forged account.
+        let e = on.target(true, fc_env, &request, None).unwrap_err();
+        assert!(e.contains("x-fc-access-key-id"), "{e}");
+        let forged = headers(&[("x-fc-account-id", "evil.example/x"), ("x-fc-region", "r")]);
+        let e = on.target(true, fc_env, &forged, Some(&sts)).unwrap_err();
+        assert!(e.contains("x-fc-account-id"), "{e}");
+        let bad_name = |n: &str| (n == "FC_FUNCTION_NAME").then(|| "a/b".to_string());
+        assert!(on.target(true, bad_name, &request, Some(&sts)).is_err());
+        for e in [
+            on.target(true, fc_env, &request, None).unwrap_err(),
+            on.target(true, fc_env, &forged, Some(&sts)).unwrap_err(),
+        ] {
+            assert!(!e.contains("s3cret") && !e.contains("tok"), "{e}");
+        }
     }
 
     #[test]
