@@ -620,8 +620,10 @@ pub fn fc_answer(status: u16, headers: &http::HeaderMap, body: Bytes) -> Result<
         Err(FcError::Transient(what))
     } else {
         Err(FcError::Refused(format!(
-            "{what}; check --fc-function, --fc-endpoint and that the AccessKey \
-             (ALIBABA_CLOUD_ACCESS_KEY_ID or OSS_ACCESS_KEY_ID) may fc:InvokeFunction"
+            "{what}; check the function and endpoint (--fc-function, --fc-endpoint) and \
+             that the key may fc:InvokeFunction on that function (ferry copy: \
+             ALIBABA_CLOUD_ACCESS_KEY_ID or OSS_ACCESS_KEY_ID; ferry serve on Function \
+             Compute: the function's role)"
         )))
     }
 }

@@ -1140,3 +1140,220 @@ fn serve_processes_are_workers_for_remote_fan_out() {
     assert_eq!(reply.json()["kind"], "store", "{}", reply.json());
     assert!(bed.store.open_uploads(BUCKET).is_empty());
 }
+
+/// The stand-in Function Compute endpoint (`tests/conformance/fc_standin.py`):
+/// it accepts an InvokeFunction only if Alibaba's own ACS3 signer computes the
+/// same signature for the key it holds, then delivers the body to `deliver`
+/// as FC does (`POST /invoke`). Stopped on drop.
+struct FcStandIn {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl FcStandIn {
+    /// Holds the STS key's id and token with `secret` (the right one, or not).
+    fn start(deliver: SocketAddr, secret: &str) -> FcStandIn {
+        use std::io::BufRead;
+        let mut child = Command::new(bed::python())
+            .arg(workspace().join("tests/conformance/fc_standin.py"))
+            .args(["--function", "ferry", "--account-id", "1234567890"])
+            .args(["--region", REGION, "--deliver"])
+            .arg(format!("http://{deliver}"))
+            .env_clear()
+            .env("FC_STANDIN_KEY_ID", STS_ID)
+            .env("FC_STANDIN_KEY_SECRET", secret)
+            .env("FC_STANDIN_SECURITY_TOKEN", STS_TOKEN)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the stand-in FC endpoint starts (make venv)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("fc http://")
+            .unwrap_or_else(|| panic!("the stand-in did not start: {line:?}"))
+            .parse()
+            .unwrap();
+        FcStandIn { child, addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What it saw: invocations, part tasks, refusals by code.
+    fn stats(&self) -> Value {
+        request(self.addr, "GET", "/_standin/stats", &[], b"").json()
+    }
+}
+
+impl Drop for FcStandIn {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The variables FC sets in every instance: `ferry serve` is on FC.
+const ON_FC: [(&str, &str); 4] = [
+    ("FC_ACCOUNT_ID", "1234567890"),
+    ("FC_FUNCTION_NAME", "ferry"),
+    ("FC_REGION", REGION),
+    ("FC_INSTANCE_ID", "c-coordinator"),
+];
+
+/// The names of a process's environment variables (Linux).
+fn environment_names(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            let v = String::from_utf8_lossy(v);
+            v.split('=').next().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// On Function Compute a job's parts go out as InvokeFunction calls of the
+/// function itself: the coordinator (FC's variables set) gets the design's
+/// event with FC's STS credentials, and every part reaches a second
+/// `ferry serve`, which holds no credentials at all, through a stand-in FC
+/// endpoint that checks each call's ACS3 signature with Alibaba's own signer.
+/// A signature the endpoint refuses ends the job cleanly.
+#[test]
+fn on_function_compute_parts_go_out_as_invoke_function_calls() {
+    let bed = bed("fanout");
+    let endpoint = bed.store.endpoint();
+    let worker = Server::start(&bed, &["--allow-cidr", "127.0.0.0/8"], &[]);
+    let names = environment_names(worker.child.id());
+    assert!(
+        !names.iter().any(|n| n.starts_with("OSS_")
+            || n.starts_with("ALIBABA_CLOUD_")
+            || n.starts_with("AWS_")
+            || n.starts_with("FC_")),
+        "the worker's environment holds credentials: {names:?}"
+    );
+    let fc = FcStandIn::start(worker.addr, STS_SECRET);
+    let coordinator = Server::start(
+        &bed,
+        &[
+            "--endpoint",
+            &endpoint,
+            "--allow-cidr",
+            "127.0.0.0/8",
+            "--fc-endpoint",
+            &fc.url(),
+        ],
+        &ON_FC,
+    );
+
+    // The design's event: 6 MiB parts by default, four of them.
+    let (seed, size) = (91, 3 * (6 << 20) + 12_345);
+    let key = "fanout/design.bin";
+    let r = post(
+        &coordinator,
+        "/invoke",
+        &fc_headers(),
+        &fc_event(&bed, seed, size, key),
+    );
+    assert_eq!(r.status, 200, "{}\n{}", r.json(), coordinator.log());
+    assert_eq!(r.header("x-fc-status"), Some("200"));
+    let result = r.json();
+    assert_report(&result, seed, size);
+    assert_copied(&bed, BUCKET, key, seed, size);
+
+    // Every part went through InvokeFunction, and no call was refused.
+    let stats = fc.stats();
+    let parts = result["parts"].as_u64().unwrap();
+    assert!(parts >= 4, "{result}");
+    assert_eq!(stats["part_tasks"], parts, "{stats}");
+    assert_eq!(stats["invocations"], parts, "{stats}");
+    assert_eq!(stats["refused"], json!({}), "{stats}");
+    assert_eq!(stats["function_errors"], 0, "{stats}");
+    assert_eq!(stats["secret_in_body"], 0, "a task carried the secret");
+    let log = coordinator.log();
+    assert!(
+        log.contains(&format!(
+            "started, parts as InvokeFunction calls of ferry at {}/",
+            fc.url()
+        )),
+        "{log}"
+    );
+    // The worker ran them, each on a fresh instance, without credentials.
+    assert!(!worker.log().contains("started"), "{}", worker.log());
+
+    // The object reads back byte for byte through Alibaba's oss2.
+    let copy = bed.dir.0.join("oss2-read.bin");
+    let script = r#"
+import os, sys, oss2
+auth = oss2.StsAuth(os.environ["ID"], os.environ["SECRET"], os.environ["TOKEN"],
+                    auth_version=oss2.AUTH_VERSION_4)
+bucket = oss2.Bucket(auth, sys.argv[1], sys.argv[2], region=sys.argv[3])
+bucket.get_object_to_file(sys.argv[4], sys.argv[5])
+print(len(list(oss2.MultipartUploadIterator(bucket))))
+"#;
+    let out = Command::new(bed::python())
+        .args(["-c", script, &endpoint, BUCKET, REGION, key])
+        .arg(&copy)
+        .env_clear()
+        .env("ID", STS_ID)
+        .env("SECRET", STS_SECRET)
+        .env("TOKEN", STS_TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "oss2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "uploads left"
+    );
+    let mut expected = vec![0u8; size as usize];
+    pattern::fill(seed, 0, &mut expected);
+    assert!(
+        std::fs::read(&copy).unwrap() == expected,
+        "oss2 read back other bytes"
+    );
+
+    // A signature FC refuses (the endpoint holds another secret): the job
+    // stops, answers a failure naming FC's code, and leaves nothing.
+    let refusing = FcStandIn::start(worker.addr, "not-the-secret");
+    let coordinator = Server::start(
+        &bed,
+        &[
+            "--endpoint",
+            &endpoint,
+            "--allow-cidr",
+            "127.0.0.0/8",
+            "--fc-endpoint",
+            &refusing.url(),
+        ],
+        &ON_FC,
+    );
+    let key = "fanout/refused.bin";
+    let r = post(
+        &coordinator,
+        "/invoke",
+        &fc_headers(),
+        &fc_event(&bed, seed, size, key),
+    );
+    assert!(!(200..300).contains(&r.status), "{}", r.json());
+    assert_eq!(r.header("x-fc-status"), Some("404"));
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("SignatureNotMatch"), "{message}");
+    assert_nothing_left(&bed, BUCKET, key);
+    let stats = refusing.stats();
+    assert_eq!(stats["invocations"], 0, "{stats}");
+    assert!(
+        stats["refused"]["SignatureNotMatch"].as_u64().unwrap_or(0) >= 1,
+        "{stats}"
+    );
+}
