@@ -1238,19 +1238,23 @@ fn on_function_compute_parts_go_out_as_invoke_function_calls() {
             || n.starts_with("FC_")),
         "the worker's environment holds credentials: {names:?}"
     );
+    // A coordinator on FC whose InvokeFunction calls go to `fc`.
+    let coordinator_for = |fc: &FcStandIn| {
+        Server::start(
+            &bed,
+            &[
+                "--endpoint",
+                &endpoint,
+                "--allow-cidr",
+                "127.0.0.0/8",
+                "--fc-endpoint",
+                &fc.url(),
+            ],
+            &ON_FC,
+        )
+    };
     let fc = FcStandIn::start(worker.addr, STS_SECRET);
-    let coordinator = Server::start(
-        &bed,
-        &[
-            "--endpoint",
-            &endpoint,
-            "--allow-cidr",
-            "127.0.0.0/8",
-            "--fc-endpoint",
-            &fc.url(),
-        ],
-        &ON_FC,
-    );
+    let coordinator = coordinator_for(&fc);
 
     // The design's event: 6 MiB parts by default, four of them.
     let (seed, size) = (91, 3 * (6 << 20) + 12_345);
@@ -1326,18 +1330,7 @@ print(len(list(oss2.MultipartUploadIterator(bucket))))
     // A signature FC refuses (the endpoint holds another secret): the job
     // stops, answers a failure naming FC's code, and leaves nothing.
     let refusing = FcStandIn::start(worker.addr, "not-the-secret");
-    let coordinator = Server::start(
-        &bed,
-        &[
-            "--endpoint",
-            &endpoint,
-            "--allow-cidr",
-            "127.0.0.0/8",
-            "--fc-endpoint",
-            &refusing.url(),
-        ],
-        &ON_FC,
-    );
+    let coordinator = coordinator_for(&refusing);
     let key = "fanout/refused.bin";
     let r = post(
         &coordinator,
