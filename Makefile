@@ -65,6 +65,7 @@ test: build tools venv
 
 # docs/ARCHITECTURE.md (Benchmarks); bench/README.md explains the rows. BENCH_QUICK=1 for a short run.
 bench: build tools venv
+	$(CARGO) build --release -q --locked --manifest-path bench/plot/Cargo.toml --target-dir target/bench-plot
 	bash bench/run.sh
 	@echo; echo "== the same copy under each runtime"; bash bench/runtimes.sh
 	@echo; echo "== a fresh instance per request, measured inside the host"

@@ -4,6 +4,9 @@ machine, and print the table and write RESULTS.md.
 
     report.py record ROWS.jsonl key=value ...      append one row
     report.py field JSON_FILE KEY                  print one top-level field ('' if absent)
+    report.py pacing LOG                           what ferry's --json says it chose, as key=value words
+    report.py samples LOG OUT.jsonl                the controller's changes as the picture's samples
+    report.py size BYTES                           a size as the table writes it
     report.py machine                              print the machine as JSON
     report.py report ROWS.jsonl META.json OUT.md   print the table, write OUT.md
 
@@ -70,6 +73,86 @@ def cmd_field(path, key):
     print("")
 
 
+def json_lines(path):
+    """The JSON objects of a log, one a line (other lines skipped)."""
+    out = []
+    try:
+        for line in open(path):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out
+
+
+def result(path):
+    """ferry's --json result in a log: the object with `ok`."""
+    return next((o for o in json_lines(path) if "ok" in o), {})
+
+
+def pacing(res):
+    """How ferry chose its parallelism, from its --json result: the object
+    holding `changes` (final, max, cap, changes), or None."""
+    for v in res.values():
+        if isinstance(v, dict) and isinstance(v.get("changes"), list):
+            return v
+    return None
+
+
+def change_fields(c):
+    """(seconds, parts in flight, MB/s) of one change of the controller,
+    as the --json result or an event line names them."""
+    t = next((c[k] for k in ("secs", "t", "seconds", "at") if isinstance(c.get(k), (int, float))), None)
+    n = next((c[k] for k in ("parallel", "in_flight", "target") if isinstance(c.get(k), (int, float))), None)
+    m = c.get("mbps")
+    if t is None or n is None or not isinstance(m, (int, float)):
+        return None
+    return float(t), int(n), float(m)
+
+
+def cmd_pacing(path):
+    """key=value words for a row: what the controller chose ('' if nothing)."""
+    p = pacing(result(path))
+    if not p:
+        return
+    words = [f"par_final={p.get('final', '')}", f"par_max={p.get('max', '')}",
+             f"par_changes={len(p['changes']) + int(p.get('changes_dropped') or 0)}"]
+    if p.get("cap") is not None:
+        words.append(f"par_cap={p['cap']}")
+    print(" ".join(words))
+
+
+def cmd_samples(path, out):
+    """The picture's samples ({"t","in_flight","mbps"} lines) of one ferry run:
+    from the controller's event lines in the log when there are any, else from
+    the changes its --json result lists. Each change is a step: the old target
+    up to its time, the new one after; MB/s is what was measured just before."""
+    res = result(path)
+    changes = [f for f in (change_fields(o) for o in json_lines(path) if o is not res and "event" in o) if f]
+    if not changes:
+        p = pacing(res) or {}
+        changes = [f for f in (change_fields(c) for c in p.get("changes", [])) if f]
+    if not changes:
+        return
+    samples, n, m = [], None, None
+    for t, new, m in sorted(changes, key=lambda c: c[0]):
+        if n is not None:
+            samples.append((t, n, m))
+        samples.append((t, new, m))
+        n = new
+    end = res.get("seconds")
+    if isinstance(end, (int, float)) and end > samples[-1][0]:
+        # the last stretch: the final target to the end, at the last rate measured
+        samples.append((float(end), n, m))
+    with open(out, "w") as f:
+        for t, n, m in samples:
+            f.write(json.dumps({"t": round(t, 3), "in_flight": n, "mbps": round(m, 1)}) + "\n")
+
+
 def machine():
     cpu = "unknown"
     try:
@@ -131,14 +214,15 @@ def cmd_report(rows_path, meta_path, out_path):
     meta = json.load(open(meta_path))
     ok = [r for r in rows if r.get("status") == "ok"]
 
-    def best(section, size, pred=lambda r: True):
+    def best(section, size, pred=fixed):
         cands = [r for r in ok if r["section"] == section and r["size"] == size and pred(r)]
         return max(cands, key=mbps) if cands else None
 
     sizes = sorted({r["size"] for r in rows if r["section"] in ("ferry", "relay", "ceiling", "rclone", "s3relay", "ferry_s3")})
     ceiling = {s: best("ceiling", s) for s in sizes}
     relay = {s: best("relay", s) for s in sizes}
-    ferry_best = {s: best("ferry", s) for s in sizes}
+    ferry_best = {s: best("ferry", s) for s in sizes}  # the best fixed --instances
+    ferry_auto = {s: best("ferry", s, auto) for s in sizes}
     rclone_best = {s: best("rclone", s) for s in sizes}
     s3relay = {s: best("s3relay", s) for s in sizes}
     ferry_s3 = {s: best("ferry_s3", s) for s in sizes}
@@ -166,7 +250,10 @@ def cmd_report(rows_path, meta_path, out_path):
                 parts.append(f"{m / mbps(c) * 100:.0f}% of ceiling")
             if sec == "ferry" and relay.get(size):
                 parts.append(f"{m / mbps(relay[size]):.2f}x relay")
-            comp = ", ".join(parts)
+            if auto(r) and ferry_best.get(size):
+                fb = ferry_best[size]
+                parts.append(f"{m / mbps(fb) * 100:.0f}% of the best fixed ({fb['instances']} inst.)")
+            comp = ", ".join(parts + [chose(r)] if chose(r) else parts)
         elif sec == "rclone" and m and (ferry_s3.get(size) or ferry_best.get(size)):
             fb = ferry_s3.get(size) or ferry_best[size]
             into = "into s3s-fs" if ferry_s3.get(size) else "into the null OSS store"
@@ -195,7 +282,7 @@ def cmd_report(rows_path, meta_path, out_path):
             comp = f"{m / mbps(relay[size]) * 100:.0f}% of the relay into the null OSS store"
         elif sec == "fc":
             d1, d100 = FC_DESIGN.get(size, (None, None))
-            design = d100 if r.get("instances") == 100 else d1
+            design = d100 if r.get("instances") in (100, "auto") else d1
             if design is None:
                 comp = "no design figure for this size"
             elif isinstance(design, str):
@@ -204,21 +291,25 @@ def cmd_report(rows_path, meta_path, out_path):
                 comp = f"design {design:g} s; {'at or under' if r['wall'] <= design else 'over'}"
                 # the least time the rate cap allows: every part at 13 MB/s, min(instances, parts) at once
                 parts, inst = r.get("parts"), r.get("instances")
-                if parts and inst:
+                if auto(r):
+                    inst = r.get("par_max")
+                    comp += f"; {chose(r)}" if chose(r) else ""
+                if parts and isinstance(inst, int):
                     waves = -(-parts // inst)
                     floor = waves * (size / parts) / FC_RATE
                     comp += f"; rate-cap floor {floor:.1f} s"
             else:
                 comp = f"design {design:g} s"
+        elif sec == "throttle" and r.get("status") == "ok":
+            comp = (f"settled at {r.get('par_final', '?')} in flight (highest {r.get('par_max', '?')}) against "
+                    f"K = {r.get('k')}; {r.get('retries', '?')} retries for {r.get('parts', '?')} parts")
         elif sec == "cost":
             comp = r.get("comp", "")
         elif sec == "memory":
             comp = r.get("comp", "")
-        label = r["label"]
-        if r.get("instances") and sec in ("ferry", "fc", "ferry_s3", "capped"):
-            label = f"{label}, {r['instances']} inst."
+        label = row_label(r) if sec in ("ferry", "fc", "ferry_s3", "capped", "throttle") else r["label"]
         wall = fnum(r.get("wall")) if r.get("status") == "ok" else ""
-        if sec in ("ferry", "capped") and r.get("seconds") is not None and r.get("status") == "ok":
+        if sec in ("ferry", "capped", "throttle") and r.get("seconds") is not None and r.get("status") == "ok":
             wall += f" ({r['seconds']:.2f})"
         table.append((sec, label, fmt_size(size), wall, fnum(m, 0) if m else "", comp, status_of(r)))
 
@@ -260,17 +351,7 @@ def cmd_report(rows_path, meta_path, out_path):
         det.append(f"{fmt_size(s)}: {f['label']} {x:.2f}x {rc['label']}")
     goal("ferry >= 5x rclone", all_or_none(res), "; ".join(det))
     # 3. FC table, 100 instances at or under the design
-    det, res = [], []
-    for s, (_, d100) in FC_DESIGN.items():
-        r = next((r for r in rows if r["section"] == "fc" and r["size"] == s and r.get("instances") == 100), None)
-        if r is None:
-            continue
-        if r.get("status") != "ok":
-            det.append(f"{fmt_size(s)}: {r.get('status')}")
-            res.append(False if r.get("status") == "failed" else None)
-            continue
-        res.append(r["wall"] <= d100)
-        det.append(f"{fmt_size(s)}: {r['wall']:.1f} s vs {d100:g} s")
+    det, res = fc_against_design(rows, lambda r: r.get("instances") == 100, lambda r: "")
     if not res:
         det.append("quick mode: the design's sizes were not run")
     fastest = max((r for r in ok if r["section"] in ("ferry", "fc")), key=mbps, default=None)
@@ -280,7 +361,7 @@ def cmd_report(rows_path, meta_path, out_path):
     goal("FC table: 100 instances at or under the design's times", all_or_none(res), "; ".join(det))
     # 1b, 2b. the same two goals on the design's source (13 MB/s a connection)
     if any(r["section"] == "capped" for r in rows):
-        f, rl, c = capped.get("cap-ferry-oss"), capped.get("relay"), capped.get(f"ceiling{CAP_CONNS}")
+        f, rl, c = capped.get("cap-ferry-oss-100"), capped.get("relay"), capped.get(f"ceiling{CAP_CONNS}")
         if f and rl and c:
             xr, pc = mbps(f) / mbps(rl), mbps(f) / mbps(c)
             goal("on the design's source (13 MB/s a connection): ferry >= 1.5x the naive relay and >= 60% of the "
@@ -289,7 +370,7 @@ def cmd_report(rows_path, meta_path, out_path):
                  f"{CAP_CONNS} ranged curl connections")
         else:
             goal("on the design's source: ferry >= 1.5x the relay and >= 60% of the ceiling", None, "a run failed")
-        f = capped.get("cap-ferry-s3")
+        f = capped.get("cap-ferry-s3-100")
         peers = [capped[k] for k in ("cap-rclone-copyurl", "cap-rclone-copyto") if k in capped]
         if f and peers:
             rc = max(peers, key=mbps)
@@ -300,6 +381,7 @@ def cmd_report(rows_path, meta_path, out_path):
             goal("on the design's source: ferry >= 5x rclone", mbps(f) / mbps(rc) >= 5, det)
         else:
             goal("on the design's source: ferry >= 5x rclone", None, "a run failed or rclone is missing")
+    self_tuning_goals(goal, rows, capped, main_sizes, ferry_best, ferry_auto)
     # 4. per-part cost of a fresh instance
     r = next((r for r in rows if r["section"] == "cost" and r.get("per_part_ms") is not None), None)
     if r:
@@ -336,6 +418,12 @@ def cmd_report(rows_path, meta_path, out_path):
     lines.append("Wall s is the whole process as timed by bench/run.sh; for ferry, ferry's own `seconds` follows in")
     lines.append("parentheses. MB/s = bytes / wall s / 10^6. See bench/README.md for what each row is.")
     lines.append("")
+    if meta.get("picture"):
+        lines.append("What ferry's controller did in the no-flag runs (parts in flight and MB/s over time, from each "
+                     "run's `--json` changes):")
+        lines.append("")
+        lines.append(f"![parts in flight and MB/s over time]({meta['picture']})")
+        lines.append("")
     lines.append("| section | row | size | wall s | MB/s | compared | status |")
     lines.append("|---|---|---|---|---|---|---|")
     for t in table:
@@ -360,20 +448,144 @@ def cmd_report(rows_path, meta_path, out_path):
     sys.stdout.write(text)
 
 
+def fc_against_design(rows, pick, more):
+    """The FC table's rows that `pick` selects against the design's 100-instance
+    times: (details, holds per size)."""
+    det, res = [], []
+    for s, (_, d100) in FC_DESIGN.items():
+        r = next((r for r in rows if r["section"] == "fc" and r["size"] == s and pick(r)), None)
+        if r is None:
+            continue
+        if r.get("status") != "ok":
+            det.append(f"{fmt_size(s)}: {r.get('status')}")
+            res.append(False if r.get("status") == "failed" else None)
+            continue
+        res.append(r["wall"] <= d100)
+        det.append(f"{fmt_size(s)}: {r['wall']:.1f} s vs {d100:g} s{more(r)}")
+    return det, res
+
+
+def self_tuning_goals(goal, rows, capped, main_sizes, ferry_best, ferry_auto):
+    """The goals of ferry with no flags, where it chooses the parts in flight."""
+    if not any(auto(r) for r in rows):
+        return
+    name = "capped source: no flags >= 90% of the best fixed --instances (1 to 200)"
+    f, fb = capped.get("cap-ferry-oss-auto"), best_fixed_capped(capped)
+    if f and fb:
+        x = mbps(f) / mbps(fb)
+        goal(name, x >= 0.9, f"no flags {mbps(f):.0f} MB/s{paren(chose(f))}, best fixed {fb['instances']} inst. "
+             f"{mbps(fb):.0f} MB/s: {x * 100:.0f}%")
+    else:
+        goal(name, None, "a run failed")
+    name = "capped source: no flags >= 3x the FC design's own function (Python, Pool of 99)"
+    d = capped.get("cap-design")
+    if f and d:
+        x = mbps(f) / mbps(d)
+        det = f"no flags {f['wall']:.2f} s, the design's function {d['wall']:.2f} s: {x:.2f}x"
+        h = capped.get("cap-ferry-oss-100")
+        if h:
+            det += f" (ferry with --instances 100: {mbps(h) / mbps(d):.2f}x)"
+        goal(name, x >= 3, det)
+    else:
+        goal(name, None, "a run failed")
+    det, res = fc_against_design(rows, auto, lambda r: f" (highest {r.get('par_max')} in flight)")
+    goal("FC table with no flags: 200 MB <= 1 s, 2 GB <= 4 s, 10.774 GB <= 11 s, 14.68 GB <= 14 s",
+         all_or_none(res), "; ".join(det) if det else "quick mode: the design's sizes were not run")
+    name = "capped source, into the same store over S3: no flags >= 1.5x rclone with 100 streams, >= 20x rclone's defaults"
+    f = capped.get("cap-ferry-s3-auto")
+    t = capped.get("cap-rclone-copyto100")
+    peers = [capped[k] for k in ("cap-rclone-copyurl", "cap-rclone-copyto") if k in capped]
+    if f and t and peers:
+        rc = max(peers, key=mbps)
+        x100, xdef = mbps(f) / mbps(t), mbps(f) / mbps(rc)
+        goal(name, x100 >= 1.5 and xdef >= 20,
+             f"ferry s3:// no flags {mbps(f):.0f} MB/s: {x100:.2f}x rclone --multi-thread-streams 100 "
+             f"--s3-upload-concurrency 100 ({mbps(t):.0f} MB/s), {xdef:.1f}x {rc['label']} (rclone's defaults, "
+             f"its faster command, {mbps(rc):.0f} MB/s)")
+    else:
+        goal(name, None, "a run failed or rclone is missing")
+    det, res = [], []
+    for s in main_sizes:
+        a, fb = ferry_auto.get(s), ferry_best.get(s)
+        if not (a and fb):
+            det.append(f"{fmt_size(s)}: not measured (a run failed)")
+            res.append(None)
+            continue
+        x = mbps(a) / mbps(fb)
+        res.append(x >= 0.9)
+        det.append(f"{fmt_size(s)}: no flags {mbps(a):.0f} MB/s{paren(chose(a))}, best fixed {fb['instances']} inst. "
+                   f"{mbps(fb):.0f} MB/s: {x * 100:.0f}%")
+    goal("uncapped source: no flags within 10% of the best fixed --instances", all_or_none(res), "; ".join(det))
+    r = next((r for r in rows if r["section"] == "throttle"), None)
+    name = "a store answering 503 SlowDown beyond K requests at once: no flags settles at or below K, retries bounded"
+    if r is None or r.get("status") != "ok" or r.get("par_final") is None:
+        why = (r or {}).get("note") or ("the run failed" if r else "not run")
+        if r and r.get("status") == "ok":
+            why = "ferry's --json reported no parallelism"
+        goal(name, None if not r or r.get("status") != "failed" else False, why)
+    else:
+        k, parts, retries = r["k"], r.get("parts") or 0, r.get("retries") or 0
+        goal(name, r["par_final"] <= k and retries <= parts / 10,
+             f"K = {k}: settled at {r['par_final']} (highest {r.get('par_max')}), {retries} retries for {parts} "
+             f"parts (bounded: at most one part in ten retried)")
+
+
+def fixed(r):
+    """A ferry row with --instances given (or a row of another tool)."""
+    return r.get("instances") != "auto"
+
+
+def auto(r):
+    """A ferry row with no --instances: ferry chose the parts in flight."""
+    return r.get("instances") == "auto"
+
+
+def paren(text):
+    return f" ({text})" if text else ""
+
+
+def row_label(r):
+    if auto(r):
+        return f"{r['label']}, no flags"
+    return r["label"] + (f", {r['instances']} inst." if r.get("instances") else "")
+
+
+def chose(r):
+    """What ferry's controller chose in a no-flag row, for the compared cell."""
+    if not auto(r) or r.get("par_final") is None:
+        return ""
+    return f"chose {r['par_final']} in flight (highest {r.get('par_max')}, {r.get('par_changes')} changes)"
+
+
 def capped_comp(r, m, capped):
     """The "compared" cell of a row on the capped source."""
     c = capped.get(f"ceiling{CAP_CONNS}")
+    rid = r["id"]
     parts = []
-    if c and r["id"] != c["id"]:
+    if c and rid != c["id"]:
         parts.append(f"{m / mbps(c) * 100:.0f}% of ceiling")
-    if r["id"] == "cap-ferry-oss" and capped.get("relay"):
+    if rid.startswith("cap-ferry-oss") and capped.get("relay"):
         parts.append(f"{m / mbps(capped['relay']):.1f}x relay")
-    if r["id"] == "cap-ferry-s3":
+    if rid == "cap-ferry-oss-auto":
+        fb = best_fixed_capped(capped)
+        if fb:
+            parts.append(f"{m / mbps(fb) * 100:.0f}% of the best fixed ({fb['instances']} inst.)")
+    if rid.startswith("cap-ferry-oss") and capped.get("cap-design") and capped["cap-design"]["size"] == r["size"]:
+        parts.append(f"{m / mbps(capped['cap-design']):.1f}x the design's function")
+    if rid.startswith("cap-ferry-s3"):
         for k, name in (("cap-rclone-copyurl", "copyurl"), ("cap-rclone-copyto", "copyto"),
                         ("cap-rclone-copyto100", "copyto, 100 streams")):
             if capped.get(k):
                 parts.append(f"{m / mbps(capped[k]):.1f}x rclone {name}")
+    if chose(r):
+        parts.append(chose(r))
     return ", ".join(parts)
+
+
+def best_fixed_capped(capped):
+    """The fastest ferry run with a fixed --instances on the capped source (any size)."""
+    cands = [r for k, r in capped.items() if k.startswith("cap-ferry-oss-") and fixed(r)]
+    return max(cands, key=mbps) if cands else None
 
 
 def cpu(r):
@@ -397,7 +609,7 @@ def cpu_section(rows, ok, main_sizes, ceiling, relay, ferry_best, cores):
     for r in picked:
         cl, so, st = cpu(r)
         tot = cl + so + st
-        label = r["label"] + (f", {r['instances']} inst." if r.get("instances") else "")
+        label = row_label(r)
         out.append(f"| {r['section']} | {label.replace('|', chr(92) + '|')} | {fmt_size(r['size'])} | {r['wall']:.2f} | "
                    f"{cl:.2f} | {so:.2f} | {st:.2f} | {tot:.2f} | {tot / r['wall']:.2f} | {cl / (r['size'] / 1e9):.2f} |")
     out.append("")
@@ -438,6 +650,12 @@ def main():
         cmd_record(sys.argv[2], sys.argv[3:])
     elif cmd == "field":
         cmd_field(sys.argv[2], sys.argv[3])
+    elif cmd == "pacing":
+        cmd_pacing(sys.argv[2])
+    elif cmd == "samples":
+        cmd_samples(sys.argv[2], sys.argv[3])
+    elif cmd == "size":
+        print(fmt_size(int(sys.argv[2])))
     elif cmd == "machine":
         print(json.dumps(machine()))
     elif cmd == "report":

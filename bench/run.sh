@@ -41,13 +41,21 @@ if [[ $QUICK == 1 ]]; then
     FC_SIZES=($((256 * MiB)))
     COST_SIZE=$((100 * MiB))
     CAP_BIG=$((256 * MiB)) CAP_SMALL=$((32 * MiB))
+    CAP_SWEEP=(16 100) CAP_SWEEP_SMALL=(4)
+    THROTTLE_SIZE=$((256 * MiB))
 else
     MAIN_SIZES=($((2 * GiB)) $((10 * GiB)))
     INSTANCES=(1 2 4 8 16)
     FC_SIZES=(200000000 2000000000 10774000000 14680000000)
     COST_SIZE=$((100 * MiB))
     CAP_BIG=2000000000 CAP_SMALL=200000000
+    # fixed --instances on the capped source: the big size from 8 up (8
+    # takes ~20 s), 1 and 4 at the small one (at 2 GB they would take 154 s and 38 s)
+    CAP_SWEEP=(8 16 32 64 100 150 200) CAP_SWEEP_SMALL=(1 4)
+    THROTTLE_SIZE=1000000000
 fi
+THROTTLE_K=16         # the throttling store answers 503 SlowDown beyond this many requests at once
+PLOT=${BENCH_PLOT:-$ROOT/target/bench-plot/release/ferry-bench-plot}   # built by make bench
 CAP_CONNS=100         # ranged curl connections for the ceiling of the capped source
 FC_RATE=13000000      # bytes/s per connection, the rate the FC design saw
 CEILING_CONNS=8       # ranged curl connections in parallel for the ceiling
@@ -200,13 +208,18 @@ EOF
 # ---------------------------------------------------------------- ferry
 # ferry_copy SECTION ID LABEL SRC_URL SIZE INSTANCES [extra ferry args]: one
 # `ferry copy --json` under /usr/bin/time -v; records wall, ferry's seconds,
-# parts and peak RSS. Sets FERRY_RSS_KIB, FERRY_PARTS, FERRY_WALL, FERRY_OK.
+# parts, retries and peak RSS. INSTANCES `auto` passes no --instances: ferry
+# chooses the parts in flight itself, and the row also keeps what its --json
+# says it chose (final, highest, changes). Into $STORE, or TO_STORE=URL; with
+# SAMPLES=FILE, what the controller did goes to FILE as the picture's samples;
+# ROW_EXTRA="key=value ..." goes into the row. Sets FERRY_RSS_KIB, FERRY_PARTS, FERRY_WALL, FERRY_OK.
 ferry_copy() {
     local section=$1 id=$2 label=$3 src=$4 size=$5 inst=$6; shift 6
-    local key=$id log=$WORK/$id.log tv=$WORK/$id.time
+    local key=$id log=$WORK/$id.log tv=$WORK/$id.time pin=(--instances "$inst") store=${TO_STORE:-$STORE}
+    [[ $inst == auto ]] && pin=()
     say "== ferry: $label, $size bytes, $inst instances $*"
     run_timed "$log" /usr/bin/time -v -o "$tv" "$FERRY" copy "$src" "oss://$BUCKET/$key" \
-        --endpoint "$STORE" --region "$REGION" --instances "$inst" --json "$@"
+        --endpoint "$store" --region "$REGION" "${pin[@]}" --json "$@"
     local ok secs parts fsize rss
     local crc scrc stcrc
     ok=$($REPORT field "$log" ok); secs=$($REPORT field "$log" seconds)
@@ -216,12 +229,17 @@ ferry_copy() {
     FERRY_RSS_KIB=$rss FERRY_PARTS=$parts FERRY_WALL=$WALL FERRY_OK=0
     if [[ $RC == 0 && $ok == true && $fsize == "$size" && -n $crc && $crc == "$scrc" && $crc == "$stcrc" ]]; then
         FERRY_OK=1
+        # shellcheck disable=SC2046   # key=value words
         record section="$section" id="$id" label="$label" size="$size" instances="$inst" status=ok \
-            wall="$WALL" seconds="$secs" parts="$parts" rss_kib="$rss"
+            wall="$WALL" seconds="$secs" parts="$parts" rss_kib="$rss" retries="$($REPORT field "$log" retries)" \
+            $($REPORT pacing "$log") ${ROW_EXTRA:-}
+        [[ -n ${SAMPLES:-} ]] && $REPORT samples "$log" "$SAMPLES"
     else
         local why; why=$(fail_note "$RC" "$log")
         [[ $RC == 0 && $ok == true ]] && why="size $fsize or CRC-64 not all equal (ferry $crc, source $scrc, store $stcrc)"
-        record section="$section" id="$id" label="$label" size="$size" instances="$inst" status=failed note="$why"
+        # shellcheck disable=SC2086   # key=value words
+        record section="$section" id="$id" label="$label" size="$size" instances="$inst" status=failed note="$why" \
+            ${ROW_EXTRA:-}
     fi
 }
 
@@ -230,6 +248,11 @@ ferry_rows() { # SIZE
     for n in "${INSTANCES[@]}"; do
         ferry_copy ferry "ferry-$size-$n" "ferry copy (CRC-64 checked)" "$SRC/obj/1/$size" "$size" "$n"
     done
+    # no flags: the parts in flight are ferry's own choice; the first size's
+    # run is drawn (bench/parallelism.svg)
+    local samples=
+    [[ $size == "${MAIN_SIZES[0]}" ]] && samples=$WORK/samples-uncapped.jsonl
+    SAMPLES=$samples ferry_copy ferry "ferry-$size-auto" "ferry copy (CRC-64 checked)" "$SRC/obj/1/$size" "$size" auto
 }
 
 # ---------------------------------------------------------------- rclone
@@ -384,7 +407,10 @@ tb_row() {
         crc=$($REPORT field "$log" crc64); scrc=$($REPORT field "$log" source_crc64)
     fi
     if [[ $RC == 0 && $ok == true && $fsize == "$size" && $got == "$size" && -n $crc && $crc == "$scrc" ]]; then
-        record section="$section" id="$id" label="$label" size="$size" status=ok wall="$WALL"
+        local chose=
+        [[ $isferry == 1 ]] && chose="retries=$($REPORT field "$log" retries) $($REPORT pacing "$log")"
+        # shellcheck disable=SC2086   # key=value words
+        record section="$section" id="$id" label="$label" size="$size" status=ok wall="$WALL" $chose
     else
         record section="$section" id="$id" label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
     fi
@@ -434,7 +460,7 @@ fc_rows() {
     local size n secs
     for size in "${FC_SIZES[@]}"; do
         warm_source "$RSRC/obj/2/$size"
-        for n in 1 100; do
+        for n in 1 100 auto; do
             if [[ $n == 1 ]] && { [[ $QUICK == 1 ]] || ((size > 2000000000)); }; then
                 secs=$((size / FC_RATE))
                 record section=fc id="fc-$size-1" label="ferry at 13 MB/s per connection" size="$size" instances=1 \
@@ -456,16 +482,29 @@ fc_rows() {
 # connection's rows (the relay, rclone copyurl) use the small size: at
 # 13 MB/s the big one would take minutes for the same figure.
 capped_rows() {
-    local big=$CAP_BIG small=$CAP_SMALL key
+    local big=$CAP_BIG small=$CAP_SMALL key n
     warm_source "$RSRC/obj/2/$big"
     warm_source "$RSRC/obj/2/$small"
     ceiling_ranged "$big" "$CAP_CONNS" capped "$RSRC/obj/2/$big"
     relay "$small" capped "$RSRC/obj/2/$small"
-    ferry_copy capped cap-ferry-oss "ferry copy oss:// (CRC-64 checked)" "$RSRC/obj/2/$big" "$big" 100
-    key=cap-ferry-s3-$big
-    tb_row capped cap-ferry-s3 "ferry copy s3:// into the test store (MD5 ETags), 100 inst." "$big" "$key" 1 \
-        env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
-        "$FERRY" copy "$RSRC/obj/2/$big" "s3://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" --instances 100 --json
+    # no flags (drawn in bench/parallelism.svg), then fixed --instances from 1 to 200
+    SAMPLES=$WORK/samples-capped.jsonl ferry_copy capped cap-ferry-oss-auto "ferry copy oss:// (CRC-64 checked)" \
+        "$RSRC/obj/2/$big" "$big" auto
+    for n in "${CAP_SWEEP_SMALL[@]}"; do
+        ferry_copy capped "cap-ferry-oss-$n" "ferry copy oss:// (CRC-64 checked)" "$RSRC/obj/2/$small" "$small" "$n"
+    done
+    for n in "${CAP_SWEEP[@]}"; do
+        ferry_copy capped "cap-ferry-oss-$n" "ferry copy oss:// (CRC-64 checked)" "$RSRC/obj/2/$big" "$big" "$n"
+    done
+    design_row "$big"
+    for n in auto 100; do
+        local pin=(--instances "$n") what="$n inst."
+        [[ $n == auto ]] && pin=() what="no flags"
+        key=cap-ferry-s3-$n-$big
+        tb_row capped "cap-ferry-s3-$n" "ferry copy s3:// into the test store (MD5 ETags), $what" "$big" "$key" 1 \
+            env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
+            "$FERRY" copy "$RSRC/obj/2/$big" "s3://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" "${pin[@]}" --json
+    done
     if [[ -z $RCLONE ]]; then
         record section=capped id=cap-rclone label="rclone" size="$big" status="not measured" note="rclone could not be installed"
         return
@@ -477,8 +516,52 @@ capped_rows() {
     tb_row capped cap-rclone-copyto "rclone copyto :http: (S3) into the test store (MD5 ETags)" "$big" "$key" 0 \
         env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto "rsrc:obj/2/$big" "tb:$BUCKET/$key"
     key=cap-rclone-copyto100-$big
-    tb_row capped cap-rclone-copyto100 "rclone copyto :http: --multi-thread-streams 100 (S3) into the test store" "$big" "$key" 0 \
-        env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto --multi-thread-streams 100 "rsrc:obj/2/$big" "tb:$BUCKET/$key"
+    tb_row capped cap-rclone-copyto100 \
+        "rclone copyto :http: --multi-thread-streams 100 --s3-upload-concurrency 100 (S3) into the test store" "$big" "$key" 0 \
+        env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto --multi-thread-streams 100 --s3-upload-concurrency 100 \
+        "rsrc:obj/2/$big" "tb:$BUCKET/$key"
+}
+
+# The FC design's own function (bench/design_function.py: HEAD, oss2's
+# multipart upload, 6 MiB parts, a Pool of 99 processes each streaming a
+# ranged GET into upload_part, the object's CRC compared with the source's),
+# run here on the capped source into the null store with its key.
+design_row() { # SIZE
+    local size=$1 key=cap-design-$1 log=$WORK/cap-design.log label="the FC design's function (Python, oss2, Pool of 99)"
+    say "== capped: $label, $size bytes"
+    run_timed "$log" python3 "$BENCH/design_function.py" "$RSRC/obj/2/$size" "$STORE" "$BUCKET" "$key" --region "$REGION"
+    local ok got
+    ok=$($REPORT field "$log" ok); got=$(store_size "$key")
+    if [[ $RC == 0 && $ok == true && $got == "$size" ]]; then
+        record section=capped id=cap-design label="$label" size="$size" status=ok wall="$WALL" \
+            seconds="$($REPORT field "$log" seconds)" parts="$($REPORT field "$log" parts)"
+    else
+        record section=capped id=cap-design label="$label" size="$size" status=failed note="$(fail_note "$RC" "$log") stored=$got"
+    fi
+}
+
+# ---------------------------------------------------------------- a store that throttles
+# A store answering 503 SlowDown to requests beyond THROTTLE_K at once (the
+# test store's knob), copied into with no flags from the capped source, where
+# more parts would help: what parallelism ferry settles at, against K, and how
+# many retries the 503s cost.
+throttle_rows() {
+    local size=$THROTTLE_SIZE flag label="ferry copy oss:// into a store answering 503 SlowDown beyond $THROTTLE_K requests at once"
+    flag=$("$TESTBED" store --help 2>/dev/null | grep -oE -- '--[a-z0-9-]*(slow-?down|throttl|concurren)[a-z0-9-]*' | head -n1)
+    if [[ -z $flag ]]; then
+        record section=throttle id=throttle-auto label="$label" size="$size" instances=auto k="$THROTTLE_K" \
+            status="not measured" note="this ferry-testbed store has no option to answer SlowDown beyond K requests at once"
+        return
+    fi
+    if ! start_server TSTORE tstore "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
+        --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" "$flag" "$THROTTLE_K"; then
+        record section=throttle id=throttle-auto label="$label" size="$size" instances=auto k="$THROTTLE_K" \
+            status=failed note="the throttling store ($flag $THROTTLE_K) did not start"
+        return
+    fi
+    warm_source "$RSRC/obj/2/$size"
+    TO_STORE=$TSTORE SAMPLES=$WORK/samples-throttled.jsonl ROW_EXTRA="k=$THROTTLE_K" \
+        ferry_copy throttle throttle-auto "$label" "$RSRC/obj/2/$size" "$size" auto
 }
 
 # memory_row SIZE INSTANCES: from the ferry run just made (FERRY_*).
@@ -563,8 +646,36 @@ main() {
     done
     fc_rows
     capped_rows
+    throttle_rows
     cost_rows
     finish
+}
+
+# The picture of what the controller did in the no-flag runs, beside the
+# results: parts in flight and MB/s over time (bench/plot).
+draw_picture() { # OUT.svg
+    local out=$1 series=() f
+    if [[ ! -x $PLOT ]]; then
+        note "bench/plot is not built ($PLOT): no picture (make bench builds it)"
+        return
+    fi
+    f=$WORK/samples-capped.jsonl
+    [[ -s $f ]] && series+=("ferry, no flags: $($REPORT size "$CAP_BIG") from a source capped at 13 MB/s a connection=$f")
+    f=$WORK/samples-uncapped.jsonl
+    [[ -s $f ]] && series+=("ferry, no flags: $($REPORT size "${MAIN_SIZES[0]}") from the full-speed loopback source=$f")
+    f=$WORK/samples-throttled.jsonl
+    [[ -s $f ]] && series+=("ferry, no flags: $($REPORT size "$THROTTLE_SIZE") capped, into a store answering SlowDown beyond $THROTTLE_K at once=$f")
+    if ((${#series[@]} == 0)); then
+        note "no run reported its parallelism changes: no picture"
+        return
+    fi
+    if "$PLOT" "$out" "${series[@]}" 2> "$WORK/plot.err"; then
+        PICTURE=$out
+        cp "$WORK"/samples-*.jsonl "$ROOT/target/bench/" 2>/dev/null
+        say "bench: picture written to $out"
+    else
+        note "bench/plot failed: $(tail -c 300 "$WORK/plot.err")"
+    fi
 }
 
 finish() {
@@ -572,6 +683,8 @@ finish() {
     note "load average (1, 5, 15 min) at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine shares its cores"
     if [[ $QUICK == 1 ]]; then out=${BENCH_OUT:-$ROOT/target/bench/RESULTS-quick.md}; else out=${BENCH_OUT:-$BENCH/RESULTS.md}; fi
     mkdir -p "$(dirname "$out")" "$ROOT/target/bench"
+    PICTURE=
+    if [[ $QUICK == 1 ]]; then draw_picture "$(dirname "$out")/parallelism-quick.svg"; else draw_picture "$(dirname "$out")/parallelism.svg"; fi
     commit=$COMMIT
     if [[ -n $CHANGED ]]; then
         dirty=true
@@ -580,13 +693,14 @@ finish() {
     tools="${BUILD_ID:-}; $(curl --version | head -n1 | cut -d' ' -f1-2)"
     [[ -n ${RCLONE:-} ]] && tools+="; $("$RCLONE" version 2>/dev/null | head -n1)"
     [[ -n ${S3S:-} ]] && tools+="; s3s-fs 0.14.1"
-    python3 - "$BENCH" "$WORK/meta.json" "$QUICK" "$commit" "$dirty" "$tools" "$(elapsed "$START_EPOCH")" "${NOTES[@]}" <<'EOF'
+    python3 - "$BENCH" "$WORK/meta.json" "$QUICK" "$commit" "$dirty" "$tools" "$(elapsed "$START_EPOCH")" \
+        "$(basename "${PICTURE:-}")" "${NOTES[@]}" <<'EOF'
 import datetime, json, sys
-bench, path, quick, commit, dirty, tools, elapsed, *notes = sys.argv[1:]
+bench, path, quick, commit, dirty, tools, elapsed, picture, *notes = sys.argv[1:]
 sys.path.insert(0, bench)
 import report
 json.dump({"quick": quick == "1", "commit": commit, "dirty": dirty == "true", "tools": tools,
-           "elapsed": f"{float(elapsed):.0f}", "notes": notes, "machine": report.machine(),
+           "elapsed": f"{float(elapsed):.0f}", "notes": notes, "picture": picture, "machine": report.machine(),
            "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}, open(path, "w"))
 EOF
     local stamp; stamp=$(date +%Y%m%d-%H%M%S)
