@@ -26,6 +26,7 @@ pub mod crc;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod pacing;
 pub mod plan;
 pub mod resume;
 pub mod retry;

@@ -1,0 +1,652 @@
+//! Pacing: how many part attempts are in flight, decided while the copy
+//! runs.
+//!
+//! The controller starts small, measures the aggregate throughput over
+//! rounds (a round ends when as many parts have completed as were in flight
+//! when it began, so it lasts about one part's duration whatever the
+//! parallelism), and:
+//! - doubles the target while each round is faster than the last (`grow`);
+//! - when a doubling brought no gain, settles at the knee: the parts that
+//!   the measured throughput needs at the best per-part rate seen (`knee`);
+//!   more parts than that only share the same cores or link;
+//! - from there probes upward additively now and then (`probe`), keeping
+//!   the step when throughput rose (`grow`) and going back when it did not
+//!   (`hold`), probing less often after each miss;
+//! - on throttling (429, 503, `SlowDown` and the stores' other throttling
+//!   codes) cuts the target to 70% and never grows past the level that was
+//!   throttled again (`throttled`); attempts that began before a cut do not
+//!   cut again;
+//! - never exceeds its cap (the memory budget, the host's instances, the
+//!   parts left: `cap`).
+//!
+//! A pinned parallelism (`--parallel N`, `--instances N`) is kept as it is.
+//! Time is given by the caller (seconds since the copy began), so the
+//! controller is tested against simulated throughput, without clocks.
+
+use serde::Serialize;
+
+/// Where an automatic controller starts.
+pub const START: u32 = 4;
+/// A round must be at least this much faster than the last for slow start
+/// to double again.
+const SLOW_START_GAIN: f64 = 1.15;
+/// A probe is kept when its round is at least this much faster.
+const PROBE_GAIN: f64 = 1.08;
+/// The cut on throttling.
+const CUT: f64 = 0.7;
+/// Rounds at a steady target before the first probe; doubled after each
+/// probe that brought nothing, up to [`MAX_PROBE_EVERY`].
+const PROBE_EVERY: u32 = 2;
+const MAX_PROBE_EVERY: u32 = 16;
+/// A round lasts at least this long, so that tiny parts on a fast link
+/// still give a measurable rate.
+const MIN_ROUND_SECS: f64 = 0.25;
+/// Changes kept for the report: the first [`KEEP_FIRST`] and the latest
+/// up to [`MAX_CHANGES`] in all.
+pub const MAX_CHANGES: usize = 64;
+const KEEP_FIRST: usize = 16;
+
+/// Why the target changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The first target of an automatic controller.
+    Start,
+    /// A pinned parallelism (`--parallel`, `--instances`).
+    Pinned,
+    /// Throughput rose with the last step: one more.
+    Grow,
+    /// A doubling brought no gain: back to the parts the throughput needs.
+    Knee,
+    /// An upward step to see whether more parts help.
+    Probe,
+    /// The probe brought nothing: back to where it was.
+    Hold,
+    /// The store or source throttled: fewer parts.
+    Throttled,
+    /// The cap (memory budget, instances, parts left) was reached.
+    Cap,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Start => "start",
+            Reason::Pinned => "pinned",
+            Reason::Grow => "grow",
+            Reason::Knee => "knee",
+            Reason::Probe => "probe",
+            Reason::Hold => "hold",
+            Reason::Throttled => "throttled",
+            Reason::Cap => "cap",
+        }
+    }
+}
+
+/// One change of the target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Change {
+    /// Seconds since the copy began.
+    pub secs: f64,
+    /// Part attempts in flight from now on.
+    pub parallel: u32,
+    /// The aggregate throughput measured just before, in MB/s (10^6).
+    pub mbps: f64,
+    pub reason: Reason,
+}
+
+/// How the parallelism went, for the result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// `auto` or `pinned`.
+    pub mode: &'static str,
+    /// The target when the copy ended.
+    #[serde(rename = "final")]
+    pub last: u32,
+    /// The highest target it had.
+    pub max: u32,
+    /// The most it could have had.
+    pub cap: u32,
+    /// The changes, the first and the latest ones when there were many.
+    pub changes: Vec<Change>,
+    /// Changes left out of `changes`.
+    pub changes_dropped: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    SlowStart,
+    Steady,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    start: f64,
+    /// Completions to let pass before measuring (the parts that began
+    /// under the previous target).
+    warmup: u32,
+    /// Completions that end the round.
+    length: u32,
+    done: u32,
+    bytes: u64,
+}
+
+/// The controller.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    pinned: bool,
+    cap: u32,
+    /// Never grow past this (lowered on throttling).
+    ceiling: u32,
+    target: u32,
+    max_target: u32,
+    phase: Phase,
+    round: Round,
+    last_rate: Option<f64>,
+    /// The best per-part rate seen, bytes a second.
+    best_part_rate: f64,
+    largest_part: u64,
+    /// A probe under way: the target and rate it started from.
+    probe: Option<(u32, f64)>,
+    steady_rounds: u32,
+    probe_every: u32,
+    last_cut: f64,
+    changes: Vec<Change>,
+    dropped: u32,
+}
+
+impl Pacer {
+    /// A controller that decides by itself, from [`START`] up to `cap`.
+    pub fn auto(cap: u32) -> Pacer {
+        let cap = cap.max(1);
+        let mut p = Pacer::new(false, START.min(cap), cap);
+        p.record(0.0, 0.0, Reason::Start);
+        p
+    }
+
+    /// A controller that keeps `n` in flight.
+    pub fn pinned(n: u32) -> Pacer {
+        let n = n.max(1);
+        let mut p = Pacer::new(true, n, n);
+        p.record(0.0, 0.0, Reason::Pinned);
+        p
+    }
+
+    fn new(pinned: bool, target: u32, cap: u32) -> Pacer {
+        Pacer {
+            pinned,
+            cap,
+            ceiling: cap,
+            target,
+            max_target: target,
+            phase: Phase::SlowStart,
+            round: Round {
+                start: 0.0,
+                warmup: 0,
+                length: target.max(2),
+                done: 0,
+                bytes: 0,
+            },
+            last_rate: None,
+            best_part_rate: 0.0,
+            largest_part: 0,
+            probe: None,
+            steady_rounds: 0,
+            probe_every: PROBE_EVERY,
+            last_cut: f64::NEG_INFINITY,
+            changes: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Part attempts to keep in flight.
+    pub fn target(&self) -> u32 {
+        self.target
+    }
+
+    /// A part finished at `now`: `bytes` copied by an attempt that took
+    /// `secs`. Returns the change it caused, if any.
+    pub fn part_done(&mut self, now: f64, bytes: u64, secs: f64) -> Option<Change> {
+        if self.pinned {
+            return None;
+        }
+        self.largest_part = self.largest_part.max(bytes);
+        if secs > 0.0 && bytes.saturating_mul(2) >= self.largest_part {
+            self.best_part_rate = self.best_part_rate.max(bytes as f64 / secs);
+        }
+        let round = &mut self.round;
+        if round.warmup > 0 {
+            round.warmup -= 1;
+            if round.warmup == 0 {
+                round.start = now;
+            }
+            return None;
+        }
+        round.done += 1;
+        round.bytes += bytes;
+        let elapsed = now - round.start;
+        if round.done < round.length || elapsed < MIN_ROUND_SECS {
+            return None;
+        }
+        let rate = round.bytes as f64 / elapsed;
+        let change = self.decide(now, rate);
+        self.last_rate = Some(rate);
+        self.new_round(now, change.is_some());
+        change
+    }
+
+    /// An attempt that began at `started` was throttled at `now`. Returns
+    /// the change it caused, if any.
+    pub fn throttled(&mut self, now: f64, started: f64) -> Option<Change> {
+        if self.pinned || started < self.last_cut {
+            return None;
+        }
+        let rate = self.rate_so_far(now);
+        self.last_cut = now;
+        self.ceiling = self.ceiling.min(self.target.saturating_sub(1).max(1));
+        self.phase = Phase::Steady;
+        self.probe = None;
+        self.steady_rounds = 0;
+        self.target = ((f64::from(self.target) * CUT) as u32).max(1);
+        self.new_round(now, true);
+        Some(self.record(now, rate, Reason::Throttled))
+    }
+
+    /// What happened, for the result.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            mode: if self.pinned { "pinned" } else { "auto" },
+            last: self.target,
+            max: self.max_target,
+            cap: self.cap,
+            changes: self.changes.clone(),
+            changes_dropped: self.dropped,
+        }
+    }
+
+    fn rate_so_far(&self, now: f64) -> f64 {
+        let elapsed = now - self.round.start;
+        if self.round.done > 0 && elapsed > 0.0 {
+            self.round.bytes as f64 / elapsed
+        } else {
+            self.last_rate.unwrap_or(0.0)
+        }
+    }
+
+    fn decide(&mut self, now: f64, rate: f64) -> Option<Change> {
+        match self.phase {
+            Phase::SlowStart => {
+                let rising = self
+                    .last_rate
+                    .is_none_or(|last| rate >= last * SLOW_START_GAIN);
+                if rising {
+                    if self.target >= self.ceiling {
+                        self.phase = Phase::Steady;
+                        return None;
+                    }
+                    return Some(self.set(now, rate, self.target.saturating_mul(2), Reason::Grow));
+                }
+                self.phase = Phase::Steady;
+                let knee = self.knee(rate);
+                (knee != self.target).then(|| self.set(now, rate, knee, Reason::Knee))
+            }
+            Phase::Steady => {
+                if let Some((base, base_rate)) = self.probe.take() {
+                    if rate >= base_rate * PROBE_GAIN {
+                        self.probe_every = PROBE_EVERY;
+                        return self.start_probe(now, rate, Reason::Grow);
+                    }
+                    self.probe_every = (self.probe_every * 2).min(MAX_PROBE_EVERY);
+                    self.steady_rounds = 0;
+                    return Some(self.set(now, rate, base, Reason::Hold));
+                }
+                // Well past the knee (the cores or the link are the limit,
+                // and each part got slower): back to it.
+                let knee = self.knee(rate);
+                if knee * 4 < self.target * 3 {
+                    self.steady_rounds = 0;
+                    return Some(self.set(now, rate, knee, Reason::Knee));
+                }
+                self.steady_rounds += 1;
+                if self.steady_rounds >= self.probe_every {
+                    self.steady_rounds = 0;
+                    return self.start_probe(now, rate, Reason::Probe);
+                }
+                None
+            }
+        }
+    }
+
+    /// The parts that carry `rate` at the best per-part rate seen: more
+    /// than that only share the same cores or link. At most the target.
+    fn knee(&self, rate: f64) -> u32 {
+        if self.best_part_rate <= 0.0 {
+            return self.target;
+        }
+        ((rate / self.best_part_rate).ceil() as u32).clamp(1, self.target)
+    }
+
+    /// One additive step up, measured against `rate`.
+    fn start_probe(&mut self, now: f64, rate: f64, reason: Reason) -> Option<Change> {
+        if self.target >= self.ceiling {
+            return None;
+        }
+        self.probe = Some((self.target, rate));
+        let step = (self.target / 8).max(1);
+        Some(self.set(now, rate, self.target + step, reason))
+    }
+
+    fn set(&mut self, now: f64, rate: f64, target: u32, reason: Reason) -> Change {
+        let capped = target.min(self.ceiling).max(1);
+        self.target = capped;
+        let reason = if capped < target && capped == self.cap {
+            Reason::Cap
+        } else {
+            reason
+        };
+        self.record(now, rate, reason)
+    }
+
+    fn new_round(&mut self, now: f64, changed: bool) {
+        // After a change, the parts that began under the old target finish
+        // first: a probe's round measures only what followed.
+        let warmup = if changed && self.phase == Phase::Steady {
+            self.target
+        } else {
+            0
+        };
+        self.round = Round {
+            start: now,
+            warmup,
+            length: self.target.max(2),
+            done: 0,
+            bytes: 0,
+        };
+    }
+
+    fn record(&mut self, now: f64, rate: f64, reason: Reason) -> Change {
+        self.max_target = self.max_target.max(self.target);
+        let change = Change {
+            secs: (now * 1000.0).round() / 1000.0,
+            parallel: self.target,
+            mbps: (rate / 1e4).round() / 100.0,
+            reason,
+        };
+        if self.changes.len() >= MAX_CHANGES {
+            self.changes.remove(KEEP_FIRST);
+            self.dropped += 1;
+        }
+        self.changes.push(change);
+        change
+    }
+}
+
+/// Whether a transient failure is the store or source asking for fewer
+/// requests: HTTP 429 or 503, or a throttling code (S3's `SlowDown`,
+/// OSS's and others' rate limits). Failures cross the fan-out as
+/// messages, so the message is what is read.
+pub fn is_throttle(message: &str) -> bool {
+    const MARKS: [&str; 11] = [
+        "HTTP 429",
+        "HTTP 503",
+        "SlowDown",
+        "TooManyRequests",
+        "Throttling",
+        "RequestLimitExceeded",
+        "QpsLimitExceeded",
+        "RequestRateTooHigh",
+        "UploadTrafficRateLimitExceeded",
+        "DownloadTrafficRateLimitExceeded",
+        "ServiceUnavailable",
+    ];
+    MARKS.iter().any(|m| message.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+    use std::collections::BinaryHeap;
+
+    const PART: u64 = 8 << 20;
+
+    /// How the simulated world answers.
+    struct Model {
+        /// Bytes a second one connection carries.
+        per_connection: f64,
+        /// Bytes a second all connections share (the cores).
+        total: f64,
+        /// Attempts beyond this many at once are throttled.
+        throttle_above: Option<u32>,
+    }
+
+    #[derive(PartialEq)]
+    struct Event {
+        at: f64,
+        part: u32,
+        started: f64,
+        throttled: bool,
+    }
+    impl Eq for Event {}
+    impl Ord for Event {
+        fn cmp(&self, o: &Self) -> Ordering {
+            o.at.partial_cmp(&self.at).unwrap_or(Ordering::Equal)
+        }
+    }
+    impl PartialOrd for Event {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+
+    struct Outcome {
+        pacer: Pacer,
+        retries: u32,
+        most_in_flight: u32,
+        secs: f64,
+    }
+
+    /// Runs `parts` parts through `pacer` in simulated time: an attempt
+    /// started with `n` in flight runs at min(per_connection, total / n);
+    /// a throttled one fails after 10 ms and is retried after 100 ms.
+    fn simulate(mut pacer: Pacer, model: &Model, parts: u32) -> Outcome {
+        let mut queue = BinaryHeap::new();
+        let mut todo: Vec<u32> = (1..=parts).rev().collect();
+        let mut retry: Vec<(f64, u32)> = Vec::new();
+        let (mut now, mut active, mut retries, mut most, mut done) = (0.0, 0u32, 0, 0, 0);
+        let mut steps = 0u64;
+        while done < parts {
+            steps += 1;
+            assert!(
+                steps < 10_000_000,
+                "stuck at {now}: {active} active, {done} done, {} to retry, {} queued, target {}",
+                retry.len(),
+                queue.len(),
+                pacer.target()
+            );
+            // Start what the target allows: retries that are due first.
+            retry.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+            while active < pacer.target() {
+                let part = match retry.last() {
+                    Some(&(due, p)) if due <= now => {
+                        retry.pop();
+                        p
+                    }
+                    _ => match todo.pop() {
+                        Some(p) => p,
+                        None => break,
+                    },
+                };
+                active += 1;
+                most = most.max(active);
+                let throttled = model.throttle_above.is_some_and(|k| active > k);
+                let rate = model.per_connection.min(model.total / f64::from(active));
+                let at = if throttled {
+                    now + 0.01
+                } else {
+                    now + PART as f64 / rate
+                };
+                queue.push(Event {
+                    at,
+                    part,
+                    started: now,
+                    throttled,
+                });
+            }
+            // A retry waits for its time and for a free slot.
+            let next_retry = if active < pacer.target() {
+                retry.iter().map(|r| r.0).fold(f64::INFINITY, f64::min)
+            } else {
+                f64::INFINITY
+            };
+            match queue.peek() {
+                Some(e) if e.at <= next_retry => {
+                    let e = queue.pop().unwrap();
+                    now = e.at;
+                    active -= 1;
+                    if e.throttled {
+                        retries += 1;
+                        retry.push((now + 0.1, e.part));
+                        pacer.throttled(now, e.started);
+                    } else {
+                        done += 1;
+                        pacer.part_done(now, PART, now - e.started);
+                    }
+                }
+                _ => now = next_retry,
+            }
+        }
+        Outcome {
+            pacer,
+            retries,
+            most_in_flight: most,
+            secs: now,
+        }
+    }
+
+    fn reasons(p: &Pacer) -> Vec<(&'static str, u32)> {
+        p.summary()
+            .changes
+            .iter()
+            .map(|c| (c.reason.name(), c.parallel))
+            .collect()
+    }
+
+    /// 13 MB/s a connection and room for far more: it climbs to at least
+    /// 64 in flight, and the copy runs near the link's rate.
+    #[test]
+    fn a_source_capped_per_connection_gets_many_parts() {
+        let model = Model {
+            per_connection: 13e6,
+            total: 10e9,
+            throttle_above: None,
+        };
+        let out = simulate(Pacer::auto(256), &model, 2000);
+        let s = out.pacer.summary();
+        assert!(s.max >= 128, "{:?}", reasons(&out.pacer));
+        assert!(s.last >= 64, "{:?}", reasons(&out.pacer));
+        assert_eq!(out.retries, 0);
+        // 2000 parts of 8 MiB at 13 MB/s, 256 at most in flight: about 5 s
+        // at full speed; the climb costs some of it.
+        assert!(out.secs < 12.0, "{} s: {:?}", out.secs, reasons(&out.pacer));
+    }
+
+    /// The cores carry 400 MB/s whatever the parts (knee at 8 parts of
+    /// 50 MB/s): it settles near 8, not at its cap.
+    #[test]
+    fn a_flat_curve_holds_near_the_knee() {
+        let model = Model {
+            per_connection: 50e6,
+            total: 400e6,
+            throttle_above: None,
+        };
+        let out = simulate(Pacer::auto(512), &model, 3000);
+        let s = out.pacer.summary();
+        assert!(
+            (8..=12).contains(&s.last),
+            "final {}: {:?}",
+            s.last,
+            reasons(&out.pacer)
+        );
+        assert!(s.max <= 32, "{:?}", reasons(&out.pacer));
+        assert!(reasons(&out.pacer).iter().any(|r| r.0 == "knee"));
+    }
+
+    /// Beyond 6 attempts at once the store answers SlowDown: it settles at
+    /// 6 or fewer, and the retries stay few.
+    #[test]
+    fn throttling_settles_at_or_below_the_limit() {
+        let model = Model {
+            per_connection: 13e6,
+            total: 10e9,
+            throttle_above: Some(6),
+        };
+        let out = simulate(Pacer::auto(256), &model, 1000);
+        let s = out.pacer.summary();
+        assert!(s.last <= 6, "final {}: {:?}", s.last, reasons(&out.pacer));
+        assert!(s.last >= 3, "final {}: {:?}", s.last, reasons(&out.pacer));
+        assert!(
+            out.retries <= 30,
+            "{} retries: {:?}",
+            out.retries,
+            reasons(&out.pacer)
+        );
+        assert!(reasons(&out.pacer).iter().any(|r| r.0 == "throttled"));
+    }
+
+    /// However much more parts would help, the cap (the memory budget) is
+    /// never passed, and it is reached.
+    #[test]
+    fn never_above_the_cap() {
+        let model = Model {
+            per_connection: 1e6,
+            total: 1e12,
+            throttle_above: None,
+        };
+        let out = simulate(Pacer::auto(40), &model, 600);
+        assert_eq!(out.most_in_flight, 40);
+        let s = out.pacer.summary();
+        assert_eq!((s.max, s.last, s.cap), (40, 40, 40));
+        assert_eq!(reasons(&out.pacer).last(), Some(&("cap", 40)));
+    }
+
+    /// A pinned parallelism never moves, throttled or not.
+    #[test]
+    fn a_pinned_parallelism_stays() {
+        let model = Model {
+            per_connection: 13e6,
+            total: 10e9,
+            throttle_above: None,
+        };
+        let mut out = simulate(Pacer::pinned(5), &model, 100);
+        assert_eq!(out.most_in_flight, 5);
+        assert_eq!(out.pacer.throttled(out.secs, out.secs), None);
+        assert_eq!(reasons(&out.pacer), vec![("pinned", 5)]);
+    }
+
+    #[test]
+    fn the_change_list_stays_bounded() {
+        let mut p = Pacer::auto(1000);
+        for i in 0..500 {
+            p.throttled(f64::from(i), f64::from(i));
+        }
+        let s = p.summary();
+        assert_eq!(s.changes.len(), MAX_CHANGES);
+        assert_eq!(s.changes[0].reason, Reason::Start);
+        assert_eq!(s.changes_dropped as usize, 501 - MAX_CHANGES);
+    }
+
+    #[test]
+    fn throttling_is_read_from_messages() {
+        assert!(is_throttle(
+            "UploadPart refused: SlowDown (HTTP 503): Please reduce your request rate."
+        ));
+        assert!(is_throttle(
+            "the source http://h/x answered HTTP 429 (temporary)"
+        ));
+        assert!(!is_throttle(
+            "UploadPart refused: InternalError (HTTP 500)."
+        ));
+        assert!(!is_throttle("the part instance trapped: out of fuel"));
+    }
+}
