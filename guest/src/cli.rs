@@ -61,10 +61,14 @@ pub struct CopyArgs {
     /// Bytes per part, e.g. 6MiB, 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long, value_parser = size::parse)]
     part_size: Option<u64>,
-    /// Parts in flight at once, 1 to 1000.
-    #[arg(long, default_value_t = schedule::DEFAULT_PARALLEL,
+    /// Parts in flight at once, 1 to 1000, pinned [default: found while the copy runs, from 4
+    /// up to --max-parallel].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    parallel: Option<u32>,
+    /// The most parts in flight when --parallel is not given, 1 to 1000.
+    #[arg(long, default_value_t = schedule::DEFAULT_MAX_PARALLEL,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
-    parallel: u32,
+    max_parallel: u32,
     /// Post each part to FANOUT/parts so it runs in a fresh instance.
     #[arg(long)]
     fanout: Option<String>,
@@ -184,7 +188,7 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
         target_region: region,
         endpoint,
         part_size: args.part_size,
-        parallel: Some(args.parallel),
+        parallel: args.parallel,
         signature_version: Some(match args.signature {
             Signature::V1 => SignatureVersion::V1,
             Signature::V4 => SignatureVersion::V4,
@@ -209,6 +213,7 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
         } else {
             EndpointKind::Public
         }),
+        max_parallel: Some(args.max_parallel),
     })
 }
 
@@ -239,14 +244,18 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
     } else {
         Sink::plain()
     };
-    let outcome = job_of(&args).and_then(|job| runtime::block_on(schedule::run(&job, &mut sink)));
+    let outcome =
+        job_of(&args).and_then(|job| runtime::block_on(schedule::run_paced(&job, &mut sink)));
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
-        Ok(report) => {
+        Ok((report, pacing)) => {
             if args.json || args.events {
                 let mut value = serde_json::to_value(&report).unwrap_or_default();
                 value["ok"] = true.into();
                 value["seconds"] = seconds.into();
+                if let Some(p) = pacing {
+                    value["parallelism"] = serde_json::to_value(p).unwrap_or_default();
+                }
                 println!("{value}");
             } else {
                 print_report(&report, seconds);
@@ -316,6 +325,7 @@ mod tests {
         for (flag, value) in [
             ("--parallel", "0"),
             ("--parallel", "1001"),
+            ("--max-parallel", "0"),
             ("--retries", "101"),
             ("--part-timeout", "0"),
             ("--signature", "v2"),

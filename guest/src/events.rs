@@ -1,6 +1,7 @@
 //! Progress as a transfer goes: nothing, plain lines for people, or JSON
 //! lines for a host that draws its own progress bar.
 
+use crate::pacing::Change;
 use crate::size::human;
 use crate::{Plan, SourceInfo};
 use serde_json::json;
@@ -26,16 +27,17 @@ impl Sink {
         }
     }
 
-    pub fn planned(&mut self, plan: &Plan, instances: u32) {
+    /// The plan, with the parts in flight at first and at most.
+    pub fn planned(&mut self, plan: &Plan, parallel: u32, max_parallel: u32) {
         let size = plan.source.size.unwrap_or(0);
         match self {
             Sink::Quiet => {}
             Sink::Plain { .. } => eprintln!(
-                "planning   {}, {} parts of {}, {} in flight{}",
+                "planning   {}, {} parts of {}, {}{}",
                 human(size),
                 plan.part_count,
                 human(plan.part_size),
-                instances,
+                in_flight(parallel, max_parallel),
                 source_note(&plan.source)
             ),
             Sink::Json => emit(json!({
@@ -44,7 +46,30 @@ impl Sink {
                 "part_size": plan.part_size,
                 "parts": plan.part_count,
                 "source_crc64": plan.source.crc64,
-                "parallel": instances,
+                "parallel": parallel,
+                "max_parallel": max_parallel,
+            })),
+        }
+    }
+
+    /// The pacer changed the parts in flight (`--events`: what `make
+    /// bench` plots).
+    pub fn paced(&mut self, change: &Change) {
+        match self {
+            Sink::Quiet => {}
+            Sink::Plain { .. } => eprintln!(
+                "pacing     {} in flight at {:.1} s ({}, {:.1} MB/s)",
+                change.parallel,
+                change.secs,
+                change.reason.name(),
+                change.mbps
+            ),
+            Sink::Json => emit(json!({
+                "event": "pace",
+                "secs": change.secs,
+                "parallel": change.parallel,
+                "mbps": change.mbps,
+                "reason": change.reason.name(),
             })),
         }
     }
@@ -107,6 +132,15 @@ impl Sink {
                 "message": message,
             })),
         }
+    }
+}
+
+/// `4 in flight (automatic, up to 128)`, or `16 in flight` when pinned.
+fn in_flight(parallel: u32, max_parallel: u32) -> String {
+    if max_parallel > parallel {
+        format!("{parallel} in flight (automatic, up to {max_parallel})")
+    } else {
+        format!("{parallel} in flight")
     }
 }
 

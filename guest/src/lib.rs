@@ -10,6 +10,7 @@
 //! - [`copy_part`]: ranged GET streamed into UploadPart, CRC-64 checked;
 //! - [`server_copy`]: parts copied inside the store (UploadPartCopy);
 //! - [`schedule`]: parts in flight, in this instance or fanned out;
+//! - [`pacing`]: how many parts are in flight, decided as the copy runs;
 //! - [`complete`]: combine part CRCs, verify, complete or abort.
 //!
 //! The component exports three faces over that core: `wasi:cli/run`
@@ -73,6 +74,7 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/job.target-store": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.addressing": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.endpoint-kind": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.max-parallel": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.check": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.source-crc64": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.copy-source": [#[serde(default, skip_serializing_if = "Option::is_none")]],

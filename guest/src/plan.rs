@@ -58,7 +58,10 @@ pub async fn plan(job: &Job) -> Result<Plan> {
     let min = min_part_size(store.kind);
     let (part_size, part_count) = match source.size {
         Some(size) => {
-            let part_size = choose_part_size(min, size, job.part_size)?;
+            let part_size = match (job.part_size, job.parallel) {
+                (None, None) => auto_part_size(min, size, crate::schedule::max_parallel(job))?,
+                _ => choose_part_size(min, size, job.part_size)?,
+            };
             let count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
             (part_size, count)
         }
@@ -141,6 +144,22 @@ pub fn choose_part_size(min: u64, size: u64, requested: Option<u64>) -> Result<u
             }
         }
     }
+}
+
+/// Turns each part in flight should take when the parallelism is found as
+/// the copy runs: enough rounds for the pacer to measure and a short tail,
+/// while keeping parts large where the object is.
+const TURNS: u64 = 16;
+
+/// The part size when neither it nor the parallelism is pinned: as
+/// [`choose_part_size`] (6 MiB, the floor: a round of the pacer lasts one
+/// part's time, so smaller parts find the parallelism sooner), grown in whole
+/// MiB so that `cap` parts in flight each take about [`TURNS`] parts.
+pub fn auto_part_size(min: u64, size: u64, cap: u32) -> Result<u64> {
+    let base = choose_part_size(min, size, None)?;
+    let mib = 1 << 20;
+    let wanted = size.div_ceil(TURNS * u64::from(cap.max(1))).div_ceil(mib) * mib;
+    Ok(base.max(wanted).min(MAX_PART_SIZE))
 }
 
 /// Learns the source's size, validators, range support and CRC: HEAD, or a
@@ -402,6 +421,28 @@ mod tests {
         assert!(huge.div_ceil(p) <= MAX_PARTS);
         assert_eq!(p % (1 << 20), 0);
         assert_eq!(p, 11 << 20);
+    }
+
+    #[test]
+    fn automatic_part_sizes_give_each_part_in_flight_many_turns() {
+        let mib = 1u64 << 20;
+        // Small and middling objects keep the 6 MiB floor.
+        assert_eq!(
+            auto_part_size(MIN_PART_SIZE, 200_000_000, 128).unwrap(),
+            6 * mib
+        );
+        assert_eq!(
+            auto_part_size(MIN_PART_SIZE, 2_000_000_000, 128).unwrap(),
+            6 * mib
+        );
+        // 14.68 GB over 128 in flight: 16 turns each, whole MiB.
+        let p = auto_part_size(MIN_PART_SIZE, 14_680_000_000, 128).unwrap();
+        assert_eq!(p, 7 * mib);
+        assert!(14_680_000_000u64.div_ceil(p) >= 15 * 128);
+        // Within the stores' limits: 10,000 parts, 5 GiB.
+        let huge = 40_000 * 6 * mib;
+        assert!(huge.div_ceil(auto_part_size(MIN_PART_SIZE, huge, 1).unwrap()) <= MAX_PARTS);
+        assert_eq!(auto_part_size(5 * mib, 1 << 30, 1000).unwrap(), 6 * mib);
     }
 
     #[test]

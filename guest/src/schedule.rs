@@ -9,6 +9,7 @@ use crate::copy_part::copy_part;
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::http::{self, Timeouts};
+use crate::pacing::{is_throttle, Pacer, Summary};
 use crate::plan::{plan, sequential_reason};
 use crate::retry::RetryPolicy;
 use crate::runtime::sleep;
@@ -17,19 +18,39 @@ use crate::store::Store;
 use crate::{resume, sequential};
 use crate::{Failure, FailureKind, Job, PartResult, PartTask, Plan, Report, StoreKind};
 use futures::stream::{FuturesUnordered, StreamExt};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 use url::Url;
 
-/// Parts in flight when the job does not say.
+/// Parts in flight for a step that is not paced (checking held parts on
+/// resume).
 pub const DEFAULT_PARALLEL: u32 = 16;
+/// The most parts in flight when the job names no cap: with no fan-out
+/// they all live in this one instance, about 2 MiB of buffers each.
+pub const DEFAULT_MAX_PARALLEL: u32 = 128;
+
+/// The cap on parts in flight: the job's `max-parallel`, else
+/// [`DEFAULT_MAX_PARALLEL`]; at most 1000.
+pub fn max_parallel(job: &Job) -> u32 {
+    job.max_parallel
+        .unwrap_or(DEFAULT_MAX_PARALLEL)
+        .clamp(1, 1000)
+}
 /// How long a presigned UploadPart URL stays valid.
 const PRESIGN_SECS: u64 = 3600;
 
 /// The whole transfer: plan, copy every part, complete. On failure the
 /// upload is aborted, or kept when the job says so.
 pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
+    run_paced(job, sink).await.map(|(report, _)| report)
+}
+
+/// As [`run`], with how the parallelism went.
+pub async fn run_paced(job: &Job, sink: &mut Sink) -> Result<(Report, Option<Summary>)> {
     let store = Store::from_job(job)?;
     if let Some(f) = &job.fanout_url {
         fanout_base(f)?;
@@ -39,10 +60,20 @@ pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
         Some(id) => resume::prepare(job, &store, id).await?,
         None => (plan(job).await?, BTreeMap::new()),
     };
-    let parallel = job.parallel.unwrap_or(DEFAULT_PARALLEL).clamp(1, 1000);
     let reused = held.len() as u32;
     let sequential = sequential_reason(&plan.source);
-    sink.planned(&plan, if sequential.is_some() { 1 } else { parallel });
+    let missing = plan.part_count.saturating_sub(reused).max(1);
+    let pacer = match job.parallel {
+        Some(n) => Pacer::pinned(n.clamp(1, 1000)),
+        None => Pacer::auto(max_parallel(job).min(missing)),
+    };
+    let cap = pacer.summary().cap;
+    if sequential.is_some() {
+        sink.planned(&plan, 1, 1);
+    } else {
+        sink.planned(&plan, pacer.target(), cap);
+    }
+    let mut summary = None;
     if reused > 0 {
         sink.note(&format!(
             "resuming: {reused} of {} parts are already in the store",
@@ -86,8 +117,10 @@ pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
             }
             None => {
                 let held = std::mem::take(&mut held);
-                let (parts, retries) =
-                    copy_all(job, &store, &plan, parallel, &policy, held, sink).await?;
+                let pacer = RefCell::new(pacer);
+                let copied = copy_all(job, &store, &plan, &pacer, &policy, held, sink).await;
+                summary = Some(pacer.into_inner().summary());
+                let (parts, retries) = copied?;
                 (parts, retries + first_retries)
             }
         };
@@ -95,7 +128,7 @@ pub async fn run(job: &Job, sink: &mut Sink) -> Result<Report> {
     }
     .await;
     match (outcome, &plan.upload_id) {
-        (Ok(report), _) => Ok(report),
+        (Ok(report), _) => Ok((report, summary)),
         (Err(e), None) => Err(e),
         (Err(mut e), Some(upload_id)) if job.keep_partial == Some(true) => {
             e.message = format!(
@@ -265,12 +298,22 @@ async fn copy_all(
     job: &Job,
     store: &Store,
     plan: &Plan,
-    parallel: u32,
+    pacer: &RefCell<Pacer>,
     policy: &RetryPolicy,
     held: BTreeMap<u32, PartResult>,
     sink: &mut Sink,
 ) -> Result<(Vec<PartResult>, u32)> {
     let sink = RefCell::new(sink);
+    let started = Instant::now();
+    let clock = || started.elapsed().as_secs_f64();
+    let slots = Slots::new(pacer.borrow().target());
+    // A change of the target: the slots follow it and the sink tells it.
+    let paced = |change: Option<crate::pacing::Change>| {
+        if let Some(c) = change {
+            slots.set_target(c.parallel);
+            sink.borrow_mut().paced(&c);
+        }
+    };
     let mut in_flight = FuturesUnordered::new();
     let missing: Vec<u32> = (1..=plan.part_count)
         .filter(|n| !held.contains_key(n))
@@ -280,28 +323,42 @@ async fn copy_all(
     let mut results: Vec<PartResult> = held.into_values().collect();
     let mut retries = 0u32;
     loop {
-        while in_flight.len() < parallel as usize {
+        while in_flight.len() < slots.target() as usize {
             let Some(n) = todo.next() else { break };
-            let sink = &sink;
+            let (sink, slots, paced) = (&sink, &slots, &paced);
+            // Each attempt waits for a slot, so attempts in flight never
+            // pass the target, and a part backing off holds none.
+            let attempt = move || async move {
+                let _slot = slots.acquire().await;
+                let began = clock();
+                let outcome = copy_once(job, store, plan, n).await;
+                let now = clock();
+                if let Err(e) = &outcome {
+                    if e.transient && is_throttle(&e.message) {
+                        paced(pacer.borrow_mut().throttled(now, began));
+                    }
+                }
+                outcome.map(|part| (part, now - began))
+            };
             in_flight.push(async move {
                 policy
-                    .run(
-                        || copy_once(job, store, plan, n),
-                        |attempt, e| sink.borrow_mut().retry(n, attempt, &e.message),
-                    )
+                    .run(attempt, |attempt, e| {
+                        sink.borrow_mut().retry(n, attempt, &e.message)
+                    })
                     .await
                     .map_err(|e| e.part(n))
             });
         }
         match in_flight.next().await {
             None => break,
-            Some(Ok((part, tries))) => {
+            Some(Ok(((part, secs), tries))) => {
                 done_bytes += part.length;
                 retries += tries;
                 let (n, len) = (part.part_number, part.length);
                 results.push(part);
                 sink.borrow_mut()
                     .part_done(n, len, results.len() as u32, done_bytes, plan);
+                paced(pacer.borrow_mut().part_done(clock(), len, secs));
             }
             Some(Err(e)) => {
                 settle(&mut in_flight, SETTLE).await;
@@ -310,6 +367,69 @@ async fn copy_all(
         }
     }
     Ok((results, retries))
+}
+
+/// The attempts allowed in flight: a counting gate whose size the pacer
+/// moves while attempts wait on it.
+struct Slots {
+    target: Cell<u32>,
+    active: Cell<u32>,
+    waiting: RefCell<Vec<Waker>>,
+}
+
+impl Slots {
+    fn new(target: u32) -> Slots {
+        Slots {
+            target: Cell::new(target.max(1)),
+            active: Cell::new(0),
+            waiting: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn target(&self) -> u32 {
+        self.target.get()
+    }
+
+    fn set_target(&self, target: u32) {
+        self.target.set(target.max(1));
+        self.wake();
+    }
+
+    fn wake(&self) {
+        for waker in self.waiting.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    fn acquire(&self) -> Acquire<'_> {
+        Acquire(self)
+    }
+}
+
+struct Acquire<'a>(&'a Slots);
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Slot<'a>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<'a>> {
+        let slots = self.0;
+        if slots.active.get() < slots.target.get() {
+            slots.active.set(slots.active.get() + 1);
+            return Poll::Ready(Slot(slots));
+        }
+        slots.waiting.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// One attempt's place; freed when dropped.
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get() - 1);
+        self.0.wake();
+    }
 }
 
 /// How long a failed transfer waits for its other parts in flight.
@@ -419,6 +539,7 @@ mod tests {
                 endpoint: Some("http://127.0.0.1:2".into()),
                 part_size: None,
                 parallel: None,
+                max_parallel: None,
                 signature_version: Some(version),
                 fanout_url: None,
                 retries: None,

@@ -32,6 +32,7 @@ fn job(bed: &Bed, seed: u64, size: u64, object: &str) -> Job {
         target_store: None,
         addressing: None,
         endpoint_kind: None,
+        max_parallel: None,
     }
 }
 
