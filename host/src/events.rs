@@ -21,7 +21,23 @@ pub enum Event {
         part_size: u64,
         parts: u32,
         source_crc64: Option<u64>,
+        /// Parts in flight at first.
         parallel: u32,
+        /// The most parts in flight: above `parallel` when the pacer finds
+        /// the number as the copy runs.
+        #[serde(default)]
+        max_parallel: Option<u32>,
+    },
+    /// The pacer changed the parts in flight.
+    Pace {
+        /// Seconds since the parts began.
+        secs: f64,
+        /// Parts in flight from now on.
+        parallel: u32,
+        /// The throughput measured just before, MB/s (10^6 bytes).
+        mbps: f64,
+        /// `grow`, `knee`, `probe`, `hold`, `throttled` or `cap`.
+        reason: String,
     },
     /// A part was copied and verified.
     Part {

@@ -251,6 +251,49 @@ fn in_range(flag: &str, value: u64, min: u64, max: u64, what: &str) -> Result<()
     }
 }
 
+/// Memory one part in flight takes on this machine, for `--max-memory`: a
+/// part instance's linear memory once it has streamed a part (the component
+/// starts at 1.25 MiB and streams in 1 MiB chunks) plus the host's buffers
+/// for its two connections, rounded up.
+pub const PART_MEMORY: u64 = 8 << 20;
+/// The least `--max-memory`: one part.
+pub const MIN_MAX_MEMORY: u64 = PART_MEMORY;
+
+/// `--max-memory`'s default: a quarter of the machine's memory
+/// (`/proc/meminfo`), or 2 GiB where that cannot be read.
+pub fn default_max_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| mem_total(&m))
+        .map_or(2 << 30, |total| total / 4)
+}
+
+/// `MemTotal` in bytes from the text of `/proc/meminfo`.
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// `--max-memory`: a size of at least one part's memory. Returns the bytes.
+pub fn check_max_memory(size: &str) -> Result<u64, String> {
+    let bytes = parse_size(size).ok_or_else(|| {
+        format!("--max-memory {size:?} is not a size: write it like 2GiB or 512M")
+    })?;
+    if bytes < MIN_MAX_MEMORY {
+        return Err(format!(
+            "--max-memory {size} is out of range: give 8MiB or more (each part in flight takes              about 8 MiB)"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The most parts in flight that `max_memory` holds: 1 to
+/// [`MAX_INSTANCES`].
+pub fn parallel_for_memory(max_memory: u64) -> u32 {
+    (max_memory / PART_MEMORY).clamp(1, MAX_INSTANCES.into()) as u32
+}
+
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(50);
 
@@ -275,6 +318,26 @@ mod tests {
         for bad in ["16EiB", "99999999999999999999999", "lots", "", "6XB", "."] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_memory_budget_bounds_the_parts_in_flight() {
+        assert_eq!(
+            mem_total("MemTotal:        8039424 kB\nMemFree: 1 kB\n"),
+            Some(8039424 << 10)
+        );
+        assert_eq!(mem_total("nothing"), None);
+        assert_eq!(parallel_for_memory(2 << 30), 256);
+        assert_eq!(parallel_for_memory(1 << 40), MAX_INSTANCES);
+        assert_eq!(parallel_for_memory(0), 1);
+        assert_eq!(check_max_memory("1GiB"), Ok(1 << 30));
+        assert!(check_max_memory("1MiB")
+            .unwrap_err()
+            .contains("8MiB or more"));
+        assert!(check_max_memory("lots")
+            .unwrap_err()
+            .starts_with("--max-memory"));
+        assert!(default_max_memory() >= PART_MEMORY);
     }
 
     #[test]

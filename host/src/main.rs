@@ -71,10 +71,15 @@ struct CopyArgs {
     /// Bytes per part, e.g. 6MiB or 64M [default: 6MiB, grown to stay within 10,000 parts].
     #[arg(long)]
     part_size: Option<String>,
-    /// Sandboxed part instances at once (also the parts in flight), 1 to 1000
-    /// [default: 16; with --workers, workers x --worker-concurrency; with --fc-function, 64].
+    /// Parts in flight (sandboxed part instances at once), pinned, 1 to 1000 [default: found
+    /// while the copy runs, from 4 up to what --max-memory holds; with --workers, up to
+    /// workers x --worker-concurrency; with --fc-function, up to 256].
     #[arg(long)]
     instances: Option<u32>,
+    /// Memory the parts in flight may take here, e.g. 2GiB (about 8 MiB a part) [default: a
+    /// quarter of this machine's memory]. Bounds the automatic parallelism.
+    #[arg(long, value_name = "SIZE")]
+    max_memory: Option<String>,
     /// Signature version for the store: v4 (default) or v1.
     #[arg(long)]
     signature: Option<String>,
@@ -176,20 +181,33 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
     filter
 }
 
+/// The most Function Compute invocations in flight when `--instances` is
+/// not given: a cap, not a target (the pacer stops growing when throughput
+/// stops rising or FC throttles with 429).
+const FC_MAX_PARALLEL: u32 = 256;
+
 async fn copy(args: CopyArgs) -> ExitCode {
-    // A default is never out of range; a number given is checked as given.
-    let instances = args.instances.unwrap_or(if !args.workers.is_empty() {
+    if let Err(e) = limits::check_instance_memory_mib(args.instance_memory_mib) {
+        return failed(&args, &TransferError::invalid(e), None);
+    }
+    let max_memory = match args.max_memory.as_deref().map(limits::check_max_memory) {
+        Some(Err(e)) => return failed(&args, &TransferError::invalid(e), None),
+        Some(Ok(bytes)) => bytes,
+        None => limits::default_max_memory(),
+    };
+    // Without --instances the component finds the parts in flight, up to
+    // what the parts' runner holds. A default is never out of range; a
+    // number given is checked as given.
+    let cap = if !args.workers.is_empty() {
         (args.workers.len() as u32)
             .saturating_mul(args.worker_concurrency.max(1))
             .min(MAX_INSTANCES)
     } else if args.fc_function.is_some() {
-        64
+        FC_MAX_PARALLEL
     } else {
-        16
-    });
-    if let Err(e) = limits::check_instance_memory_mib(args.instance_memory_mib) {
-        return failed(&args, &TransferError::invalid(e), None);
-    }
+        limits::parallel_for_memory(max_memory)
+    };
+    let instances = args.instances.unwrap_or(cap);
     let limits = Limits {
         instances,
         instance_memory: args.instance_memory_mib << 20,
@@ -199,7 +217,12 @@ async fn copy(args: CopyArgs) -> ExitCode {
     let mut transfer = Transfer::builder()
         .source(&args.source_url)
         .target(&args.target)
-        .limits(limits)
+        .limits(limits);
+    transfer = match args.instances {
+        Some(n) => transfer.instances(n),
+        None => transfer.max_parallel(cap),
+    };
+    let mut transfer = transfer
         .retries(args.retries)
         .part_timeout(args.part_timeout)
         .keep_partial(args.keep_partial);
@@ -270,7 +293,8 @@ async fn copy(args: CopyArgs) -> ExitCode {
                 v["ok"] = true.into();
                 println!("{v}");
             } else {
-                print_report(&report, &fanout_label(&args, instances));
+                let in_flight = report.parallelism.as_ref().map_or(instances, |p| p.max);
+                print_report(&report, &fanout_label(&args, in_flight));
             }
             ExitCode::SUCCESS
         }
@@ -334,6 +358,14 @@ fn fanout_label(args: &CopyArgs, instances: u32) -> String {
     }
 }
 
+/// `16 in flight`, or `4 in flight, automatic up to 256`.
+fn in_flight(parallel: u32, max_parallel: Option<u32>) -> String {
+    match max_parallel {
+        Some(max) if max > parallel => format!("{parallel} in flight, automatic up to {max}"),
+        _ => format!("{parallel} in flight"),
+    }
+}
+
 fn print_report(r: &Report, fanout: &str) {
     if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
         // An S3 store with no source CRC to compare: the ETags carry the checks.
@@ -368,6 +400,9 @@ struct Progress {
     quiet: bool,
     parts: u32,
     retries: u32,
+    /// Parts in flight, as the pacer last set them.
+    in_flight: u32,
+    done_parts: u32,
 }
 
 impl Progress {
@@ -377,6 +412,8 @@ impl Progress {
             quiet,
             parts: 0,
             retries: 0,
+            in_flight: 0,
+            done_parts: 0,
         }
     }
 
@@ -391,12 +428,15 @@ impl Progress {
                 parts,
                 source_crc64,
                 parallel,
+                max_parallel,
             } => {
                 self.parts = parts;
+                self.in_flight = parallel;
                 eprintln!(
-                    "planning   {}, {parts} parts of {}, {parallel} instances{}",
+                    "planning   {}, {parts} parts of {}, {}{}",
                     HumanBytes(size),
                     HumanBytes(part_size),
+                    in_flight(parallel, max_parallel),
                     if source_crc64.is_some() {
                         ", source offers CRC-64"
                     } else {
@@ -414,14 +454,29 @@ impl Progress {
                     .expect("the template is valid")
                     .progress_chars("=> "),
                 );
-                bar.set_message(format!("parts 0/{parts}"));
+                bar.set_message(self.message(0));
                 self.bar = Some(bar);
+            }
+            Event::Pace {
+                secs,
+                parallel,
+                mbps,
+                reason,
+            } => {
+                self.in_flight = parallel;
+                match &self.bar {
+                    Some(bar) if !bar.is_hidden() => bar.set_message(self.message(self.done_parts)),
+                    _ => eprintln!(
+                        "pacing     {parallel} in flight at {secs:.1} s ({reason}, {mbps:.1} MB/s)"
+                    ),
+                }
             }
             Event::Part {
                 done_parts,
                 done_bytes,
                 ..
             } => {
+                self.done_parts = done_parts;
                 if let Some(bar) = &self.bar {
                     bar.set_position(done_bytes);
                     bar.set_message(self.message(done_parts));
@@ -455,13 +510,14 @@ impl Progress {
     }
 
     fn message(&self, done_parts: u32) -> String {
+        let parts = format!(
+            "parts {done_parts}/{}  in flight {}",
+            self.parts, self.in_flight
+        );
         if self.retries > 0 {
-            format!(
-                "parts {done_parts}/{}  retries {}",
-                self.parts, self.retries
-            )
+            format!("{parts}  retries {}", self.retries)
         } else {
-            format!("parts {done_parts}/{}", self.parts)
+            parts
         }
     }
 

@@ -54,6 +54,41 @@ pub struct Report {
     pub checks: String,
     /// Wall time of the transfer, in seconds.
     pub seconds: f64,
+    /// How the parts in flight were chosen (absent for a sequential copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<Parallelism>,
+}
+
+/// The parts in flight over a transfer, as the pacer chose them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Parallelism {
+    /// `auto` (found as the copy ran) or `pinned` (`--instances`).
+    pub mode: String,
+    /// Parts in flight when the copy ended.
+    #[serde(rename = "final")]
+    pub last: u32,
+    /// The most parts it had in flight.
+    pub max: u32,
+    /// The most it could have had (memory budget, instances, parts).
+    pub cap: u32,
+    /// Each change of the target (the first and the latest when many).
+    pub changes: Vec<PaceChange>,
+    /// Changes left out of `changes`.
+    #[serde(default)]
+    pub changes_dropped: u32,
+}
+
+/// One change of the parts in flight.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaceChange {
+    /// Seconds since the parts began.
+    pub secs: f64,
+    /// Parts in flight from then on.
+    pub parallel: u32,
+    /// The throughput measured just before, MB/s (10^6 bytes).
+    pub mbps: f64,
+    /// `start`, `pinned`, `grow`, `knee`, `probe`, `hold`, `throttled` or `cap`.
+    pub reason: String,
 }
 
 /// Why a transfer failed; nothing is left in the store.
@@ -201,6 +236,8 @@ pub struct Transfer {
     resume: Option<String>,
     interrupt: Interrupt,
     remote: Remote,
+    /// The guest finds the parts in flight, up to `limits.instances`.
+    auto_parallel: bool,
 }
 
 /// Where part tasks run, as configured.
@@ -284,10 +321,21 @@ impl Transfer {
         self
     }
 
-    /// Part instances at once (also the parts in flight): 1 to
+    /// Part instances at once, which pins the parts in flight: 1 to
     /// [`crate::limits::MAX_INSTANCES`].
     pub fn instances(mut self, n: u32) -> Self {
         self.limits.instances = n;
+        self.auto_parallel = false;
+        self
+    }
+
+    /// Let the component find the parts in flight as the copy runs (from 4,
+    /// growing while throughput rises, backing off when throttled), up to
+    /// `cap`; the instance pool is sized to `cap`. Undone by
+    /// [`Transfer::instances`].
+    pub fn max_parallel(mut self, cap: u32) -> Self {
+        self.limits.instances = cap;
+        self.auto_parallel = true;
         self
     }
 
@@ -321,7 +369,8 @@ impl Transfer {
         self.interrupt.clone()
     }
 
-    /// All sandbox limits.
+    /// All sandbox limits; `instances` is the cap of [`Transfer::max_parallel`]
+    /// when that was asked for, and pins the parts in flight otherwise.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -432,7 +481,11 @@ impl Transfer {
             "--events".into(),
             "--fanout".into(),
             fanout_url(),
-            "--parallel".into(),
+            if self.auto_parallel {
+                "--max-parallel".into()
+            } else {
+                "--parallel".into()
+            },
             self.limits.instances.to_string(),
         ];
         let mut opt = |flag: &str, value: &Option<String>| {
@@ -820,5 +873,23 @@ mod tests {
             .addressing(Some(Addressing::Cname));
         assert!(permits(cname.clone(), "https://files.example.com/k"));
         assert!(cname.args().contains(&"--cname".to_string()));
+    }
+
+    /// `instances` pins the parts in flight; `max_parallel` hands the
+    /// choice to the component, with the pool sized to the cap.
+    #[test]
+    fn instances_pin_and_max_parallel_caps() {
+        let flag = |t: &Transfer| {
+            let args = t.args();
+            let i = args.iter().position(|a| a.ends_with("parallel")).unwrap();
+            (args[i].clone(), args[i + 1].clone())
+        };
+        let t = Transfer::builder().target("oss://b/k");
+        assert_eq!(flag(&t), ("--parallel".into(), "16".into()));
+        let auto = t.clone().max_parallel(300);
+        assert_eq!(flag(&auto), ("--max-parallel".into(), "300".into()));
+        assert_eq!(auto.limits.instances, 300);
+        let pinned = auto.instances(7);
+        assert_eq!(flag(&pinned), ("--parallel".into(), "7".into()));
     }
 }
