@@ -78,6 +78,12 @@ pub struct Faults {
     /// 403 AccessDenied to every HeadObject, as a store answers a key that
     /// may not read the object.
     pub deny_head: bool,
+    /// An UploadPart that arrives while this many UploadParts are already
+    /// in progress is read to the end and discarded, then answered 503
+    /// ServiceUnavailable ("Please reduce your request rate."), as a store
+    /// throttling a client that asks too much at once. Not counted: it
+    /// fires as long as it is set.
+    pub slow_down_above: Option<u32>,
 }
 
 /// What `change_after` xors into the seed of every object.

@@ -1030,3 +1030,76 @@ fn an_untrusted_certificate_is_refused_at_once() {
         "{message}"
     );
 }
+
+/// The parts in flight as `--json` reports them: (mode, final, max, the
+/// reasons of the changes).
+fn parallelism(result: &Value) -> (String, u64, u64, Vec<String>) {
+    let p = &result["parallelism"];
+    let reasons = p["changes"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|c| c["reason"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        p["mode"].as_str().unwrap_or_default().to_string(),
+        p["final"].as_u64().unwrap_or(0),
+        p["max"].as_u64().unwrap_or(0),
+        reasons,
+    )
+}
+
+/// A source capped at 8 MB/s a connection, no flags: ferry finds that more
+/// parts help and has at least 16 in flight (it starts at 4); with
+/// `--instances 3` it keeps exactly 3.
+#[test]
+fn a_capped_source_gets_many_parts_in_flight_with_no_flags() {
+    let bed = bed(
+        "paced-capped",
+        SourceConfig {
+            rate_limit: Some(8_000_000),
+            ..SourceConfig::default()
+        },
+    );
+    let result = copy_and_verify(&bed, 61, 256 << 20, "paced/capped.bin", &[], KEYS);
+    let (mode, _, max, reasons) = parallelism(&result);
+    assert_eq!(mode, "auto", "{result}");
+    assert!(max >= 16, "at most {max} in flight: {result}");
+    assert_eq!(reasons.first().map(String::as_str), Some("start"), "{result}");
+    assert!(reasons.iter().any(|r| r == "grow"), "{result}");
+
+    let args = ["--instances", "3"];
+    let result = copy_and_verify(&bed, 62, 20 << 20, "paced/pinned.bin", &args, KEYS);
+    assert_eq!(
+        parallelism(&result),
+        ("pinned".to_string(), 3, 3, vec!["pinned".to_string()]),
+        "{result}"
+    );
+}
+
+/// A store that answers 503 to an UploadPart arriving while 3 are in
+/// progress: a copy with no flags completes verified, settles at 3 or
+/// fewer in flight, and needs few retries.
+#[test]
+fn a_throttling_store_is_met_at_or_below_its_limit() {
+    let bed = bed(
+        "paced-throttled",
+        SourceConfig {
+            rate_limit: Some(20_000_000),
+            ..SourceConfig::default()
+        },
+    );
+    bed.store.set_faults(Faults {
+        slow_down_above: Some(3),
+        ..Faults::default()
+    });
+    let result = copy_and_verify(&bed, 63, 120 << 20, "paced/throttled.bin", &[], KEYS);
+    let (mode, last, _, reasons) = parallelism(&result);
+    assert_eq!(mode, "auto", "{result}");
+    assert!(last <= 3, "settled at {last}: {result}");
+    assert!(reasons.iter().any(|r| r == "throttled"), "{result}");
+    let retries = result["retries"].as_u64().unwrap();
+    assert!(retries <= 12, "{retries} retries: {result}");
+}

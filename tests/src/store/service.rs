@@ -2,7 +2,7 @@
 //! to the operation, and the headers every OSS response carries.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +39,24 @@ pub struct Store {
     /// Start time in ns: makes ids and blob names unique across restarts.
     boot: u64,
     faults: Mutex<Armed>,
+    /// UploadParts being handled now (for `slow_down_above`).
+    parts_in_progress: AtomicU32,
+}
+
+/// One request counted in progress until dropped: `.0` is how many were
+/// in progress with it.
+struct InProgress<'a>(u32, &'a AtomicU32);
+
+impl<'a> InProgress<'a> {
+    fn enter(counter: &'a AtomicU32) -> Self {
+        InProgress(counter.fetch_add(1, Ordering::SeqCst) + 1, counter)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The operation a request asks for, judged from method and query alone
@@ -140,6 +158,7 @@ impl Store {
                 .unwrap_or_default()
                 .as_nanos() as u64,
             faults: Mutex::new(Armed::default()),
+            parts_in_progress: AtomicU32::new(0),
         })
     }
 
@@ -303,6 +322,19 @@ impl Store {
             target,
             host,
         };
+        let in_progress =
+            (op == Op::UploadPart).then(|| InProgress::enter(&self.parts_in_progress));
+        let above = self.faults.lock().unwrap().faults.slow_down_above;
+        if let (Some(most), Some(now)) = (above, &in_progress) {
+            if now.0 > most {
+                drain_all(req.into_body()).await;
+                return Err(OssError::Injected {
+                    status: 503,
+                    retry_after: None,
+                }
+                .into());
+            }
+        }
         let (req, corrupt) = self.inject(op, req).await?;
         Ok(self.dispatch(op, &method, &ctx, req, corrupt).await?)
     }
