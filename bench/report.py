@@ -554,7 +554,8 @@ def chose(r):
     """What ferry's controller chose in a no-flag row, for the compared cell."""
     if not auto(r) or r.get("par_final") is None:
         return ""
-    return f"chose {r['par_final']} in flight (highest {r.get('par_max')}, {r.get('par_changes')} changes)"
+    n = r.get("par_changes")
+    return f"chose {r['par_final']} in flight, highest {r.get('par_max')}, {n} change{'' if n == 1 else 's'}"
 
 
 def capped_comp(r, m, capped):
