@@ -566,9 +566,10 @@ struct ServeArgs {
     /// Allow sources and stores in this address range (repeatable), e.g. 10.1.0.0/16.
     #[arg(long = "allow-cidr", value_name = "CIDR")]
     allow_cidr: Vec<ferry_host::ssrf::IpNet>,
-    /// Sandboxed part instances per transfer (also its parts in flight; a job's
-    /// `parallel` may ask for fewer), 1 to 1000.
-    #[arg(long, default_value_t = 16)]
+    /// Parts in flight per transfer at most (local instances or InvokeFunction
+    /// calls), 1 to 1000: the component finds how many as the copy runs, and a
+    /// job's `parallel` pins it within this.
+    #[arg(long, default_value_t = 128)]
     instances: u32,
     /// Transfers at once; further requests wait. At least 1, and --jobs x --instances at
     /// most 4000.

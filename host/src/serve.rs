@@ -815,18 +815,19 @@ impl Server {
         let Ok(_slot) = self.slots.acquire().await else {
             return Err(stopping(None));
         };
-        let limits = Limits {
-            instances: job
-                .parallel
-                .unwrap_or(self.config.limits.instances)
-                .clamp(1, self.config.limits.instances),
-            ..self.config.limits
-        };
-        let mut transfer = Transfer::builder()
+        // The component finds the parts in flight (local instances or
+        // InvokeFunction calls) up to the server's cap; a job's `parallel`
+        // pins it within that cap.
+        let cap = self.config.limits.instances;
+        let transfer = Transfer::builder()
             .source(&job.source_url)
             .target(job.target())
-            .limits(limits)
-            .keep_partial(job.keep_partial);
+            .limits(self.config.limits);
+        let mut transfer = match job.parallel {
+            Some(n) => transfer.instances(n.clamp(1, cap)),
+            None => transfer.max_parallel(cap),
+        }
+        .keep_partial(job.keep_partial);
         if let Some(c) = credentials {
             transfer = transfer.credentials(c);
         }

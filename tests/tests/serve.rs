@@ -1275,6 +1275,13 @@ fn on_function_compute_parts_go_out_as_invoke_function_calls() {
     let stats = fc.stats();
     let parts = result["parts"].as_u64().unwrap();
     assert!(parts >= 4, "{result}");
+    // The coordinator's pacer chose how many invocations were in flight,
+    // within the server's cap.
+    assert_eq!(result["parallelism"]["mode"], "auto", "{result}");
+    assert!(
+        result["parallelism"]["cap"].as_u64().unwrap() >= 4,
+        "{result}"
+    );
     assert_eq!(stats["part_tasks"], parts, "{stats}");
     assert_eq!(stats["invocations"], parts, "{stats}");
     assert_eq!(stats["refused"], json!({}), "{stats}");
