@@ -121,6 +121,10 @@ struct StoreFaultArgs {
     /// 403 AccessDenied to every HeadObject.
     #[arg(long)]
     deny_head: bool,
+    /// Answer 503 (reduce your request rate) to an UploadPart arriving
+    /// while K UploadParts are already in progress.
+    #[arg(long, value_name = "K")]
+    slow_down_above: Option<u32>,
 }
 
 impl StoreFaultArgs {
@@ -134,6 +138,7 @@ impl StoreFaultArgs {
         f.deny_all = self.deny_all;
         f.deny_part_copy = self.deny_part_copy;
         f.deny_head = self.deny_head;
+        f.slow_down_above = self.slow_down_above;
     }
 }
 
