@@ -54,7 +54,7 @@ else
     CAP_SWEEP=(8 16 32 64 100 150 200) CAP_SWEEP_SMALL=(1 4)
     THROTTLE_SIZE=1000000000
 fi
-THROTTLE_K=16         # the throttling store answers 503 SlowDown beyond this many requests at once
+THROTTLE_K=16         # the throttling store answers 503 beyond this many UploadParts at once
 PLOT=${BENCH_PLOT:-$ROOT/target/bench-plot/release/ferry-bench-plot}   # built by make bench
 CAP_CONNS=100         # ranged curl connections for the ceiling of the capped source
 FC_RATE=13000000      # bytes/s per connection, the rate the FC design saw
@@ -541,16 +541,16 @@ design_row() { # SIZE
 }
 
 # ---------------------------------------------------------------- a store that throttles
-# A store answering 503 SlowDown to requests beyond THROTTLE_K at once (the
-# test store's knob), copied into with no flags from the capped source, where
+# A store answering 503 (reduce your request rate) to an UploadPart beyond
+# THROTTLE_K at once (the test store's --slow-down-above), copied into with no flags from the capped source, where
 # more parts would help: what parallelism ferry settles at, against K, and how
 # many retries the 503s cost.
 throttle_rows() {
-    local size=$THROTTLE_SIZE flag label="ferry copy oss:// into a store answering 503 SlowDown beyond $THROTTLE_K requests at once"
-    flag=$("$TESTBED" store --help 2>/dev/null | grep -oE -- '--[a-z0-9-]*(slow-?down|throttl|concurren)[a-z0-9-]*' | head -n1)
-    if [[ -z $flag ]]; then
+    local size=$THROTTLE_SIZE flag=--slow-down-above
+    local label="ferry copy oss:// into a store answering 503 beyond $THROTTLE_K UploadParts at once"
+    if ! "$TESTBED" store --help 2>/dev/null | grep -q -- "$flag"; then
         record section=throttle id=throttle-auto label="$label" size="$size" instances=auto k="$THROTTLE_K" \
-            status="not measured" note="this ferry-testbed store has no option to answer SlowDown beyond K requests at once"
+            status="not measured" note="this ferry-testbed store has no $flag"
         return
     fi
     if ! start_server TSTORE tstore "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
@@ -664,7 +664,7 @@ draw_picture() { # OUT.svg
     f=$WORK/samples-uncapped.jsonl
     [[ -s $f ]] && series+=("ferry, no flags: $($REPORT size "${MAIN_SIZES[0]}") from the full-speed loopback source=$f")
     f=$WORK/samples-throttled.jsonl
-    [[ -s $f ]] && series+=("ferry, no flags: $($REPORT size "$THROTTLE_SIZE") capped, into a store answering SlowDown beyond $THROTTLE_K at once=$f")
+    [[ -s $f ]] && series+=("ferry, no flags: $($REPORT size "$THROTTLE_SIZE") capped, into a store answering 503 beyond $THROTTLE_K parts at once=$f")
     if ((${#series[@]} == 0)); then
         note "no run reported its parallelism changes: no picture"
         return
