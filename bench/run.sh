@@ -3,7 +3,7 @@
 # and rclone; the FC design's table; per-part cost; peak memory. Everything on
 # loopback, started here and stopped on exit. See bench/README.md.
 #
-#   BENCH_QUICK=1     256 MiB everywhere, instances 1 and 4, long rows skipped
+#   BENCH_QUICK=1     256 MiB everywhere, a few instance counts, long rows skipped
 #   BENCH_TIMEOUT=S   limit of one run (default 1200 s)
 #   BENCH_NO_INSTALL=1  do not try to install rclone / s3s-fs when missing
 #   BENCH_OUT=FILE    where the results go (default bench/RESULTS.md, or
