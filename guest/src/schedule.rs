@@ -338,7 +338,7 @@ async fn copy_all(
                         paced(pacer.borrow_mut().throttled(now, began));
                     }
                 }
-                outcome.map(|part| (part, now - began))
+                outcome
             };
             in_flight.push(async move {
                 policy
@@ -351,14 +351,14 @@ async fn copy_all(
         }
         match in_flight.next().await {
             None => break,
-            Some(Ok(((part, secs), tries))) => {
+            Some(Ok((part, tries))) => {
                 done_bytes += part.length;
                 retries += tries;
                 let (n, len) = (part.part_number, part.length);
                 results.push(part);
                 sink.borrow_mut()
                     .part_done(n, len, results.len() as u32, done_bytes, plan);
-                paced(pacer.borrow_mut().part_done(clock(), len, secs));
+                paced(pacer.borrow_mut().part_done(clock(), len));
             }
             Some(Err(e)) => {
                 settle(&mut in_flight, SETTLE).await;
