@@ -142,14 +142,29 @@ pub fn authority(url: &Url) -> Option<String> {
 pub fn redact(url: &str) -> String {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     let (head, rest) = url.split_at(end);
-    let head = match head.split_once("://") {
-        Some((scheme, after)) => {
-            let authority = after.find('/').map_or(after, |i| &after[..i]);
-            match authority.rfind('@') {
-                Some(at) => format!("{scheme}://{}", &after[at + 1..]),
-                None => head.to_string(),
-            }
-        }
+    // `scheme:` then any slashes (URL parsers take `https:/h` and
+    // `https:\\h` too), then the authority up to the next separator.
+    let scheme_end = head
+        .find(':')
+        .filter(|&i| {
+            let scheme = &head[..i];
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        })
+        .map_or(0, |i| i + 1);
+    let after = &head[scheme_end..];
+    let authority_start = scheme_end + (after.len() - after.trim_start_matches(['/', '\\']).len());
+    let authority_end = head[authority_start..]
+        .find(['/', '\\'])
+        .map_or(head.len(), |i| authority_start + i);
+    let head = match head[authority_start..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}{}",
+            &head[..authority_start],
+            &head[authority_start + at + 1..]
+        ),
         None => head.to_string(),
     };
     if rest.starts_with('?') {
@@ -300,5 +315,11 @@ mod tests {
         assert_eq!(redact("http://u:p@/x y?tok=1"), "http:///x y?…");
         assert_eq!(redact("./big.iso"), "./big.iso");
         assert_eq!(redact("ftp://user@h/a@b"), "ftp://h/a@b");
+        // However many slashes: a URL parser still finds the user there.
+        assert_eq!(
+            redact("https:/.u:p@h.example:8443/x?t=1"),
+            "https:/h.example:8443/x?…"
+        );
+        assert_eq!(redact("https:\\\\u:p@h/x"), "https:\\\\h/x");
     }
 }
