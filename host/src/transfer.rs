@@ -750,16 +750,25 @@ impl Drop for StopOnDrop {
 fn as_typed(source: &str) -> String {
     let end = source.find(['?', '#']).unwrap_or(source.len());
     let shown = &source[..end];
-    let after_scheme = shown.find("://").map_or(0, |i| i + 3);
-    let host_end = shown[after_scheme..]
-        .find('/')
-        .map_or(shown.len(), |i| after_scheme + i);
-    let shown = match shown[after_scheme..host_end].rfind('@') {
-        Some(at) => format!(
-            "{}{}",
-            &shown[..after_scheme],
-            &shown[after_scheme + at + 1..]
-        ),
+    // `scheme:` then any slashes (URL parsers take `https:/u:p@h` and
+    // `https:\\u:p@h` too), then the authority up to the next separator.
+    let scheme_end = shown
+        .find(':')
+        .filter(|&i| {
+            let scheme = &shown[..i];
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        })
+        .map_or(0, |i| i + 1);
+    let after = &shown[scheme_end..];
+    let host_start = scheme_end + (after.len() - after.trim_start_matches(['/', '\\']).len());
+    let host_end = shown[host_start..]
+        .find(['/', '\\'])
+        .map_or(shown.len(), |i| host_start + i);
+    let shown = match shown[host_start..host_end].rfind('@') {
+        Some(at) => format!("{}{}", &shown[..host_start], &shown[host_start + at + 1..]),
         None => shown.to_string(),
     };
     if end < source.len() {
@@ -772,6 +781,14 @@ fn as_typed(source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_as_typed_never_shows_its_password() {
+        assert_eq!(as_typed("https://u:p@h/x?t=1"), "https://h/x?…");
+        assert_eq!(as_typed("https:/u:pw@h:99999/x"), "https:/h:99999/x");
+        assert_eq!(as_typed("https:\\\\u:pw@h/x"), "https:\\\\h/x");
+        assert_eq!(as_typed("example.com/big.iso"), "example.com/big.iso");
+    }
 
     fn failure(upload_id: Option<&str>) -> TransferError {
         TransferError {
