@@ -153,6 +153,9 @@ pub struct Pacer {
     last_rate: Option<f64>,
     /// The levels slow start measured: (target, bytes a second).
     levels: Vec<(u32, f64)>,
+    /// The target before slow start's last step, where a step that was
+    /// throttled goes back to.
+    before_step: Option<u32>,
     /// A probe under way: the target and rate it started from.
     probe: Option<(u32, f64)>,
     steady_rounds: u32,
@@ -196,6 +199,7 @@ impl Pacer {
             },
             last_rate: None,
             levels: Vec::new(),
+            before_step: None,
             probe: None,
             steady_rounds: 0,
             probe_every: PROBE_EVERY,
@@ -246,10 +250,17 @@ impl Pacer {
         let rate = self.rate_so_far(now);
         self.last_cut = now;
         self.ceiling = self.ceiling.min(self.target.saturating_sub(1).max(1));
+        // A step of slow start (up to four times the parts) that was
+        // throttled goes back to where it stepped from, which was not;
+        // later, 70% of the target.
+        let cut = ((f64::from(self.target) * CUT) as u32).max(1);
+        self.target = match (self.phase, self.before_step) {
+            (Phase::SlowStart, Some(before)) => before.min(cut),
+            _ => cut,
+        };
         self.phase = Phase::Steady;
         self.probe = None;
         self.steady_rounds = 0;
-        self.target = ((f64::from(self.target) * CUT) as u32).max(1);
         self.new_round(now, true);
         Some(self.record(now, rate, Reason::Throttled))
     }
@@ -291,6 +302,7 @@ impl Pacer {
                         self.phase = Phase::Steady;
                         return None;
                     }
+                    self.before_step = Some(self.target);
                     return Some(self.set(
                         now,
                         rate,
@@ -598,7 +610,7 @@ mod tests {
         assert!(s.last <= 6, "final {}: {:?}", s.last, reasons(&out.pacer));
         assert!(s.last >= 3, "final {}: {:?}", s.last, reasons(&out.pacer));
         assert!(
-            out.retries <= 30,
+            out.retries <= 20,
             "{} retries: {:?}",
             out.retries,
             reasons(&out.pacer)
