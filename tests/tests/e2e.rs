@@ -1067,7 +1067,11 @@ fn a_capped_source_gets_many_parts_in_flight_with_no_flags() {
     let (mode, _, max, reasons) = parallelism(&result);
     assert_eq!(mode, "auto", "{result}");
     assert!(max >= 16, "at most {max} in flight: {result}");
-    assert_eq!(reasons.first().map(String::as_str), Some("start"), "{result}");
+    assert_eq!(
+        reasons.first().map(String::as_str),
+        Some("start"),
+        "{result}"
+    );
     assert!(reasons.iter().any(|r| r == "grow"), "{result}");
 
     let args = ["--instances", "3"];
