@@ -8,11 +8,12 @@ back (the source's bytes).
 
 import os
 import subprocess
+import urllib.request
 
 import oss2
 import pytest
 
-from teststore import BIN as TESTBED, REPO, running_store
+from teststore import REPO, running_source, running_store
 
 REGION = "cn-hangzhou"
 BUCKET = "dotkeys"
@@ -24,20 +25,12 @@ KEYS = ["dot/./x", "a/../up.bin", "../other/evil.bin", "a/./b", "x/..", "./x", "
 
 @pytest.fixture(scope="module")
 def source():
-    proc = subprocess.Popen([TESTBED, "source", "--listen", "127.0.0.1:0"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline().strip()
-        assert line.startswith("source http://127.0.0.1:"), line
-        yield line.split(" ", 1)[1]
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=10)
+    with running_source() as url:
+        yield url
 
 
 def pattern(source_url, seed, size):
     """The source's bytes for (seed, size), read with a plain GET."""
-    import urllib.request
     with urllib.request.urlopen(f"{source_url}/obj/{seed}/{size}", timeout=30) as r:
         return r.read()
 
