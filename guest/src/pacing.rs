@@ -1,7 +1,14 @@
 //! Pacing: how many part attempts are in flight, decided while the copy
 //! runs.
 //!
-//! The controller starts small, measures the aggregate throughput over
+//! The controller starts small and, until the first part finishes, raises
+//! the target as time passes (`ramp`): no part finished in `t` seconds
+//! means each connection carries less than a part per `t`, so it takes
+//! about [`AIM`] × `t` ÷ the part size parts to reach [`AIM`]. When the
+//! first part finishes, its own rate says the same exactly (`first_part`):
+//! a source that gives 13 MB/s a connection gets a hundred parts within
+//! one part's time, one that gives 1 GB/s keeps a few. Then it measures
+//! the aggregate throughput over
 //! rounds (a round ends when as many parts have completed as were in flight
 //! when it began, so it lasts about one part's duration whatever the
 //! parallelism), and:
@@ -29,6 +36,20 @@ use serde::Serialize;
 
 /// Where an automatic controller starts.
 pub const START: u32 = 4;
+/// The aggregate rate the ramp and the first part's rate aim for, in bytes
+/// a second: about what a host's network (16 Gb/s) or a few hundred
+/// function instances carry. Only a starting point: the rounds that
+/// follow keep climbing while throughput rises, and settle at the knee.
+const AIM: f64 = 2e9;
+/// A level whose parts each carried less than this share of the first
+/// part's rate was past the knee: slow start stops there, and the knee is
+/// estimated from the two rates and then measured (`trim`).
+const CROWDED: f64 = 0.5;
+/// The estimated knee is given this much room.
+const TRIM_ROOM: f64 = 1.5;
+/// The ramp raises the target only by this share at least, so that its
+/// changes stay few.
+const RAMP_STEP: f64 = 1.25;
 /// A round must be at least this much faster than the last for slow start
 /// to double again...
 const SLOW_START_GAIN: f64 = 1.15;
@@ -60,12 +81,22 @@ const KEEP_FIRST: usize = 16;
 pub enum Reason {
     /// The first target of an automatic controller.
     Start,
+    /// No part has finished yet: each connection is slower than a part per
+    /// the time so far, so more parts.
+    Ramp,
+    /// The first part finished: the parts that its rate needs to reach
+    /// the aim.
+    FirstPart,
     /// A pinned parallelism (`--parallel`, `--instances`).
     Pinned,
     /// Throughput rose with the last step: one more.
     Grow,
     /// A doubling brought no gain: back to the parts the throughput needs.
     Knee,
+    /// Each part carried far less than the first part did: fewer parts, as
+    /// many as the throughput needs at the first part's rate (kept only if
+    /// the throughput holds).
+    Trim,
     /// An upward step to see whether more parts help.
     Probe,
     /// The probe brought nothing: back to where it was.
@@ -80,9 +111,12 @@ impl Reason {
     pub fn name(self) -> &'static str {
         match self {
             Reason::Start => "start",
+            Reason::Ramp => "ramp",
+            Reason::FirstPart => "first_part",
             Reason::Pinned => "pinned",
             Reason::Grow => "grow",
             Reason::Knee => "knee",
+            Reason::Trim => "trim",
             Reason::Probe => "probe",
             Reason::Hold => "hold",
             Reason::Throttled => "throttled",
@@ -143,6 +177,8 @@ struct Round {
 #[derive(Debug, Clone)]
 pub struct Pacer {
     pinned: bool,
+    /// No part has finished yet.
+    ramping: bool,
     cap: u32,
     /// Never grow past this (lowered on throttling).
     ceiling: u32,
@@ -158,6 +194,12 @@ pub struct Pacer {
     before_step: Option<u32>,
     /// A probe under way: the target and rate it started from.
     probe: Option<(u32, f64)>,
+    /// A trim under way: the target and rate it came down from.
+    trial: Option<(u32, f64)>,
+    /// The target before the latest change.
+    before_change: u32,
+    /// One connection's rate, from the first part.
+    first_rate: Option<f64>,
     steady_rounds: u32,
     probe_every: u32,
     last_cut: f64,
@@ -185,6 +227,7 @@ impl Pacer {
     fn new(pinned: bool, target: u32, cap: u32) -> Pacer {
         Pacer {
             pinned,
+            ramping: !pinned,
             cap,
             ceiling: cap,
             target,
@@ -201,6 +244,9 @@ impl Pacer {
             levels: Vec::new(),
             before_step: None,
             probe: None,
+            trial: None,
+            first_rate: None,
+            before_change: target,
             steady_rounds: 0,
             probe_every: PROBE_EVERY,
             last_cut: f64::NEG_INFINITY,
@@ -214,11 +260,54 @@ impl Pacer {
         self.target
     }
 
+    /// Whether the controller wants [`Pacer::tick`] called now and then
+    /// (until the first part finishes).
+    pub fn ramping(&self) -> bool {
+        self.ramping
+    }
+
+    /// Time passed with no part finished: at `now`, parts of `part_bytes`
+    /// each. Returns the change it caused, if any.
+    pub fn tick(&mut self, now: f64, part_bytes: u64) -> Option<Change> {
+        if !self.ramping || now <= 0.0 {
+            return None;
+        }
+        let want = (AIM * now / part_bytes.max(1) as f64)
+            .ceil()
+            .min(f64::from(u32::MAX)) as u32;
+        let step = ((f64::from(self.target) * RAMP_STEP).ceil() as u32).max(self.target + 1);
+        if want < step || self.target >= self.ceiling {
+            return None;
+        }
+        let change = self.set(now, 0.0, want, Reason::Ramp);
+        self.round.length = self.target.max(2);
+        Some(change)
+    }
+
     /// A part finished at `now`, `bytes` copied. Returns the change it
     /// caused, if any.
     pub fn part_done(&mut self, now: f64, bytes: u64) -> Option<Change> {
         if self.pinned {
             return None;
+        }
+        if self.ramping {
+            // The first part: it began at the start, so its rate is one
+            // connection's. Rounds measure from here.
+            self.ramping = false;
+            let per_connection = bytes as f64 / now.max(1e-3);
+            self.first_rate = Some(per_connection);
+            let want = (AIM / per_connection.max(1.0))
+                .ceil()
+                .min(f64::from(u32::MAX)) as u32;
+            let change = (want > self.target && self.target < self.ceiling).then(|| {
+                let rate = per_connection * f64::from(self.target);
+                self.set(now, rate, want, Reason::FirstPart)
+            });
+            // The parts that began before finish first, together: the
+            // round measures only what follows.
+            self.new_round(now, false);
+            self.round.warmup = self.before_change.saturating_sub(1);
+            return change;
         }
         let round = &mut self.round;
         if round.warmup > 0 {
@@ -238,6 +327,11 @@ impl Pacer {
         let change = self.decide(now, rate);
         self.last_rate = Some(rate);
         self.new_round(now, change.is_some());
+        if self.trial.is_some() {
+            // A trim is measured over twice the usual round: its few parts
+            // give a coarse rate, and keeping it risks the throughput.
+            self.round.length *= 2;
+        }
         change
     }
 
@@ -248,6 +342,7 @@ impl Pacer {
             return None;
         }
         let rate = self.rate_so_far(now);
+        self.ramping = false;
         self.last_cut = now;
         self.ceiling = self.ceiling.min(self.target.saturating_sub(1).max(1));
         // A step of slow start (up to four times the parts) that was
@@ -291,7 +386,13 @@ impl Pacer {
             Phase::SlowStart => {
                 self.levels.push((self.target, rate));
                 let gain = self.last_rate.map(|last| rate / last.max(1.0));
+                let crowded = self
+                    .first_rate
+                    .is_some_and(|first| rate < CROWDED * f64::from(self.target) * first);
                 let step = match gain {
+                    _ if crowded => 0,
+                    // The first part's rate chose this level already.
+                    None if self.first_rate.is_some() => 2,
                     None => 4,
                     Some(g) if g >= STRONG_GAIN => 4,
                     Some(g) if g >= SLOW_START_GAIN => 2,
@@ -312,9 +413,19 @@ impl Pacer {
                 }
                 self.phase = Phase::Steady;
                 let knee = self.knee();
+                if let Some((to, knee_rate)) = self.trim_to(knee) {
+                    self.trial = Some((knee, knee_rate));
+                    return Some(self.set(now, rate, to, Reason::Trim));
+                }
                 (knee != self.target).then(|| self.set(now, rate, knee, Reason::Knee))
             }
             Phase::Steady => {
+                if let Some((base, base_rate)) = self.trial.take() {
+                    if rate >= base_rate * KNEE_SHARE {
+                        return None;
+                    }
+                    return Some(self.set(now, rate, base, Reason::Hold));
+                }
                 if let Some((base, base_rate)) = self.probe.take() {
                     if rate >= base_rate * PROBE_GAIN {
                         self.probe_every = PROBE_EVERY;
@@ -332,6 +443,20 @@ impl Pacer {
                 None
             }
         }
+    }
+
+    /// Where a level past the knee is tried lower: its throughput carried at
+    /// the first part's rate a connection, with [`TRIM_ROOM`]. The first
+    /// level after the first part's jump can be far past the knee (a source
+    /// slow a connection on a link or cores that carry few of them).
+    fn trim_to(&self, level: u32) -> Option<(u32, f64)> {
+        let first = self.first_rate?;
+        let rate = self.levels.iter().find(|l| l.0 == level)?.1;
+        if rate >= CROWDED * f64::from(level) * first {
+            return None;
+        }
+        let to = ((rate / first.max(1.0)) * TRIM_ROOM).ceil() as u32;
+        (to < level).then_some((to.max(1), rate))
     }
 
     /// The fewest parts of the levels slow start measured whose throughput
@@ -361,6 +486,7 @@ impl Pacer {
 
     fn set(&mut self, now: f64, rate: f64, target: u32, reason: Reason) -> Change {
         let capped = target.min(self.ceiling).max(1);
+        self.before_change = self.target;
         self.target = capped;
         let reason = if capped < target && capped == self.cap {
             Reason::Cap
@@ -372,9 +498,9 @@ impl Pacer {
 
     fn new_round(&mut self, now: f64, changed: bool) {
         // After a change, the parts that began under the old target finish
-        // first: a probe's round measures only what followed.
+        // first: a probe's or a trim's round measures only what followed.
         let warmup = if changed && self.phase == Phase::Steady {
-            self.target
+            self.target.max(self.before_change)
         } else {
             0
         };
@@ -522,6 +648,17 @@ mod tests {
             } else {
                 f64::INFINITY
             };
+            // Until a part finishes, the pacer hears the time every 20 ms.
+            let next_tick = if pacer.ramping() {
+                now + 0.02
+            } else {
+                f64::INFINITY
+            };
+            if queue.peek().is_none_or(|e| e.at > next_tick) && next_tick <= next_retry {
+                now = next_tick;
+                pacer.tick(now, PART);
+                continue;
+            }
             match queue.peek() {
                 Some(e) if e.at <= next_retry => {
                     let e = queue.pop().unwrap();
@@ -593,7 +730,66 @@ mod tests {
             reasons(&out.pacer)
         );
         assert!(s.max <= 64, "{:?}", reasons(&out.pacer));
-        assert!(reasons(&out.pacer).iter().any(|r| r.0 == "knee"));
+        assert!(reasons(&out.pacer)
+            .iter()
+            .any(|r| r.0 == "knee" || r.0 == "trim"));
+    }
+
+    /// A small object from a source that gives 13 MB/s a connection: all
+    /// its parts are in flight before the first one finishes, so the copy
+    /// takes about two parts' time, not one round per step of a climb.
+    #[test]
+    fn before_any_part_finishes_the_target_ramps_with_time() {
+        let model = Model {
+            per_connection: 13e6,
+            total: 10e9,
+            throttle_above: None,
+        };
+        let out = simulate(Pacer::auto(32), &model, 32);
+        let one_part = PART as f64 / 13e6;
+        assert_eq!(out.most_in_flight, 32, "{:?}", reasons(&out.pacer));
+        assert!(
+            out.secs < 1.5 * one_part,
+            "{} s for parts of {one_part} s: {:?}",
+            out.secs,
+            reasons(&out.pacer)
+        );
+        assert!(reasons(&out.pacer).iter().any(|r| r.0 == "ramp"));
+    }
+
+    /// A source that gives 1 GB/s on one connection, on cores that carry
+    /// 1.4 GB/s: the first part's rate keeps the start small.
+    #[test]
+    fn a_fast_connection_keeps_the_start_small() {
+        let model = Model {
+            per_connection: 1e9,
+            total: 1.4e9,
+            throttle_above: None,
+        };
+        let out = simulate(Pacer::auto(256), &model, 400);
+        let changes = reasons(&out.pacer);
+        assert!(!changes.iter().any(|r| r.0 == "ramp"), "{changes:?}");
+        assert!(changes[1].1 <= 8, "{changes:?}");
+        assert!(out.pacer.summary().last <= 16, "{changes:?}");
+    }
+
+    /// 13 MB/s a connection on cores that carry 900 MB/s (this machine's
+    /// case): the first part's jump overshoots, and the trim comes back
+    /// to about the parts that 900 MB/s needs, keeping the throughput.
+    #[test]
+    fn an_overshoot_is_trimmed_to_the_knee() {
+        let model = Model {
+            per_connection: 13e6,
+            total: 900e6,
+            throttle_above: None,
+        };
+        let out = simulate(Pacer::auto(256), &model, 2000);
+        let changes = reasons(&out.pacer);
+        let last = out.pacer.summary().last;
+        assert!((69..=120).contains(&last), "final {last}: {changes:?}");
+        assert!(changes.iter().any(|r| r.0 == "trim"), "{changes:?}");
+        // 2000 parts of 8 MiB at 900 MB/s: 18.6 s at best.
+        assert!(out.secs < 18.6 * 1.1, "{} s: {changes:?}", out.secs);
     }
 
     /// Beyond 6 attempts at once the store answers SlowDown: it settles at

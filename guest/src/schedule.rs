@@ -17,6 +17,7 @@ use crate::server_copy::StoreObject;
 use crate::store::Store;
 use crate::{resume, sequential};
 use crate::{Failure, FailureKind, Job, PartResult, PartTask, Plan, Report, StoreKind};
+use futures::future::Either;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -294,6 +295,9 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
     })
 }
 
+/// How often the pacer hears the time while no part has finished.
+const RAMP_TICK: Duration = Duration::from_millis(20);
+
 async fn copy_all(
     job: &Job,
     store: &Store,
@@ -349,7 +353,21 @@ async fn copy_all(
                     .map_err(|e| e.part(n))
             });
         }
-        match in_flight.next().await {
+        // Until the first part finishes the pacer ramps up with time.
+        let next = if pacer.borrow().ramping() && !in_flight.is_empty() {
+            let tick = sleep(RAMP_TICK);
+            futures::pin_mut!(tick);
+            match futures::future::select(in_flight.next(), tick).await {
+                Either::Left((next, _)) => next,
+                Either::Right(_) => {
+                    paced(pacer.borrow_mut().tick(clock(), plan.part_size));
+                    continue;
+                }
+            }
+        } else {
+            in_flight.next().await
+        };
+        match next {
             None => break,
             Some(Ok((part, tries))) => {
                 done_bytes += part.length;
