@@ -5,11 +5,8 @@ use crate::error::Error;
 use crate::events::Sink;
 use crate::size::{self, human};
 use crate::target;
-use crate::{
-    runtime, schedule, Addressing, EndpointKind, Job, Report, SignatureVersion, StoreKind,
-};
+use crate::{schedule, Addressing, EndpointKind, Job, Report, SignatureVersion};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -135,58 +132,13 @@ pub fn main() -> Result<(), ()> {
     }
 }
 
-/// The store's endpoint and region as the flags and the environment give
-/// them (the variables each store's own tools read).
-pub fn endpoint_and_region(
-    store: StoreKind,
-    endpoint: Option<String>,
-    region: Option<String>,
-) -> Result<(Option<String>, String), Error> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let endpoint = endpoint.or_else(|| match store {
-        StoreKind::Oss => env("OSS_ENDPOINT"),
-        StoreKind::S3 => env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")),
-    });
-    let from_endpoint = || {
-        endpoint
-            .as_deref()
-            .and_then(|e| url::Url::parse(e).ok())
-            .and_then(|u| target::region_of_endpoint(&u))
-    };
-    let region = match store {
-        StoreKind::Oss => region
-            .or_else(|| env("OSS_REGION"))
-            .or_else(from_endpoint)
-            .ok_or_else(|| {
-                Error::invalid("no region: pass --region (for example --region cn-hangzhou)")
-            })?,
-        // As the AWS SDKs do for a custom endpoint.
-        StoreKind::S3 => region
-            .or_else(|| env("AWS_REGION"))
-            .or_else(|| env("AWS_DEFAULT_REGION"))
-            .or_else(from_endpoint)
-            .unwrap_or_else(|| "us-east-1".into()),
-    };
-    Ok((endpoint, region))
-}
-
 fn job_of(args: &CopyArgs) -> Result<Job, Error> {
-    if let Err(e) = url::Url::parse(args.source_url.trim()) {
-        return Err(Error::invalid(format!(
-            "source {:?} is not a URL ({e}): give the whole http:// or https:// URL, e.g. \
-             https://mirror.example.com/big.iso",
-            typed(&args.source_url)
-        )));
-    }
-    let target = target::parse(&args.target)?;
-    let (endpoint, region) =
-        endpoint_and_region(target.store, args.endpoint.clone(), args.region.clone())?;
-    Ok(Job {
+    let job = Job {
         source_url: args.source_url.clone(),
-        target_bucket_name: target.bucket,
-        target_object_name: target.key,
-        target_region: region,
-        endpoint,
+        target_bucket_name: String::new(),
+        target_object_name: String::new(),
+        target_region: args.region.clone().unwrap_or_default(),
+        endpoint: args.endpoint.clone(),
         part_size: args.part_size,
         parallel: args.parallel,
         signature_version: Some(match args.signature {
@@ -198,7 +150,7 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
         part_timeout: Some(args.part_timeout),
         keep_partial: Some(args.keep_partial),
         resume: args.resume.clone(),
-        target_store: Some(target.store),
+        target_store: None,
         addressing: if args.cname {
             Some(Addressing::Cname)
         } else if args.path_style {
@@ -214,29 +166,11 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
             EndpointKind::Public
         }),
         max_parallel: Some(args.max_parallel),
-    })
-}
-
-/// What was typed as the source, for a message: without its query (which
-/// may hold a signature) or a `user:password@`.
-fn typed(source: &str) -> String {
-    let (shown, query) = match source.find(['?', '#']) {
-        Some(i) => (&source[..i], "?…"),
-        None => (source, ""),
     };
-    let (scheme, rest) = shown.split_once("://").unwrap_or(("", shown));
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = host.rsplit('@').next().unwrap_or(host);
-    let scheme = if scheme.is_empty() {
-        String::new()
-    } else {
-        format!("{scheme}://")
-    };
-    format!("{scheme}{host}{path}{query}")
+    Ok(target::resolve(job, Some(&args.target))?.job)
 }
 
 fn copy(args: CopyArgs) -> Result<(), ()> {
-    let started = Instant::now();
     let mut sink = if args.events {
         Sink::Json
     } else if args.json {
@@ -244,21 +178,15 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
     } else {
         Sink::plain()
     };
-    let outcome =
-        job_of(&args).and_then(|job| runtime::block_on(schedule::run_paced(&job, &mut sink)));
-    let seconds = started.elapsed().as_secs_f64();
+    let outcome = job_of(&args).and_then(|job| crate::transfer(&job, &mut sink));
     match outcome {
-        Ok((report, pacing)) => {
+        Ok(report) => {
             if args.json || args.events {
                 let mut value = serde_json::to_value(&report).unwrap_or_default();
                 value["ok"] = true.into();
-                value["seconds"] = seconds.into();
-                if let Some(p) = pacing {
-                    value["parallelism"] = serde_json::to_value(p).unwrap_or_default();
-                }
                 println!("{value}");
             } else {
-                print_report(&report, seconds);
+                print_report(&report);
             }
             Ok(())
         }
@@ -277,7 +205,8 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
     }
 }
 
-fn print_report(r: &Report, seconds: f64) {
+fn print_report(r: &Report) {
+    let seconds = r.seconds;
     if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
         println!(
             "verified   etag {}  ({} parts; {})",
@@ -317,7 +246,10 @@ mod tests {
                 .starts_with("source \"example.com/big.iso\" is not a URL"),
             "{e}"
         );
-        assert_eq!(typed("http://u:p@[bad/x?Signature=s"), "http://[bad/x?…");
+        assert_eq!(
+            target::redact("http://u:p@[bad/x?Signature=s"),
+            "http://[bad/x?…"
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub async fn complete(
             etag: stored.etag,
             retries,
             reused_parts,
+            seconds: 0.0,
+            parallelism: None,
             checks: match check {
                 PartCheck::Crc64Xz => "an empty object; the store's CRC-64 is 0".into(),
                 PartCheck::Md5Etag => {
@@ -158,6 +160,8 @@ pub async fn complete(
         etag: stored.etag,
         retries,
         reused_parts,
+        seconds: 0.0,
+        parallelism: None,
         checks: if plan.server_side {
             server_side_checks(check)
         } else {

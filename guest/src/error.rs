@@ -18,6 +18,12 @@ pub struct Error {
     pub retry_after: Option<Duration>,
     /// The upload kept for a resume, when the job asked to keep it.
     pub upload_id: Option<String>,
+    /// The HTTP status the source or store answered, when one did.
+    pub status: Option<u16>,
+    /// The store's error code (`NoSuchUpload`, `SlowDown`...).
+    pub code: Option<String>,
+    /// The store's request id.
+    pub request_id: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -31,6 +37,9 @@ impl Error {
             transient: false,
             retry_after: None,
             upload_id: None,
+            status: None,
+            code: None,
+            request_id: None,
         }
     }
 
@@ -95,6 +104,9 @@ impl From<Error> for Failure {
             message: e.message,
             part_number: e.part_number,
             upload_id: e.upload_id,
+            status: e.status,
+            code: e.code,
+            request_id: e.request_id,
         }
     }
 }
@@ -108,6 +120,9 @@ impl From<Failure> for Error {
             transient: false,
             retry_after: None,
             upload_id: f.upload_id,
+            status: f.status,
+            code: f.code,
+            request_id: f.request_id,
         }
     }
 }

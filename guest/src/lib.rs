@@ -46,6 +46,8 @@ wit_bindgen::generate!({
     path: "../wit",
     world: "ferry:transfer/ferry",
     generate_all,
+    // The progress events cross as bytes, not through a function.
+    generate_unused_types: true,
     additional_type_attributes: {
         "ferry:transfer/engine@0.1.0/job": [#[derive(serde::Serialize, serde::Deserialize)]],
         "ferry:transfer/engine@0.1.0/upload-plan": [#[derive(serde::Serialize, serde::Deserialize)]],
@@ -60,6 +62,15 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/addressing": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
         "ferry:transfer/engine@0.1.0/endpoint-kind": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
         "ferry:transfer/engine@0.1.0/part-check": [#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = "kebab-case")]],
+        "ferry:transfer/engine@0.1.0/parallelism": [#[derive(serde::Serialize, serde::Deserialize)]],
+        // Progress crosses to the host as serde's plain form of these types,
+        // the form the host's bindings derive too: no attributes here.
+        "ferry:transfer/engine@0.1.0/pace-change": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/planned": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/part-done": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/note": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/retrying": [#[derive(serde::Serialize, serde::Deserialize)]],
+        "ferry:transfer/engine@0.1.0/progress-event": [#[derive(serde::Serialize, serde::Deserialize)]],
     },
     additional_member_attributes: {
         "ferry:transfer/engine@0.1.0/job.endpoint": [#[serde(default, skip_serializing_if = "Option::is_none")]],
@@ -86,11 +97,19 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/failure.upload-id": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/failure.part-number": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/report.reused-parts": [#[serde(default)]],
+        "ferry:transfer/engine@0.1.0/report.seconds": [#[serde(default)]],
+        "ferry:transfer/engine@0.1.0/report.parallelism": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/parallelism.last": [#[serde(rename = "final")]],
+        "ferry:transfer/engine@0.1.0/parallelism.changes-dropped": [#[serde(default)]],
+        "ferry:transfer/engine@0.1.0/failure.status": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/failure.code": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/failure.request-id": [#[serde(default, skip_serializing_if = "Option::is_none")]],
     },
 });
 
 pub use exports::ferry::transfer::engine::{
-    Addressing, EndpointKind, Failure, FailureKind, Job, PartCheck, PartResult, PartTask, Report,
+    Addressing, EndpointKind, Failure, FailureKind, Job, Note, PaceChange, Parallelism, PartCheck,
+    PartDone, PartResult, PartTask, Planned, ProgressEvent, Report, Resolved, Retrying,
     SignatureVersion, SourceInfo, StoreKind, UploadPlan as Plan,
 };
 
@@ -134,9 +153,29 @@ impl exports::ferry::transfer::engine::Guest for Component {
         runtime::block_on(store.abort(&job.target_object_name, &upload_id)).map_err(Into::into)
     }
 
-    fn run(job: Job) -> Result<Report, Failure> {
-        runtime::block_on(schedule::run(&job, &mut events::Sink::Quiet)).map_err(Into::into)
+    fn run(job: Job, progress_url: Option<String>) -> Result<Report, Failure> {
+        let mut sink = match progress_url {
+            Some(url) => events::Sink::post(url),
+            None => events::Sink::Quiet,
+        };
+        let outcome = transfer(&job, &mut sink);
+        sink.flush();
+        outcome.map_err(Into::into)
     }
+
+    fn resolve(job: Job, target: Option<String>) -> Result<Resolved, Failure> {
+        target::resolve(job, target.as_deref()).map_err(Into::into)
+    }
+}
+
+/// Runs a whole transfer, timed, with progress to `sink`: what the command
+/// line and the typed `run` both do.
+pub fn transfer(job: &Job, sink: &mut events::Sink) -> error::Result<Report> {
+    let started = std::time::Instant::now();
+    let (mut report, pacing) = runtime::block_on(schedule::run_paced(job, sink))?;
+    report.seconds = started.elapsed().as_secs_f64();
+    report.parallelism = pacing.as_ref().map(events::parallelism);
+    Ok(report)
 }
 
 // Native builds (unit tests) export nothing: their linker cannot name

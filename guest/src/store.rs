@@ -9,7 +9,7 @@ use crate::http::{self, HttpError, Response, Timeouts};
 use crate::sign::{encode, Credentials, RequestParts, Scheme, Signer};
 use crate::target::{self, check_bucket, check_key};
 use crate::xml;
-use crate::{Addressing, EndpointKind, Job, PartCheck, SignatureVersion, StoreKind};
+use crate::{Addressing, Job, PartCheck, SignatureVersion, StoreKind};
 use std::time::SystemTime;
 use url::Url;
 
@@ -44,28 +44,7 @@ impl Store {
         let kind = job.target_store.unwrap_or(StoreKind::Oss);
         check_bucket(kind, &job.target_bucket_name)?;
         check_key(&job.target_object_name)?;
-        if job.target_region.is_empty() {
-            return Err(Error::invalid(
-                "no region: name the bucket's region (for example --region cn-hangzhou)",
-            ));
-        }
-        let endpoint = match &job.endpoint {
-            Some(e) => e.clone(),
-            None => target::default_endpoint(
-                kind,
-                &job.target_region,
-                job.endpoint_kind.unwrap_or(EndpointKind::Public),
-            )?,
-        };
-        let endpoint = Url::parse(&endpoint)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "endpoint {endpoint:?} is not an http(s) URL; write it like \
-                     https://oss-cn-hangzhou.aliyuncs.com or https://s3.us-west-2.amazonaws.com"
-                ))
-            })?;
+        let endpoint = target::endpoint(job)?;
         let (credentials, scheme) = match kind {
             StoreKind::Oss => (
                 Credentials::from_env().ok_or_else(|| {

@@ -2,7 +2,7 @@
 //! the stores' default endpoints, and how a request names the bucket.
 
 use crate::error::{Error, Result};
-use crate::{Addressing, EndpointKind, StoreKind};
+use crate::{Addressing, EndpointKind, Job, Resolved, StoreKind};
 use url::Url;
 
 /// A store, a bucket and an object key.
@@ -96,6 +96,106 @@ pub fn default_endpoint(store: StoreKind, region: &str, kind: EndpointKind) -> R
                  endpoint keeps traffic private without another name)",
             ))
         }
+    })
+}
+
+/// The store's endpoint and region as given, else as the environment gives
+/// them (the variables each store's own tools read), else (the region) as
+/// the endpoint names it; for S3 `us-east-1` at last, as the AWS SDKs do.
+pub fn endpoint_and_region(
+    store: StoreKind,
+    endpoint: Option<String>,
+    region: Option<String>,
+) -> Result<(Option<String>, String)> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let endpoint = endpoint.or_else(|| match store {
+        StoreKind::Oss => env("OSS_ENDPOINT"),
+        StoreKind::S3 => env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")),
+    });
+    let from_endpoint = || {
+        endpoint
+            .as_deref()
+            .and_then(|e| Url::parse(e).ok())
+            .and_then(|u| region_of_endpoint(&u))
+    };
+    let region = region.filter(|r| !r.is_empty());
+    let region = match store {
+        StoreKind::Oss => region
+            .or_else(|| env("OSS_REGION"))
+            .or_else(from_endpoint)
+            .ok_or_else(|| {
+                Error::invalid("no region: pass --region (for example --region cn-hangzhou)")
+            })?,
+        StoreKind::S3 => region
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .or_else(from_endpoint)
+            .unwrap_or_else(|| "us-east-1".into()),
+    };
+    Ok((endpoint, region))
+}
+
+/// The endpoint a job writes to: its own, else the store's documented one
+/// for its region and endpoint kind; an http(s) URL.
+pub fn endpoint(job: &Job) -> Result<Url> {
+    let kind = job.target_store.unwrap_or(StoreKind::Oss);
+    if job.target_region.is_empty() {
+        return Err(Error::invalid(
+            "no region: name the bucket's region (for example --region cn-hangzhou)",
+        ));
+    }
+    let endpoint = match &job.endpoint {
+        Some(e) => e.clone(),
+        None => default_endpoint(
+            kind,
+            &job.target_region,
+            job.endpoint_kind.unwrap_or(EndpointKind::Public),
+        )?,
+    };
+    Url::parse(&endpoint)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "endpoint {:?} is not an http(s) URL; write it like \
+                 https://oss-cn-hangzhou.aliyuncs.com or https://s3.us-west-2.amazonaws.com",
+                redact(&endpoint)
+            ))
+        })
+}
+
+/// A job made whole before it runs, as the command line and every runner
+/// make it: the source checked, the bucket, key and store taken from
+/// `target` when given, the endpoint and region from the environment when
+/// the job leaves them out, the bucket and key checked, and the endpoint
+/// the store will be reached at.
+pub fn resolve(mut job: Job, target: Option<&str>) -> Result<Resolved> {
+    if let Err(e) = Url::parse(job.source_url.trim()) {
+        return Err(Error::invalid(format!(
+            "source {:?} is not a URL ({e}): give the whole http:// or https:// URL, e.g. \
+             https://mirror.example.com/big.iso",
+            redact(&job.source_url)
+        )));
+    }
+    if let Some(target) = target {
+        let t = parse(target)?;
+        job.target_store = Some(t.store);
+        job.target_bucket_name = t.bucket;
+        job.target_object_name = t.key;
+    }
+    let store = job.target_store.unwrap_or(StoreKind::Oss);
+    (job.endpoint, job.target_region) = endpoint_and_region(
+        store,
+        job.endpoint.take(),
+        Some(std::mem::take(&mut job.target_region)),
+    )?;
+    check_bucket(store, &job.target_bucket_name)?;
+    check_key(&job.target_object_name)?;
+    let endpoint = endpoint(&job)?.to_string();
+    Ok(Resolved {
+        egress: vec![job.source_url.clone(), endpoint.clone()],
+        endpoint,
+        job,
     })
 }
 
