@@ -6,8 +6,8 @@
 //! `cargo run --release -p ferry-host --example instance_cost -- [N] [COMPONENT]`
 
 use bytes::Bytes;
-use ferry_host::fanout::Fanout;
-use ferry_host::{Egress, Interrupt, Limits, Runtime};
+use ferry_host::parts::Fanout;
+use ferry_host::{Egress, Interrupt, Limits, LocalInstances, Runtime};
 use http_body_util::{BodyExt, Empty};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,9 +21,11 @@ async fn main() -> anyhow::Result<()> {
         .map(Into::into)
         .unwrap_or_else(ferry_host::runtime::default_component_path);
     let runtime = Runtime::new(&component, Limits::default())?;
+    let limits = *runtime.limits();
     let fanout = Arc::new(Fanout::new(
-        runtime,
-        Arc::new(Egress::default()),
+        Arc::new(LocalInstances::new(runtime, Arc::new(Egress::default()))),
+        limits.instances,
+        limits.part_deadline,
         Interrupt::default(),
     ));
     let request = || {

@@ -17,8 +17,8 @@ pub use generated::exports::ferry::transfer::engine::{
     SignatureVersion, SourceInfo, UploadPlan,
 };
 
-use crate::egress::Egress;
-use crate::outgoing::Outgoing;
+use crate::net::egress::Egress;
+use crate::net::outgoing::Outgoing;
 use crate::runtime::Runtime;
 use crate::state::State;
 use anyhow::Result;

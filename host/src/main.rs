@@ -267,14 +267,14 @@ async fn copy(args: CopyArgs) -> ExitCode {
             .worker_concurrency(args.worker_concurrency);
     }
     if let (Some(function), Some(endpoint)) = (&args.fc_function, &args.fc_endpoint) {
-        let Some(key) = ferry_host::remote::FcConfig::key_from_env() else {
+        let Some(key) = ferry_host::fc::FcConfig::key_from_env() else {
             eprintln!(
                 "ferry: error: --fc-function needs an AccessKey that may invoke it: set \
                  ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (or the OSS ones)"
             );
             return ExitCode::from(2);
         };
-        transfer = transfer.fc(ferry_host::remote::FcConfig {
+        transfer = transfer.fc(ferry_host::fc::FcConfig {
             function: function.clone(),
             endpoint: endpoint.clone(),
             qualifier: args.fc_qualifier.clone(),
@@ -565,7 +565,7 @@ struct ServeArgs {
     region: Option<String>,
     /// Allow sources and stores in this address range (repeatable), e.g. 10.1.0.0/16.
     #[arg(long = "allow-cidr", value_name = "CIDR")]
-    allow_cidr: Vec<ferry_host::ssrf::IpNet>,
+    allow_cidr: Vec<ferry_host::net::address_policy::IpNet>,
     /// Parts in flight per transfer at most (local instances or InvokeFunction
     /// calls), 1 to 1000: the component finds how many as the copy runs, and a
     /// job's `parallel` pins it within this.

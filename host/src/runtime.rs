@@ -2,12 +2,13 @@
 //! `.cwasm` beside the `.wasm`), pre-instantiated, and stores made to measure
 //! for the coordinator and for each part.
 
-use crate::client::{Client, ClientConfig};
-use crate::egress::Egress;
-use crate::fanout::{Fanout, FanoutBackend};
 use crate::interrupt::Interrupt;
 use crate::limits::{ticks, Limits, EPOCH_TICK};
-use crate::outgoing::Outgoing;
+use crate::net::client::{Client, ClientConfig};
+use crate::net::egress::Egress;
+use crate::net::outgoing::Outgoing;
+use crate::parts::fanout::Fanout;
+use crate::parts::runner::PartRunner;
 use crate::state::State;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -123,23 +124,10 @@ impl Runtime {
     }
 
     /// Runs the component's command line (`wasi:cli/run`) as a coordinator
-    /// whose part tasks fan out to fresh instances. `stdout` receives what
-    /// the command prints; `interrupt` stops the fan-out. Returns whether the
-    /// command succeeded.
-    pub async fn run_command(
-        self: &Arc<Self>,
-        args: &[String],
-        env: &[(String, String)],
-        egress: Egress,
-        stdout: impl StdoutStream + 'static,
-        interrupt: Interrupt,
-    ) -> Result<bool> {
-        self.run_command_with(args, env, egress, stdout, interrupt, FanoutBackend::Local)
-            .await
-    }
-
-    /// As [`Runtime::run_command`], with part tasks run by `backend`
-    /// (local instances, HTTP workers or Function Compute).
+    /// whose part tasks go to `runner` (local instances, HTTP workers,
+    /// Function Compute or an embedder's own), at most `instances` at once.
+    /// `stdout` receives what the command prints; `interrupt` stops the
+    /// fan-out. Returns whether the command succeeded.
     pub async fn run_command_with(
         self: &Arc<Self>,
         args: &[String],
@@ -147,14 +135,14 @@ impl Runtime {
         egress: Egress,
         stdout: impl StdoutStream + 'static,
         interrupt: Interrupt,
-        backend: FanoutBackend,
+        runner: Arc<dyn PartRunner>,
     ) -> Result<bool> {
         let egress = Arc::new(egress);
-        let fanout = Arc::new(Fanout::with_backend(
-            self.clone(),
-            egress.clone(),
+        let fanout = Arc::new(Fanout::new(
+            runner,
+            self.limits.instances,
+            self.limits.part_deadline,
             interrupt,
-            backend,
         ));
         let wasi = WasiCtx::builder()
             .args(args)

@@ -22,15 +22,14 @@
 //! and so are the connections: how many are open, how long one may stay
 //! silent and how long a request's head may take ([`Connections`]).
 
-use crate::acs3::AccessKey;
-use crate::client::{Client, ClientConfig};
-use crate::egress::Egress;
-use crate::fanout::Fanout;
+use crate::fc::{AccessKey, FcConfig};
 use crate::interrupt::Interrupt;
 use crate::limits::{self, Limits};
-use crate::remote::FcConfig;
+use crate::net::address_policy::{AddressPolicy, IpNet};
+use crate::net::client::{Client, ClientConfig};
+use crate::net::egress::Egress;
+use crate::parts::{Fanout, LocalInstances};
 use crate::runtime::Runtime;
-use crate::ssrf::{AddressPolicy, IpNet};
 use crate::transfer::{Credentials, Report, Transfer, TransferError};
 use crate::trigger::{self, Invalid, Job, Rules};
 use anyhow::{Context as _, Result};
@@ -753,12 +752,14 @@ impl Server {
         egress
             .allow_url(&task.source_url)
             .allow_url(&task.upload_url);
+        let limits = self.runtime.limits();
         let fanout = Fanout::new(
-            self.runtime.clone(),
-            Arc::new(egress),
+            Arc::new(LocalInstances::new(self.runtime.clone(), Arc::new(egress))),
+            limits.instances,
+            limits.part_deadline,
             self.parts_interrupt.clone(),
         );
-        let request = http::Request::post(format!("{}/parts", crate::outgoing::fanout_url()))
+        let request = http::Request::post(format!("{}/parts", crate::net::outgoing::fanout_url()))
             .header("content-type", "application/json")
             .body(
                 Full::new(body)

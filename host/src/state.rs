@@ -1,7 +1,7 @@
 //! What each instance's store holds: its WASI context, its HTTP context and
 //! the outgoing-request policy, and its resource limits.
 
-use crate::outgoing::Outgoing;
+use crate::net::outgoing::Outgoing;
 use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};

@@ -15,14 +15,14 @@
 //! # }
 //! ```
 
-use crate::egress::Egress;
 use crate::engine::{Addressing, EndpointKind};
 use crate::events::{one_line, Event, EventPipe, Lines};
-use crate::fanout::FanoutBackend;
+use crate::fc::{FcConfig, FcInvoker};
 use crate::interrupt::Interrupt;
 use crate::limits::{self, Limits};
-use crate::outgoing::fanout_url;
-use crate::remote::{FcConfig, FcInvoker, WorkerPool};
+use crate::net::egress::Egress;
+use crate::net::outgoing::fanout_url;
+use crate::parts::{LocalInstances, PartRunner, WorkerPool};
 use crate::runtime::{default_component_path, Runtime};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -250,6 +250,18 @@ enum Remote {
         concurrency: u32,
     },
     Fc(FcConfig),
+    /// The embedder's own ([`Transfer::part_runner`]).
+    Runner(Custom),
+}
+
+/// An embedder's [`PartRunner`], shown by name only.
+#[derive(Clone)]
+struct Custom(Arc<dyn PartRunner>);
+
+impl fmt::Debug for Custom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PartRunner")
+    }
 }
 
 /// Tasks one worker runs at once unless told otherwise.
@@ -444,8 +456,16 @@ impl Transfer {
         self
     }
 
-    /// The fan-out backend for the configured remote.
-    fn backend(&self) -> Result<(FanoutBackend, Option<Arc<WorkerPool>>), TransferError> {
+    /// Run part tasks on `runner`, the embedder's own [`PartRunner`],
+    /// instead of local instances. [`Transfer::instances`] still bounds the
+    /// parts in flight.
+    pub fn part_runner(mut self, runner: Arc<dyn PartRunner>) -> Self {
+        self.remote = Remote::Runner(Custom(runner));
+        self
+    }
+
+    /// The runner part tasks go to, unless they run on local instances.
+    fn remote_runner(&self) -> Result<Option<Arc<dyn PartRunner>>, TransferError> {
         let invalid = |message: String| TransferError {
             kind: "invalid-input".into(),
             message,
@@ -453,21 +473,18 @@ impl Transfer {
             upload_id: None,
         };
         Ok(match &self.remote {
-            Remote::Local => (FanoutBackend::Local, None),
+            Remote::Local => None,
             Remote::Workers { urls, concurrency } => {
                 // Workers started with `ferry serve --token` want it back.
                 let token = std::env::var("FERRY_WORKER_TOKEN").ok();
-                let pool = Arc::new(
+                Some(Arc::new(
                     WorkerPool::new(urls, *concurrency)
                         .map_err(invalid)?
                         .with_token(token),
-                );
-                (FanoutBackend::Workers(pool.clone()), Some(pool))
+                ))
             }
-            Remote::Fc(config) => (
-                FanoutBackend::Fc(Arc::new(FcInvoker::new(config.clone()).map_err(invalid)?)),
-                None,
-            ),
+            Remote::Fc(config) => Some(Arc::new(FcInvoker::new(config.clone()).map_err(invalid)?)),
+            Remote::Runner(Custom(runner)) => Some(runner.clone()),
         })
     }
 
@@ -631,15 +648,22 @@ impl Transfer {
         if let Some(t) = credentials.security_token {
             env.push((token.to_string(), t));
         }
-        let (backend, pool) = self.backend()?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let args = self.args();
         let egress = self.egress();
+        let runner = match self.remote_runner()? {
+            Some(runner) => runner,
+            None => Arc::new(LocalInstances::new(
+                runtime.clone(),
+                Arc::new(egress.clone()),
+            )),
+        };
         let runtime = runtime.clone();
         let interrupt = self.interrupt.clone();
+        let parts_ran_on = runner.clone();
         let command = tokio::spawn(async move {
             runtime
-                .run_command_with(&args, &env, egress, EventPipe(tx), interrupt, backend)
+                .run_command_with(&args, &env, egress, EventPipe(tx), interrupt, runner)
                 .await
         });
         // The coordinator runs on its own task; if this future is dropped,
@@ -665,22 +689,7 @@ impl Transfer {
             .await
             .map_err(|e| TransferError::internal(format!("the transfer task failed: {e}")))?;
         guard.disarm();
-        if let Some(pool) = pool {
-            let stats = pool.stats();
-            if stats.resent > 0 {
-                tracing::warn!(
-                    "workers: {} parts answered per worker {:?}, {} failed attempts {:?}, \
-                     {} tasks re-sent to another worker",
-                    stats.served.iter().sum::<u64>(),
-                    stats.served,
-                    stats.failed.iter().sum::<u64>(),
-                    stats.failed,
-                    stats.resent
-                );
-            } else {
-                tracing::info!("workers: parts answered per worker {:?}", stats.served);
-            }
-        }
+        parts_ran_on.finished();
         if let Err(e) = ran {
             return Err(TransferError::internal(one_line(&format!("{e:#}"))));
         }
@@ -839,16 +848,19 @@ mod tests {
         assert!(ok("http://127.0.0.1:8001/obj"));
         assert!(ok("http://127.0.0.1:8002/b/k"));
         assert!(!ok("http://127.0.0.1:8003/parts"));
-        match t.backend().unwrap() {
-            (FanoutBackend::Workers(pool), Some(_)) => assert_eq!(pool.len(), 1),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            Transfer::builder().backend().unwrap(),
-            (FanoutBackend::Local, None)
-        ));
+        let pool = t
+            .remote_runner()
+            .unwrap()
+            .expect("the workers run the parts");
+        assert_eq!(pool.capacity(), Some(3));
+        let reaches = pool.egress().expect("the pool reaches its workers");
+        assert!(reaches.permits(&"http://127.0.0.1:8003/parts".parse().unwrap()));
+        assert!(Transfer::builder().remote_runner().unwrap().is_none());
         let bad = Transfer::builder().workers(vec!["not a url".into()]);
-        assert_eq!(bad.backend().unwrap_err().kind, "invalid-input");
+        let Err(refused) = bad.remote_runner() else {
+            panic!("a worker that is not a URL was taken")
+        };
+        assert_eq!(refused.kind, "invalid-input");
     }
 
     /// The instances may reach the endpoint the component will choose for

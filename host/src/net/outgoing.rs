@@ -3,9 +3,9 @@
 //! pass the egress policy and go out through the pooled [`Client`], which
 //! also holds them to the address policy.
 
-use crate::client::Client;
-use crate::egress::Egress;
-use crate::fanout::Fanout;
+use crate::net::client::Client;
+use crate::net::egress::Egress;
+use crate::parts::fanout::Fanout;
 use std::future::Future;
 use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};

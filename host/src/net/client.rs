@@ -1,5 +1,5 @@
 //! The pooled HTTP client every outgoing request goes through, except part
-//! tasks (which [`crate::outgoing`] runs on fresh instances).
+//! tasks (which [`crate::net::outgoing`] runs on fresh instances).
 //!
 //! One [`Client`] serves every instance of a [`crate::Runtime`], so a part
 //! instance's ranged GET can reuse the keep-alive connection another part
@@ -19,7 +19,7 @@
 //! Redirects are not followed: the guest decides, and a redirect target is
 //! a new request that passes the egress list and the policy again.
 
-use crate::ssrf::{AddressPolicy, Refused};
+use crate::net::address_policy::{AddressPolicy, Refused};
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -129,11 +129,6 @@ impl Client {
             .pool_max_idle_per_host(config.max_idle_per_host)
             .build(connector);
         Client { pool, policy }
-    }
-
-    /// The address policy connections are made within.
-    pub fn policy(&self) -> &AddressPolicy {
-        &self.policy
     }
 
     /// Sends `request` (whose URI must be absolute) and returns the response

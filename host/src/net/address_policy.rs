@@ -10,7 +10,7 @@
 //!
 //! The policy judges addresses, not names: the client checks it on the
 //! address each connection is actually made to, after DNS (see
-//! [`crate::client`]), so a name that resolves to a public address when
+//! [`crate::net::client`]), so a name that resolves to a public address when
 //! checked and to a private one when connected cannot slip through.
 
 use std::fmt;
@@ -203,11 +203,6 @@ impl AddressPolicy {
     pub fn allow(mut self, net: IpNet) -> AddressPolicy {
         self.allowed.push(net);
         self
-    }
-
-    /// Whether this is the refusing (service) policy.
-    pub fn refuses_non_public(&self) -> bool {
-        self.refuse_non_public
     }
 
     /// Whether a connection to `ip` may be made.

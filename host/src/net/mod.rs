@@ -1,0 +1,11 @@
+//! The network every instance's requests go through: the outgoing hooks
+//! that serve part tasks and pass the rest on ([`outgoing`]), the per-job
+//! egress allow-list ([`egress`]), the pooled client ([`client`]) and the
+//! address policy it holds connections to ([`address_policy`]).
+
+pub mod address_policy;
+pub mod client;
+pub mod egress;
+pub mod outgoing;
+
+pub use egress::Egress;
