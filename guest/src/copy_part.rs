@@ -5,7 +5,7 @@
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, BodyReader, Timeouts};
-use crate::plan::{parse_content_range, parse_source_url, source_status, source_transport};
+use crate::source::{parse_content_range, parse_source_url, source_status, source_transport};
 use crate::store;
 use crate::target::redact;
 use crate::{PartCheck, PartResult, PartTask, StoreKind};

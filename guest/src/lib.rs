@@ -38,6 +38,7 @@ pub mod server_copy;
 pub mod service;
 pub mod sign;
 pub mod size;
+pub mod source;
 pub mod store;
 pub mod target;
 pub mod xml;

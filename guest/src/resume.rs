@@ -8,7 +8,8 @@
 use crate::copy_part::source_digest;
 use crate::crc;
 use crate::error::{Error, Result};
-use crate::plan::{choose_part_size, probe, sequential_reason};
+use crate::plan::{choose_part_size, sequential_reason};
+use crate::source::probe;
 use crate::retry::RetryPolicy;
 use crate::schedule;
 use crate::store::{min_part_size, Store};

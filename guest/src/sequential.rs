@@ -9,7 +9,7 @@ use crate::copy_part::{check_stated_size, upload, Checks, Chunks, CHUNK};
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::http::{self, Timeouts};
-use crate::plan::{parse_source_url, source_status, source_transport};
+use crate::source::{parse_source_url, source_status, source_transport};
 use crate::retry::RetryPolicy;
 use crate::store::Store;
 use crate::target::redact;

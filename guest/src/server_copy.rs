@@ -79,7 +79,7 @@ pub fn store_object(source: &str, store: &Store) -> Result<Option<StoreObject>> 
         return Ok(None);
     };
     // The path as typed (a key's dot segments are part of it).
-    let Some(path) = crate::plan::parse_source_url(source)
+    let Some(path) = crate::source::parse_source_url(source)
         .ok()
         .and_then(|s| s.url.parse::<::http::Uri>().ok())
         .map(|u| u.path().to_string())
