@@ -1,7 +1,11 @@
-//! CRC-64/XZ, the checksum OSS reports as `x-oss-hash-crc64ecma` (computed
-//! over the bytes as they pass, with crc64fast, in `copy_part`): the
-//! combination of part CRCs into the object's CRC without re-reading bytes
+//! CRC-64/XZ, the checksum OSS reports as `x-oss-hash-crc64ecma`: computed
+//! over the bytes as they pass ([`Crc64`], in `copy_part`), the combination
+//! of part CRCs into the object's CRC without re-reading bytes
 //! ([`combine_all`]), and the header's decimal form.
+
+#[path = "crc64.rs"]
+mod crc64;
+pub use crc64::Crc64;
 
 /// The CRC of `A || B` from `crc(A)`, `crc(B)` and `len(B)`, without the
 /// bytes: the object's CRC from its parts' CRCs.
