@@ -70,10 +70,19 @@ bench: build tools venv
 	@echo; echo "== the same copy under each runtime"; bash bench/runtimes.sh
 	@echo; echo "== a fresh instance per request, measured inside the host"
 	$(CARGO) run --release -q -p ferry-host --example instance_cost
-	@echo; echo "== hashing inside a component (bench/hashes under the stock wasmtime run)"
+	@echo; $(MAKE) --no-print-directory bench-hashes
+
+# bench/hashes: MB/s of each hash inside a component (the stock wasmtime run,
+# as ferry's component runs) and natively; it first checks ferry's Crc64
+# against crc64fast where it runs. Needs wasmtime (`make tools`).
+.PHONY: bench-hashes
+bench-hashes: setup
 	$(CARGO) build --release -q --locked --manifest-path bench/hashes/Cargo.toml \
 	  --target $(WASM_TARGET) --target-dir target/bench-hashes
+	@echo "== hashing inside a component (bench/hashes under the stock wasmtime run)"
 	wasmtime run target/bench-hashes/$(WASM_TARGET)/release/ferry-bench-hashes.wasm
+	@echo "== the same natively (crc64fast and crc-fast use carry-less multiply here)"
+	$(CARGO) run --release -q --locked --manifest-path bench/hashes/Cargo.toml --target-dir target/bench-hashes
 
 fmt:
 	$(CARGO) fmt --all

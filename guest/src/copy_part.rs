@@ -71,21 +71,21 @@ impl Checks {
 
 /// The running digests of one part.
 struct Digests {
-    crc64: Option<crc64fast::Digest>,
+    crc64: Option<crc::Crc64>,
     md5: Option<Md5>,
 }
 
 impl Digests {
     fn new(checks: Checks) -> Digests {
         Digests {
-            crc64: checks.crc64.then(crc64fast::Digest::new),
+            crc64: checks.crc64.then(crc::Crc64::new),
             md5: (checks.store == PartCheck::Md5Etag).then(Md5::new),
         }
     }
 
     fn write(&mut self, bytes: &[u8]) {
         if let Some(d) = &mut self.crc64 {
-            d.write(bytes);
+            d.update(bytes);
         }
         if let Some(d) = &mut self.md5 {
             d.update(bytes);
@@ -94,7 +94,7 @@ impl Digests {
 
     fn finish(self) -> (u64, Option<String>) {
         (
-            self.crc64.map_or(0, |d| d.sum64()),
+            self.crc64.map_or(0, |d| d.finish()),
             self.md5.map(|d| hex::encode(d.finalize())),
         )
     }
