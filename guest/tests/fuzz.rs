@@ -13,8 +13,8 @@
 
 use ferry_guest::sign::{self, Credentials, RequestParts, Scheme, Signer};
 use ferry_guest::{
-    crc, plan, size, target, xml, EndpointKind, Failure, FailureKind, Job, PartResult, PartTask,
-    SignatureVersion, StoreKind,
+    crc, plan, size, source, target, xml, EndpointKind, Failure, FailureKind, Job, PartResult,
+    PartTask, SignatureVersion, StoreKind,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
@@ -780,7 +780,7 @@ fn fuzz_urls() {
         // The source URL: only http(s) with a host.
         // What is sent: an http(s) URL with a host and no credentials,
         // which the request layer can take as it is.
-        if let Ok(u) = plan::parse_source_url(&s) {
+        if let Ok(u) = source::parse_source_url(&s) {
             let sent: http::Uri = u.url.parse().expect("a source URL is sent as parsed");
             prop_assert!(matches!(sent.scheme_str(), Some("http" | "https")));
             let authority = sent.authority().map(|a| a.as_str()).unwrap_or_default();
@@ -878,7 +878,7 @@ fn fuzz_redact_hides_secrets() {
             }
             // Nor in the error for a source URL that is refused.
             let refused = url.replacen(&scheme, "ftp", 1);
-            match plan::parse_source_url(&refused) {
+            match source::parse_source_url(&refused) {
                 Err(e) => prop_assert!(!e.message.contains(&s1), "{}", e.message),
                 Ok(u) => prop_assert!(false, "{} accepted as a source", u.url),
             }
@@ -934,7 +934,7 @@ fn fuzz_content_range() {
     ];
     fuzz("content_range", input, |v| {
         prop_assert_eq!(
-            plan::parse_content_range(&v),
+            source::parse_content_range(&v),
             content_range_oracle(&v),
             "{:?}",
             v
@@ -950,7 +950,7 @@ fn fuzz_content_range_exact() {
         (any::<u64>(), any::<u64>(), 1u64..),
         |(a, len, n)| {
             let b = a.saturating_add(len % (1 << 40));
-            let got = plan::parse_content_range(&format!("bytes {a}-{b}/{n}"));
+            let got = source::parse_content_range(&format!("bytes {a}-{b}/{n}"));
             if b < n {
                 prop_assert_eq!(got, Some((a, b, n)));
             } else {
