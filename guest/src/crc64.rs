@@ -18,11 +18,11 @@
 //! the vector, so native unit tests check the algorithm itself (slowly).
 //!
 //! Other ways measured (bench/README.md, hashes): slicing-by-16 alone and
-//! interleaved lanes of it run at crc64fast's speed, held by the table
-//! loads' address arithmetic; the relaxed-SIMD swizzle would be 1.4x faster
-//! again but Node.js 20 (`jco run`) refuses a module that uses it; and the
-//! "Chorba" method needs a sparse multiple of the polynomial, whose
-//! smallest found spans 644 KiB (see the README).
+//! in interleaved lanes stays near crc64fast, held by the table loads'
+//! address arithmetic; the relaxed-SIMD swizzle would be faster again, but
+//! Node.js 20 (`jco run`) refuses a module that uses it; and the "Chorba"
+//! method needs a sparse multiple of the polynomial: the 4-term one found
+//! spans 644 KiB, at offsets that are not whole bytes.
 
 /// The reflected ECMA-182 polynomial.
 const POLY: u64 = 0xC96C_5795_D787_0F42;
