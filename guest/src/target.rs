@@ -192,11 +192,7 @@ pub fn resolve(mut job: Job, target: Option<&str>) -> Result<Resolved> {
     check_bucket(store, &job.target_bucket_name)?;
     check_key(&job.target_object_name)?;
     let endpoint = endpoint(&job)?.to_string();
-    Ok(Resolved {
-        egress: vec![job.source_url.clone(), endpoint.clone()],
-        endpoint,
-        job,
-    })
+    Ok(Resolved { endpoint, job })
 }
 
 /// The region named by a store's endpoint host: `oss-cn-hangzhou[-internal].aliyuncs.com`

@@ -22,10 +22,8 @@ async fn main() -> anyhow::Result<()> {
         .region(region)
         .instances(8)
         .run(|event| match event {
-            Event::Planned { size, parts, .. } => println!("planned {size} bytes in {parts} parts"),
-            Event::Part { done_parts, .. } if done_parts % 10 == 0 => {
-                println!("{done_parts} parts done")
-            }
+            Event::Planned(p) => println!("planned {} bytes in {} parts", p.size, p.parts),
+            Event::Part(p) if p.done_parts % 10 == 0 => println!("{} parts done", p.done_parts),
             _ => {}
         })
         .await?;

@@ -9,12 +9,18 @@ mod generated {
         path: "../wit",
         world: "ferry:transfer/embedder",
         exports: { default: async },
+        // The progress events cross from the coordinating instance as
+        // bytes: serde's plain form of these types, as the guest derives it.
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
     });
 }
 
+pub(crate) use generated::{Embedder, EmbedderPre};
+
 pub use generated::exports::ferry::transfer::engine::{
-    Addressing, EndpointKind, Failure, FailureKind, Job, PartResult, PartTask, Report,
-    SignatureVersion, SourceInfo, UploadPlan,
+    Addressing, EndpointKind, Failure, FailureKind, Job, Note, PaceChange, Parallelism, PartDone,
+    PartResult, PartTask, Planned, ProgressEvent, Report, Resolved, Retrying, SignatureVersion,
+    SourceInfo, StoreKind, UploadPlan,
 };
 
 use crate::net::egress::Egress;
@@ -29,7 +35,7 @@ use wasmtime_wasi::WasiCtx;
 /// One instance of the component, called through its typed engine.
 pub struct EngineSession {
     store: Store<State>,
-    engine: generated::Embedder,
+    engine: Embedder,
 }
 
 impl Runtime {
@@ -41,26 +47,24 @@ impl Runtime {
         env: &[(String, String)],
         egress: Egress,
     ) -> Result<EngineSession> {
-        let pre =
-            generated::EmbedderPre::new(self.proxy_pre().instance_pre().clone()).map_err(|e| {
-                anyhow::anyhow!(
-                    "the component exports no ferry:transfer/engine: {}",
-                    crate::runtime::error_line(&e)
-                )
-            })?;
         let wasi = WasiCtx::builder().envs(env).inherit_stderr().build();
         let outgoing = Outgoing {
             egress: Arc::new(egress),
             fanout: None,
+            progress: None,
             client: self.client().clone(),
         };
         let mut store = self.store(wasi, outgoing, self.limits().job_deadline);
-        let engine = pre.instantiate_async(&mut store).await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot instantiate the component: {}",
-                crate::runtime::error_line(&e)
-            )
-        })?;
+        let engine = self
+            .embedder_pre()
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot instantiate the component: {}",
+                    crate::runtime::error_line(&e)
+                )
+            })?;
         Ok(EngineSession { store, engine })
     }
 }
@@ -112,6 +116,17 @@ impl EngineSession {
     ) -> Call<Report> {
         let e = self.engine.ferry_transfer_engine();
         e.call_complete(&mut self.store, job, plan, parts)
+            .await
+            .map_err(trapped)
+    }
+
+    /// The job made whole as the component's command line makes it (the
+    /// target parsed, the endpoint and region from the environment the
+    /// session was given, the bucket and key checked) and the store
+    /// endpoint it will use.
+    pub async fn resolve(&mut self, job: &Job, target: Option<&str>) -> Call<Resolved> {
+        let e = self.engine.ferry_transfer_engine();
+        e.call_resolve(&mut self.store, job, target)
             .await
             .map_err(trapped)
     }

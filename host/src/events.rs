@@ -1,136 +1,71 @@
-//! The coordinator's progress, as the guest prints it with `--events`: one
-//! JSON object a line on its stdout, captured here without touching the
-//! host's own stdout.
+//! The coordinator's progress: the WIT `progress-event`s the component's
+//! typed `run` posts, in batches, to the progress URL; this host answers
+//! those posts itself and hands the events on. Nothing reaches the network.
 
 use bytes::Bytes;
-use serde::Deserialize;
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::AsyncWrite;
+use http_body_util::{BodyExt, Full, Limited};
 use tokio::sync::mpsc::UnboundedSender;
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi_http::WasiBody;
 
-/// A progress event from the coordinator.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
-    /// The source was probed and the upload initiated.
-    Planned {
-        size: u64,
-        part_size: u64,
-        parts: u32,
-        source_crc64: Option<u64>,
-        /// Parts in flight at first.
-        parallel: u32,
-        /// The most parts in flight: above `parallel` when the pacer finds
-        /// the number as the copy runs.
-        #[serde(default)]
-        max_parallel: Option<u32>,
-    },
-    /// The pacer changed the parts in flight.
-    Pace {
-        /// Seconds since the parts began.
-        secs: f64,
-        /// Parts in flight from now on.
-        parallel: u32,
-        /// The throughput measured just before, MB/s (10^6 bytes).
-        mbps: f64,
-        /// `grow`, `knee`, `probe`, `hold`, `throttled` or `cap`.
-        reason: String,
-    },
-    /// A part was copied and verified.
-    Part {
-        part_number: u32,
-        bytes: u64,
-        done_parts: u32,
-        done_bytes: u64,
-    },
-    /// A remark: resuming, or a slower path and why.
-    Note { message: String },
-    /// A part failed transiently and is tried again.
-    Retry {
-        part_number: u32,
-        attempt: u32,
-        message: String,
-    },
+pub use crate::engine::{Note, PaceChange, PartDone, Planned, ProgressEvent as Event, Retrying};
+
+/// The reserved authority progress is posted to (`.invalid` never
+/// resolves, RFC 2606): only this host answers it.
+pub const PROGRESS_HOST: &str = "ferry-progress.invalid";
+
+/// The progress URL handed to a coordinating instance.
+pub fn progress_url() -> String {
+    format!("http://{PROGRESS_HOST}/events")
 }
 
-impl Event {
-    /// The event with its message on one line (see [`one_line`]).
-    pub fn one_line(self) -> Event {
-        match self {
-            Event::Note { message } => Event::Note {
-                message: one_line(&message),
-            },
-            Event::Retry {
-                part_number,
-                attempt,
-                message,
-            } => Event::Retry {
-                part_number,
-                attempt,
-                message: one_line(&message),
-            },
-            other => other,
-        }
+/// Largest batch of events accepted in one post.
+const MAX_BATCH: usize = 1 << 20;
+
+/// Where a coordinator's progress goes: each posted batch, read as the
+/// WIT type, is sent on this channel.
+#[derive(Clone)]
+pub struct Progress(pub UnboundedSender<Vec<Event>>);
+
+impl Progress {
+    /// Answers one posted batch: 204 once its events are handed on, 400 for
+    /// a body that is not a list of progress events.
+    pub async fn receive(&self, request: http::Request<WasiBody>) -> http::Response<WasiBody> {
+        let body = Limited::new(request.into_body(), MAX_BATCH).collect().await;
+        let status = match body.map(|b| decode(&b.to_bytes())) {
+            Ok(Some(events)) => {
+                // A closed receiver means nobody listens any more.
+                let _ = self.0.send(events);
+                204
+            }
+            _ => 400,
+        };
+        http::Response::builder()
+            .status(status)
+            .body(
+                Full::new(Bytes::new())
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("a static response always builds")
     }
 }
 
-/// A stdout for the coordinating instance that forwards its bytes to a
-/// channel.
-pub struct EventPipe(pub UnboundedSender<Bytes>);
-
-impl IsTerminal for EventPipe {
-    fn is_terminal(&self) -> bool {
-        false
-    }
+/// A posted batch: a JSON list of progress events; `None` if it is not one.
+pub fn decode(body: &[u8]) -> Option<Vec<Event>> {
+    serde_json::from_slice(body).ok()
 }
 
-impl StdoutStream for EventPipe {
-    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(PipeWriter(self.0.clone()))
-    }
-}
-
-struct PipeWriter(UnboundedSender<Bytes>);
-
-impl AsyncWrite for PipeWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        // A closed receiver means nobody listens any more; drop quietly.
-        let _ = self.0.send(Bytes::copy_from_slice(buf));
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// Splits a byte stream into lines.
-#[derive(Default)]
-pub struct Lines {
-    pending: Vec<u8>,
-}
-
-impl Lines {
-    /// Adds bytes; returns the lines they complete.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        self.pending.extend_from_slice(bytes);
-        let mut lines = Vec::new();
-        while let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=i).collect();
-            lines.push(String::from_utf8_lossy(&line).trim().to_string());
-        }
-        lines
+/// The event with its message on one line (see [`one_line`]).
+pub fn on_one_line(event: Event) -> Event {
+    match event {
+        Event::Note(Note { message }) => Event::Note(Note {
+            message: one_line(&message),
+        }),
+        Event::Retry(r) => Event::Retry(Retrying {
+            message: one_line(&r.message),
+            ..r
+        }),
+        other => other,
     }
 }
 
@@ -237,27 +172,32 @@ mod tests {
         assert_eq!(one_line("plain: one line."), "plain: one line.");
     }
 
+    /// A batch as the guest posts it (serde's plain form of the WIT
+    /// types) reads back as the same events; anything else is refused.
     #[test]
-    fn parses_guest_events() {
-        let e: Event = serde_json::from_str(
-            r#"{"event":"part","part_number":3,"bytes":6291456,"done_parts":2,"done_bytes":12582912}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            e,
-            Event::Part {
+    fn decodes_posted_batches() {
+        let events = vec![
+            Event::Part(PartDone {
                 part_number: 3,
                 bytes: 6291456,
                 done_parts: 2,
-                done_bytes: 12582912
-            }
+                done_bytes: 12582912,
+            }),
+            Event::Note(Note {
+                message: "resuming".into(),
+            }),
+        ];
+        let body = serde_json::to_vec(&events).unwrap();
+        assert_eq!(decode(&body), Some(events));
+        assert_eq!(
+            decode(br#"[{"Part":{"part_number":1,"bytes":2,"done_parts":1,"done_bytes":2}}]"#),
+            Some(vec![Event::Part(PartDone {
+                part_number: 1,
+                bytes: 2,
+                done_parts: 1,
+                done_bytes: 2
+            })])
         );
-    }
-
-    #[test]
-    fn splits_lines_across_writes() {
-        let mut l = Lines::default();
-        assert!(l.push(b"{\"a\"").is_empty());
-        assert_eq!(l.push(b":1}\n{\"b\":2}\n{"), vec!["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(decode(br#"{"event":"part"}"#), None);
     }
 }

@@ -2,6 +2,7 @@
 //! instances of the ferry component.
 
 use clap::{Parser, Subcommand};
+use ferry_host::events::{Note, PaceChange, PartDone, Planned, Retrying};
 use ferry_host::limits::{self, MAX_INSTANCES};
 use ferry_host::{Event, Limits, Report, Transfer, TransferError};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -229,15 +230,11 @@ async fn copy(args: CopyArgs) -> ExitCode {
     if let Some(id) = &args.resume {
         transfer = transfer.resume(id);
     }
-    let (endpoint, region) = ferry_host::transfer::endpoint_and_region_from_env(
-        &args.target,
-        args.endpoint.clone(),
-        args.region.clone(),
-    );
-    if let Some(e) = &endpoint {
+    transfer = transfer.defaults_from_env(true);
+    if let Some(e) = &args.endpoint {
         transfer = transfer.endpoint(e);
     }
-    if let Some(r) = &region {
+    if let Some(r) = &args.region {
         transfer = transfer.region(r);
     }
     transfer = transfer.addressing(if args.cname {
@@ -289,7 +286,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
     match outcome {
         Ok(report) => {
             if args.json {
-                let mut v = serde_json::to_value(&report).unwrap_or_default();
+                let mut v = ferry_host::transfer::report_json(&report);
                 v["ok"] = true.into();
                 println!("{v}");
             } else {
@@ -422,14 +419,14 @@ impl Progress {
             return;
         }
         match event {
-            Event::Planned {
+            Event::Planned(Planned {
                 size,
                 part_size,
                 parts,
                 source_crc64,
                 parallel,
                 max_parallel,
-            } => {
+            }) => {
                 self.parts = parts;
                 self.in_flight = parallel;
                 eprintln!(
@@ -457,12 +454,12 @@ impl Progress {
                 bar.set_message(self.message(0));
                 self.bar = Some(bar);
             }
-            Event::Pace {
+            Event::Pace(PaceChange {
                 secs,
                 parallel,
                 mbps,
                 reason,
-            } => {
+            }) => {
                 self.in_flight = parallel;
                 match &self.bar {
                     Some(bar) if !bar.is_hidden() => bar.set_message(self.message(self.done_parts)),
@@ -471,11 +468,11 @@ impl Progress {
                     ),
                 }
             }
-            Event::Part {
+            Event::Part(PartDone {
                 done_parts,
                 done_bytes,
                 ..
-            } => {
+            }) => {
                 self.done_parts = done_parts;
                 if let Some(bar) = &self.bar {
                     bar.set_position(done_bytes);
@@ -490,15 +487,15 @@ impl Progress {
                     }
                 }
             }
-            Event::Note { message } => match &self.bar {
+            Event::Note(Note { message }) => match &self.bar {
                 Some(bar) if !bar.is_hidden() => bar.println(format!("note       {message}")),
                 _ => eprintln!("note       {message}"),
             },
-            Event::Retry {
+            Event::Retry(Retrying {
                 part_number,
                 attempt,
                 message,
-            } => {
+            }) => {
                 self.retries += 1;
                 let line = format!("retrying   part {part_number} (attempt {attempt}): {message}");
                 match &self.bar {

@@ -2,6 +2,8 @@
 //! `.cwasm` beside the `.wasm`), pre-instantiated, and stores made to measure
 //! for the coordinator and for each part.
 
+use crate::engine::{EmbedderPre, Failure, Job, Report};
+use crate::events::{progress_url, Progress};
 use crate::interrupt::Interrupt;
 use crate::limits::{ticks, Limits, EPOCH_TICK};
 use crate::net::client::{Client, ClientConfig};
@@ -18,8 +20,6 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
     StoreLimitsBuilder,
 };
-use wasmtime_wasi::cli::StdoutStream;
-use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -27,7 +27,8 @@ use wasmtime_wasi_http::WasiHttpCtx;
 /// The ferry component, ready to instantiate many times.
 pub struct Runtime {
     engine: Engine,
-    command: CommandPre<State>,
+    /// The typed `ferry:transfer/engine` exports.
+    embedder: EmbedderPre<State>,
     proxy: ProxyPre<State>,
     limits: Limits,
     /// Every instance's outgoing requests, connections pooled across them.
@@ -54,8 +55,11 @@ impl Runtime {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow::anyhow!("the component does not link: {}", error_line(&e)))?;
-        let command = CommandPre::new(pre.clone()).map_err(|e| {
-            anyhow::anyhow!("the component exports no wasi:cli/run: {}", error_line(&e))
+        let embedder = EmbedderPre::new(pre.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "the component exports no ferry:transfer/engine: {}",
+                error_line(&e)
+            )
         })?;
         let proxy = ProxyPre::new(pre).map_err(|e| {
             anyhow::anyhow!(
@@ -66,7 +70,7 @@ impl Runtime {
         start_epoch_ticker(&engine);
         Ok(Arc::new(Runtime {
             engine,
-            command,
+            embedder,
             proxy,
             limits,
             client,
@@ -79,6 +83,10 @@ impl Runtime {
 
     pub(crate) fn client(&self) -> &Arc<Client> {
         &self.client
+    }
+
+    pub(crate) fn embedder_pre(&self) -> &EmbedderPre<State> {
+        &self.embedder
     }
 
     pub(crate) fn proxy_pre(&self) -> &ProxyPre<State> {
@@ -118,25 +126,28 @@ impl Runtime {
         let outgoing = Outgoing {
             egress,
             fanout: None,
+            progress: None,
             client: self.client.clone(),
         };
         self.store(wasi, outgoing, self.limits.part_deadline)
     }
 
-    /// Runs the component's command line (`wasi:cli/run`) as a coordinator
+    /// Runs a job through the component's typed `run` as a coordinator
     /// whose part tasks go to `runner` (local instances, HTTP workers,
     /// Function Compute or an embedder's own), at most `instances` at once.
-    /// `stdout` receives what the command prints; `interrupt` stops the
-    /// fan-out. Returns whether the command succeeded.
-    pub async fn run_command_with(
+    /// `env` holds what the engine reads (the store's credentials);
+    /// `progress` receives the progress events; `interrupt` stops the
+    /// fan-out. The outer error is the instance's (it could not start, or
+    /// trapped), the inner one the engine's.
+    pub async fn run_job(
         self: &Arc<Self>,
-        args: &[String],
+        job: &Job,
         env: &[(String, String)],
         egress: Egress,
-        stdout: impl StdoutStream + 'static,
+        progress: Progress,
         interrupt: Interrupt,
         runner: Arc<dyn PartRunner>,
-    ) -> Result<bool> {
+    ) -> Result<Result<Report, Failure>> {
         let egress = Arc::new(egress);
         let fanout = Arc::new(Fanout::new(
             runner,
@@ -144,31 +155,24 @@ impl Runtime {
             self.limits.part_deadline,
             interrupt,
         ));
-        let wasi = WasiCtx::builder()
-            .args(args)
-            .envs(env)
-            .stdout(stdout)
-            .inherit_stderr()
-            .build();
+        let wasi = WasiCtx::builder().envs(env).inherit_stderr().build();
         let outgoing = Outgoing {
             egress,
             fanout: Some(fanout),
+            progress: Some(progress),
             client: self.client.clone(),
         };
         let mut store = self.store(wasi, outgoing, self.limits.job_deadline);
-        let command = self
-            .command
+        let engine = self
+            .embedder
             .instantiate_async(&mut store)
             .await
             .map_err(|e| anyhow::anyhow!("cannot instantiate the component: {}", error_line(&e)))?;
-        let outcome = command
-            .wasi_cli_run()
-            .call_run(&mut store)
+        engine
+            .ferry_transfer_engine()
+            .call_run(&mut store, job, Some(&progress_url()))
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("the coordinating instance trapped: {}", error_line(&e))
-            })?;
-        Ok(outcome.is_ok())
+            .map_err(|e| anyhow::anyhow!("the coordinating instance trapped: {}", error_line(&e)))
     }
 }
 

@@ -1035,7 +1035,7 @@ fn stopping_answer() -> Answer {
 fn result_json(outcome: Result<Report, TransferError>) -> (StatusCode, serde_json::Value) {
     match outcome {
         Ok(report) => {
-            let mut v = serde_json::to_value(&report).unwrap_or_default();
+            let mut v = crate::transfer::report_json(&report);
             v["ok"] = true.into();
             (StatusCode::OK, v)
         }

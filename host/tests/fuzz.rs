@@ -1,5 +1,5 @@
 //! Property-based fuzzing of the host's parsers of outside input: the
-//! coordinator's event stream (`Lines`, `Event`) and the egress allow-list
+//! coordinator's posted progress batches (`events::decode`) and the egress allow-list
 //! (`Egress::permits`) on arbitrary URIs.
 //!
 //! cargo-fuzz needs a nightly toolchain, so this is proptest on stable (see
@@ -7,11 +7,10 @@
 //! `make fuzz` with `PROPTEST_CASES` set high, bounded by `FUZZ_SECONDS` per
 //! target. Failing seeds go to `host/proptest-regressions/<target>.txt`.
 
-use ferry_host::events::Lines;
+use ferry_host::events::{decode, Note, PartDone, Planned, Retrying};
 use ferry_host::{Egress, Event};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
-use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Runs `test` on values of `strategy`: `PROPTEST_CASES` cases (256 when
@@ -52,153 +51,74 @@ fn fuzz<S: Strategy>(
     );
 }
 
-// ------------------------------------------------------------ event lines
+// ---------------------------------------------------------- event batches
 
-/// Bytes that look like the guest's output: JSON lines, partial lines,
-/// CRLF, invalid UTF-8, or anything at all.
-fn stream() -> impl Strategy<Value = Vec<u8>> {
-    let piece = prop_oneof![
-        Just(b"{\"event\":\"part\",\"part_number\":3,\"bytes\":6291456,\"done_parts\":2,\"done_bytes\":12582912}\n".to_vec()),
-        Just(b"{\"ok\":true,\"size\":1}\r\n".to_vec()),
-        Just(b"\n".to_vec()),
-        Just(b"\r\n".to_vec()),
-        Just("\u{e9}\u{1f980}".as_bytes().to_vec()),
-        Just(vec![0xff, 0xfe, b'\n']),
-        Just(vec![0xe2, 0x82]), // a UTF-8 sequence cut short
-        prop::collection::vec(any::<u8>(), 0..40),
-    ];
-    prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
-}
-
-#[test]
-fn fuzz_lines() {
-    let input = (
-        stream(),
-        prop::collection::vec(any::<prop::sample::Index>(), 0..10),
-    );
-    fuzz("lines", input, |(data, cuts)| {
-        // The same bytes in any chunking give the same lines.
-        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
-        cuts.sort_unstable();
-        let mut lines = Lines::default();
-        let mut got = Vec::new();
-        let mut from = 0;
-        for cut in cuts.into_iter().chain([data.len()]) {
-            got.extend(lines.push(&data[from..cut]));
-            from = cut;
-        }
-        // Every complete line, lossily decoded and trimmed; the rest pending.
-        let mut expected: Vec<String> = data
-            .split_inclusive(|&b| b == b'\n')
-            .filter(|l| l.ends_with(b"\n"))
-            .map(|l| String::from_utf8_lossy(l).trim().to_string())
-            .collect();
-        prop_assert_eq!(&got, &expected);
-        prop_assert_eq!(Lines::default().push(&data), got);
-        // The pending rest completes with the next newline.
-        let tail = data.rsplit(|&b| b == b'\n').next().unwrap_or_default();
-        let mut whole = tail.to_vec();
-        whole.push(b'\n');
-        expected = vec![String::from_utf8_lossy(&whole).trim().to_string()];
-        prop_assert_eq!(lines.push(b"\n"), expected);
-        Ok(())
-    });
-}
-
-/// Events as the guest writes them, with the event each should read as.
-fn event() -> impl Strategy<Value = Value> {
+/// Progress events as the component posts them: any of the WIT cases.
+fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<u32>(), prop::option::of(any::<u64>()), any::<u32>())
-            .prop_map(|(size, part_size, parts, crc, parallel)| json!({
-                "event": "planned", "size": size, "part_size": part_size, "parts": parts,
-                "source_crc64": crc, "parallel": parallel,
-            })),
-        (any::<u32>(), any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(n, bytes, dp, db)| {
-            json!({"event": "part", "part_number": n, "bytes": bytes, "done_parts": dp, "done_bytes": db})
-        }),
-        (any::<u32>(), any::<u32>(), any::<String>()).prop_map(|(n, attempt, message)| {
-            json!({"event": "retry", "part_number": n, "attempt": attempt, "message": message})
-        }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u32>(),
+            prop::option::of(any::<u64>()),
+            any::<u32>()
+        )
+            .prop_map(
+                |(size, part_size, parts, source_crc64, parallel)| Event::Planned(Planned {
+                    size,
+                    part_size,
+                    parts,
+                    source_crc64,
+                    parallel,
+                    max_parallel: Some(parallel),
+                })
+            ),
+        (any::<u32>(), any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
+            |(part_number, bytes, done_parts, done_bytes)| Event::Part(PartDone {
+                part_number,
+                bytes,
+                done_parts,
+                done_bytes,
+            })
+        ),
+        (any::<u32>(), any::<u32>(), any::<String>()).prop_map(
+            |(part_number, attempt, message)| {
+                Event::Retry(Retrying {
+                    part_number,
+                    attempt,
+                    message,
+                })
+            }
+        ),
+        any::<String>().prop_map(|message| Event::Note(Note { message })),
     ]
 }
 
-/// Checks `e` carries what `v` says.
-fn same(e: &Event, v: &Value) -> Result<(), TestCaseError> {
-    let u = |k: &str| v[k].as_u64();
-    match e {
-        Event::Planned {
-            size,
-            part_size,
-            parts,
-            source_crc64,
-            parallel,
-            ..
-        } => {
-            prop_assert_eq!(v["event"].as_str(), Some("planned"));
-            prop_assert_eq!(Some(*size), u("size"));
-            prop_assert_eq!(Some(*part_size), u("part_size"));
-            prop_assert_eq!(Some(*parts as u64), u("parts"));
-            prop_assert_eq!(*source_crc64, u("source_crc64"));
-            prop_assert_eq!(Some(*parallel as u64), u("parallel"));
-        }
-        Event::Part {
-            part_number,
-            bytes,
-            done_parts,
-            done_bytes,
-            ..
-        } => {
-            prop_assert_eq!(v["event"].as_str(), Some("part"));
-            prop_assert_eq!(Some(*part_number as u64), u("part_number"));
-            prop_assert_eq!(Some(*bytes), u("bytes"));
-            prop_assert_eq!(Some(*done_parts as u64), u("done_parts"));
-            prop_assert_eq!(Some(*done_bytes), u("done_bytes"));
-        }
-        Event::Retry {
-            part_number,
-            attempt,
-            message,
-            ..
-        } => {
-            prop_assert_eq!(v["event"].as_str(), Some("retry"));
-            prop_assert_eq!(Some(*part_number as u64), u("part_number"));
-            prop_assert_eq!(Some(*attempt as u64), u("attempt"));
-            prop_assert_eq!(Some(message.as_str()), v["message"].as_str());
-        }
-        #[allow(unreachable_patterns)]
-        _ => prop_assert!(false, "{:?} read from {}", e, v),
-    }
-    Ok(())
-}
-
 #[test]
-fn fuzz_events() {
-    fuzz("events", event(), |v| {
-        // One line as the guest prints it, read as transfer.rs reads it.
-        let line = serde_json::to_string(&v).unwrap();
-        prop_assert!(!line.contains('\n'));
-        let mut lines = Lines::default();
-        let got = lines.push(format!("{line}\n").as_bytes());
-        prop_assert_eq!(got.len(), 1);
-        let value: Value =
-            serde_json::from_str(&got[0]).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let e: Event = serde_json::from_value(value)
-            .map_err(|e| TestCaseError::fail(format!("{e}: {line}")))?;
-        same(&e, &v)
-    });
+fn fuzz_event_batches() {
+    fuzz(
+        "event_batches",
+        prop::collection::vec(event(), 0..20),
+        |events| {
+            // A batch as the guest posts it reads back as the same events.
+            let body = serde_json::to_vec(&events).unwrap();
+            prop_assert_eq!(decode(&body), Some(events));
+            Ok(())
+        },
+    );
 }
 
 #[test]
 fn fuzz_event_documents() {
     const SEEDS: &[&str] = &[
-        r#"{"event":"planned","size":1073741824,"part_size":6291456,"parts":171,"source_crc64":9478213205511988430,"parallel":16}"#,
-        r#"{"event":"part","part_number":3,"bytes":6291456,"done_parts":2,"done_bytes":12582912}"#,
-        r#"{"event":"retry","part_number":7,"attempt":2,"message":"HTTP 503 (temporary)"}"#,
-        r#"{"event":"note","message":"resuming upload U with 3 parts held"}"#,
-        r#"{"event":"part","part_number":-1,"bytes":1e3,"done_parts":4294967296,"done_bytes":18446744073709551616}"#,
-        r#"{"event":"Part"}"#,
-        r#"{"event":null}"#,
-        r#"{"ok":false,"kind":"store","message":"m","part_number":null}"#,
+        r#"[{"Planned":{"size":1073741824,"part_size":6291456,"parts":171,"source_crc64":9478213205511988430,"parallel":16,"max_parallel":16}}]"#,
+        r#"[{"Part":{"part_number":3,"bytes":6291456,"done_parts":2,"done_bytes":12582912}}]"#,
+        r#"[{"Retry":{"part_number":7,"attempt":2,"message":"HTTP 503 (temporary)"}}]"#,
+        r#"[{"Note":{"message":"resuming upload U with 3 parts held"}}]"#,
+        r#"[{"Part":{"part_number":-1,"bytes":1e3,"done_parts":4294967296,"done_bytes":18446744073709551616}}]"#,
+        r#"[{"Part":{}}]"#,
+        r#"{"event":"part"}"#,
+        r#"[null]"#,
     ];
     let input = prop_oneof![
         prop::sample::select(SEEDS).prop_map(|s| s.as_bytes().to_vec()),
@@ -218,16 +138,11 @@ fn fuzz_event_documents() {
         prop::collection::vec(any::<u8>(), 0..200),
     ];
     fuzz("event_documents", input, |bytes| {
-        let mut lines = Lines::default();
-        for line in lines.push(&bytes).into_iter().chain(lines.push(b"\n")) {
-            if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                if let Ok(e) = serde_json::from_value::<Event>(value.clone()) {
-                    if !matches!(value["event"].as_str(), Some("note")) {
-                        same(&e, &value)?;
-                    }
-                }
-            }
-            let _ = serde_json::from_str::<Event>(&line);
+        // Whatever arrives, no panic; what reads as events says the same
+        // when written again.
+        if let Some(events) = decode(&bytes) {
+            let again = serde_json::to_vec(&events).unwrap();
+            prop_assert_eq!(decode(&again), Some(events));
         }
         Ok(())
     });

@@ -28,6 +28,9 @@ pub struct Outgoing {
     pub(crate) egress: Arc<Egress>,
     /// Present for a coordinator: where part tasks run.
     pub(crate) fanout: Option<Arc<Fanout>>,
+    /// Present for a coordinator run through the typed `run`: where its
+    /// progress posts go.
+    pub(crate) progress: Option<crate::events::Progress>,
     /// Where every other request goes; shared by all instances of a
     /// runtime, so connections are reused across parts.
     pub(crate) client: Arc<Client>,
@@ -41,14 +44,20 @@ impl WasiHttpHooks for Outgoing {
         fut: IoFuture,
     ) -> SendFuture {
         drop(fut);
+        if request.uri().host() == Some(crate::events::PROGRESS_HOST) {
+            return match &self.progress {
+                Some(progress) => {
+                    let progress = progress.clone();
+                    answered(async move { progress.receive(request).await })
+                }
+                None => Box::new(async { Err(Error::HttpRequestDenied) }),
+            };
+        }
         if request.uri().host() == Some(FANOUT_HOST) {
             return match &self.fanout {
                 Some(fanout) => {
                     let fanout = fanout.clone();
-                    Box::new(async move {
-                        let response = fanout.dispatch(request).await;
-                        Ok((response, Box::new(async { Ok(()) }) as IoFuture))
-                    })
+                    answered(async move { fanout.dispatch(request).await })
                 }
                 None => {
                     tracing::warn!("a part instance tried to fan out; refused");
@@ -71,4 +80,11 @@ impl WasiHttpHooks for Outgoing {
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
+}
+
+/// A response this host gives itself: nothing is left for the caller to drive.
+fn answered(
+    response: impl Future<Output = http::Response<WasiBody>> + Send + 'static,
+) -> SendFuture {
+    Box::new(async move { Ok((response.await, Box::new(async { Ok(()) }) as IoFuture)) })
 }
