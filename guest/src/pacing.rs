@@ -335,16 +335,20 @@ impl Pacer {
         change
     }
 
-    /// An attempt that began at `started` was throttled at `now`. Returns
-    /// the change it caused, if any.
-    pub fn throttled(&mut self, now: f64, started: f64) -> Option<Change> {
+    /// An attempt that began at `started`, one of `in_flight` attempts then
+    /// (itself included), was throttled at `now`. Returns the change it
+    /// caused, if any.
+    pub fn throttled(&mut self, now: f64, started: f64, in_flight: u32) -> Option<Change> {
         if self.pinned || started < self.last_cut {
             return None;
         }
         let rate = self.rate_so_far(now);
         self.ramping = false;
         self.last_cut = now;
-        self.ceiling = self.ceiling.min(self.target.saturating_sub(1).max(1));
+        // The store or source refused the `in_flight`th attempt at once:
+        // fewer than that, and never again as many.
+        let refused_at = in_flight.clamp(1, self.target.max(1));
+        self.ceiling = self.ceiling.min(refused_at.saturating_sub(1).max(1));
         // A step of slow start (up to four times the parts) that was
         // throttled goes back to where it stepped from, which was not;
         // later, 70% of the target.
@@ -352,7 +356,8 @@ impl Pacer {
         self.target = match (self.phase, self.before_step) {
             (Phase::SlowStart, Some(before)) => before.min(cut),
             _ => cut,
-        };
+        }
+        .min(self.ceiling);
         self.phase = Phase::Steady;
         self.probe = None;
         self.steady_rounds = 0;
@@ -567,6 +572,9 @@ mod tests {
         total: f64,
         /// Attempts beyond this many at once are throttled.
         throttle_above: Option<u32>,
+        /// A throttled attempt hears so only when its part is sent (a
+        /// store that reads the body before it answers).
+        throttle_late: bool,
     }
 
     #[derive(PartialEq)]
@@ -574,6 +582,7 @@ mod tests {
         at: f64,
         part: u32,
         started: f64,
+        in_flight: u32,
         throttled: bool,
     }
     impl Eq for Event {}
@@ -630,7 +639,7 @@ mod tests {
                 most = most.max(active);
                 let throttled = model.throttle_above.is_some_and(|k| active > k);
                 let rate = model.per_connection.min(model.total / f64::from(active));
-                let at = if throttled {
+                let at = if throttled && !model.throttle_late {
                     now + 0.01
                 } else {
                     now + PART as f64 / rate
@@ -639,6 +648,7 @@ mod tests {
                     at,
                     part,
                     started: now,
+                    in_flight: active,
                     throttled,
                 });
             }
@@ -667,7 +677,7 @@ mod tests {
                     if e.throttled {
                         retries += 1;
                         retry.push((now + 0.1, e.part));
-                        pacer.throttled(now, e.started);
+                        pacer.throttled(now, e.started, e.in_flight);
                     } else {
                         done += 1;
                         pacer.part_done(now, PART);
@@ -700,6 +710,7 @@ mod tests {
             per_connection: 13e6,
             total: 10e9,
             throttle_above: None,
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(256), &model, 2000);
         let s = out.pacer.summary();
@@ -720,6 +731,7 @@ mod tests {
             per_connection: 50e6,
             total: 400e6,
             throttle_above: None,
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(512), &model, 3000);
         let s = out.pacer.summary();
@@ -744,6 +756,7 @@ mod tests {
             per_connection: 13e6,
             total: 10e9,
             throttle_above: None,
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(32), &model, 32);
         let one_part = PART as f64 / 13e6;
@@ -765,6 +778,7 @@ mod tests {
             per_connection: 1e9,
             total: 1.4e9,
             throttle_above: None,
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(256), &model, 400);
         let changes = reasons(&out.pacer);
@@ -782,6 +796,7 @@ mod tests {
             per_connection: 13e6,
             total: 900e6,
             throttle_above: None,
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(256), &model, 2000);
         let changes = reasons(&out.pacer);
@@ -800,6 +815,7 @@ mod tests {
             per_connection: 13e6,
             total: 10e9,
             throttle_above: Some(6),
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(256), &model, 1000);
         let s = out.pacer.summary();
@@ -814,6 +830,33 @@ mod tests {
         assert!(reasons(&out.pacer).iter().any(|r| r.0 == "throttled"));
     }
 
+    /// A store that refuses beyond 3 at once but answers only when the
+    /// part's body is in: the ramp has put many in flight before the first
+    /// answer, and the first refusal brings the target below the attempts
+    /// in flight it was refused at, once.
+    #[test]
+    fn a_late_throttle_after_the_ramp_cuts_to_below_the_refusal() {
+        let model = Model {
+            per_connection: 20e6,
+            total: 10e9,
+            throttle_above: Some(3),
+            throttle_late: true,
+        };
+        let out = simulate(Pacer::auto(256), &model, 60);
+        let s = out.pacer.summary();
+        let changes = reasons(&out.pacer);
+        assert!(s.last <= 3, "final {}: {changes:?}", s.last);
+        let cuts = changes.iter().filter(|r| r.0 == "throttled").count();
+        assert!(cuts <= 2, "{cuts} cuts: {changes:?}");
+        // What the ramp put above 3 is refused once, and little after.
+        assert!(
+            out.retries <= s.max + 4,
+            "{} retries, {} at most in flight: {changes:?}",
+            out.retries,
+            s.max
+        );
+    }
+
     /// However much more parts would help, the cap (the memory budget) is
     /// never passed, and it is reached.
     #[test]
@@ -822,6 +865,7 @@ mod tests {
             per_connection: 1e6,
             total: 1e12,
             throttle_above: None,
+            throttle_late: false,
         };
         let out = simulate(Pacer::auto(40), &model, 600);
         assert_eq!(out.most_in_flight, 40);
@@ -837,10 +881,11 @@ mod tests {
             per_connection: 13e6,
             total: 10e9,
             throttle_above: None,
+            throttle_late: false,
         };
         let mut out = simulate(Pacer::pinned(5), &model, 100);
         assert_eq!(out.most_in_flight, 5);
-        assert_eq!(out.pacer.throttled(out.secs, out.secs), None);
+        assert_eq!(out.pacer.throttled(out.secs, out.secs, 5), None);
         assert_eq!(reasons(&out.pacer), vec![("pinned", 5)]);
     }
 
@@ -848,7 +893,7 @@ mod tests {
     fn the_change_list_stays_bounded() {
         let mut p = Pacer::auto(1000);
         for i in 0..500 {
-            p.throttled(f64::from(i), f64::from(i));
+            p.throttled(f64::from(i), f64::from(i), 1000);
         }
         let s = p.summary();
         assert_eq!(s.changes.len(), MAX_CHANGES);

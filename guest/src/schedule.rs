@@ -333,13 +333,13 @@ async fn copy_all(
             // Each attempt waits for a slot, so attempts in flight never
             // pass the target, and a part backing off holds none.
             let attempt = move || async move {
-                let _slot = slots.acquire().await;
+                let slot = slots.acquire().await;
                 let began = clock();
                 let outcome = copy_once(job, store, plan, n).await;
                 let now = clock();
                 if let Err(e) = &outcome {
                     if e.transient && is_throttle(&e.message) {
-                        paced(pacer.borrow_mut().throttled(now, began));
+                        paced(pacer.borrow_mut().throttled(now, began, slot.1));
                     }
                 }
                 outcome
@@ -433,15 +433,16 @@ impl<'a> Future for Acquire<'a> {
         let slots = self.0;
         if slots.active.get() < slots.target.get() {
             slots.active.set(slots.active.get() + 1);
-            return Poll::Ready(Slot(slots));
+            return Poll::Ready(Slot(slots, slots.active.get()));
         }
         slots.waiting.borrow_mut().push(cx.waker().clone());
         Poll::Pending
     }
 }
 
-/// One attempt's place; freed when dropped.
-struct Slot<'a>(&'a Slots);
+/// One attempt's place, with the attempts in flight when it began
+/// (itself included); freed when dropped.
+struct Slot<'a>(&'a Slots, u32);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {

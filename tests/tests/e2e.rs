@@ -1070,7 +1070,12 @@ fn a_capped_source_gets_many_parts_in_flight_with_no_flags() {
         Some("start"),
         "{result}"
     );
-    assert!(reasons.iter().any(|r| r == "grow"), "{result}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| ["ramp", "first_part", "grow"].contains(&r.as_str())),
+        "{result}"
+    );
 
     let args = ["--instances", "3"];
     let result = copy_and_verify(&bed, 62, 20 << 20, "paced/pinned.bin", &args, KEYS);
@@ -1082,8 +1087,10 @@ fn a_capped_source_gets_many_parts_in_flight_with_no_flags() {
 }
 
 /// A store that answers 503 to an UploadPart arriving while 3 are in
-/// progress: a copy with no flags completes verified, settles at 3 or
-/// fewer in flight, and needs few retries.
+/// progress (after reading its body, so the answer comes a part's time
+/// late): a copy with no flags completes verified, settles at 3 or fewer
+/// in flight, and its retries are about the attempts it had above 3 when
+/// the first answer came, not more.
 #[test]
 fn a_throttling_store_is_met_at_or_below_its_limit() {
     let bed = bed(
@@ -1098,10 +1105,12 @@ fn a_throttling_store_is_met_at_or_below_its_limit() {
         ..Faults::default()
     });
     let result = copy_and_verify(&bed, 63, 120 << 20, "paced/throttled.bin", &[], KEYS);
-    let (mode, last, _, reasons) = parallelism(&result);
+    let (mode, last, max, reasons) = parallelism(&result);
     assert_eq!(mode, "auto", "{result}");
     assert!(last <= 3, "settled at {last}: {result}");
     assert!(reasons.iter().any(|r| r == "throttled"), "{result}");
+    let cuts = reasons.iter().filter(|r| *r == "throttled").count();
+    assert!(cuts <= 2, "{cuts} cuts: {result}");
     let retries = result["retries"].as_u64().unwrap();
-    assert!(retries <= 12, "{retries} retries: {result}");
+    assert!(retries <= max + 4, "{retries} retries: {result}");
 }
