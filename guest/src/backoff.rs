@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
-/// How retries are paced and bounded.
+/// How retries are paced (how many there may be is the retry policy's:
+/// [`crate::retry::RetryPolicy`]).
 #[derive(Debug, Clone, Copy)]
 pub struct BackoffConfig {
     /// The first attempt's ceiling.
     pub base: Duration,
     /// No wait exceeds this.
     pub cap: Duration,
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
 }
 
 impl Default for BackoffConfig {
@@ -20,7 +19,6 @@ impl Default for BackoffConfig {
         BackoffConfig {
             base: Duration::from_millis(200),
             cap: Duration::from_secs(10),
-            max_attempts: 5,
         }
     }
 }

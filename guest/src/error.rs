@@ -81,6 +81,39 @@ impl Error {
         self
     }
 
+    /// Records the HTTP status the source or store answered.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Whether the store answered with error code `code` (`NoSuchUpload`):
+    /// read from its code, never from its words.
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    /// Whether a transient failure is the store or source asking for fewer
+    /// requests: HTTP 429 or 503, or a throttling code (S3's `SlowDown`,
+    /// OSS's and others' rate limits). Read from the failure's status and
+    /// code, which cross the fan-out with it; never from its message.
+    pub fn is_throttle(&self) -> bool {
+        const CODES: [&str; 9] = [
+            "SlowDown",
+            "TooManyRequests",
+            "Throttling",
+            "RequestLimitExceeded",
+            "QpsLimitExceeded",
+            "RequestRateTooHigh",
+            "UploadTrafficRateLimitExceeded",
+            "DownloadTrafficRateLimitExceeded",
+            "ServiceUnavailable",
+        ];
+        self.transient
+            && (matches!(self.status, Some(429 | 503))
+                || self.code.as_deref().is_some_and(|c| CODES.contains(&c)))
+    }
+
     /// Attributes the error to a part.
     pub fn part(mut self, part_number: u32) -> Self {
         self.part_number.get_or_insert(part_number);
@@ -150,6 +183,7 @@ impl FailureKind {
             FailureKind::Integrity => "integrity",
             FailureKind::Exhausted => "exhausted",
             FailureKind::Internal => "internal",
+            FailureKind::Stopping => "stopping",
         }
     }
 }
@@ -157,6 +191,26 @@ impl FailureKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Throttling is read from the status and the store's code, whatever
+    /// the message says; a message that only says "SlowDown" is not.
+    #[test]
+    fn throttling_comes_from_status_and_code() {
+        let answered = |status: u16, code: Option<&str>| {
+            let mut e = Error::store("UploadPart refused: the store is busy").transient();
+            e.status = Some(status);
+            e.code = code.map(str::to_string);
+            e
+        };
+        assert!(answered(503, None).is_throttle());
+        assert!(answered(429, None).is_throttle());
+        assert!(answered(500, Some("SlowDown")).is_throttle());
+        assert!(!answered(500, Some("InternalError")).is_throttle());
+        let said = Error::store("UploadPart refused: SlowDown (HTTP 503)").transient();
+        assert!(!said.is_throttle());
+        let crossed = Error::from(Failure::from(answered(503, Some("SlowDown"))));
+        assert!(crossed.transient().is_throttle());
+    }
 
     #[test]
     fn retry_after_forms() {

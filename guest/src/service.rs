@@ -16,7 +16,7 @@ use crate::http::{BodyReader, BodyWriter};
 use crate::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingResponse, ResponseOutparam, Scheme,
 };
-use crate::{copy_part, runtime, schedule, Failure, FailureKind, Job, PartTask};
+use crate::{copy_part, runtime, schedule, Failure, Job, PartTask};
 use serde::Serialize;
 
 /// Largest request body accepted: tasks and jobs are small JSON documents.
@@ -110,12 +110,11 @@ fn answer<T: Serialize>(outcome: Result<T, Error>) -> Answer {
 
 fn failure(e: Error) -> Answer {
     let retry_after = e.retry_after.map(|d| d.as_secs());
-    let status = match e.kind {
-        _ if e.transient => 503,
-        FailureKind::InvalidInput => 400,
-        FailureKind::Source | FailureKind::Store | FailureKind::Integrity => 502,
-        FailureKind::Exhausted => 503,
-        FailureKind::Internal => 500,
+    // A transient failure is worth sending again: 503, whatever its kind.
+    let status = if e.transient {
+        503
+    } else {
+        ferry_rules::http_status(e.kind.name())
     };
     let failure = Failure::from(e);
     (

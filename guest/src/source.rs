@@ -248,7 +248,8 @@ pub fn source_status(r: &Response, shown: &str) -> Error {
         s => (format!("unexpected HTTP {s}"), false),
     };
     let err = Error::source(format!("the source {shown} answered {what}"))
-        .retry_after(r.header("retry-after"));
+        .retry_after(r.header("retry-after"))
+        .with_status(r.status);
     if transient {
         err.transient()
     } else {

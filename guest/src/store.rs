@@ -45,16 +45,8 @@ impl Store {
         check_bucket(kind, &job.target_bucket_name)?;
         check_key(&job.target_object_name)?;
         let endpoint = target::endpoint(job)?;
-        let (credentials, scheme) = match kind {
-            StoreKind::Oss => (
-                Credentials::from_env().ok_or_else(|| {
-                    Error::invalid(
-                        "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
-                         (and OSS_SESSION_TOKEN for an STS key)",
-                    )
-                })?,
-                Scheme::from(job.signature_version.unwrap_or(SignatureVersion::V4)),
-            ),
+        let scheme = match kind {
+            StoreKind::Oss => Scheme::from(job.signature_version.unwrap_or(SignatureVersion::V4)),
             StoreKind::S3 => {
                 if job.signature_version == Some(SignatureVersion::V1) {
                     return Err(Error::invalid(
@@ -67,17 +59,17 @@ impl Store {
                          --endpoint (and --path-style if it needs the bucket in the path)",
                     ));
                 }
-                (
-                    Credentials::from_aws_env().ok_or_else(|| {
-                        Error::invalid(
-                            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                             (and AWS_SESSION_TOKEN for temporary credentials)",
-                        )
-                    })?,
-                    Scheme::S3V4,
-                )
+                Scheme::S3V4
             }
         };
+        let s3 = kind == StoreKind::S3;
+        let credentials = ferry_rules::credentials_from_env(s3)
+            .map(|c| Credentials {
+                access_key_id: c.access_key_id,
+                access_key_secret: c.access_key_secret,
+                security_token: c.security_token,
+            })
+            .ok_or_else(|| Error::invalid(ferry_rules::missing_credentials(s3)))?;
         Ok(Store {
             kind,
             addressing: target::addressing(&endpoint, job.addressing),
@@ -348,7 +340,7 @@ impl Store {
                 drain(response).await;
                 Ok(())
             }
-            Err(e) if e.message.contains("NoSuchUpload") => Ok(()),
+            Err(e) if e.is_code("NoSuchUpload") => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -370,7 +362,7 @@ impl Store {
                 .query("part-number-marker", &marker.to_string());
             let response = match self.send(req, None, "ListParts").await {
                 Ok(r) => r,
-                Err(e) if e.message.contains("NoSuchUpload") => return Ok(None),
+                Err(e) if e.is_code("NoSuchUpload") => return Ok(None),
                 Err(e) => return Err(e),
             };
             let text = read_text(response, "ListParts").await?;
@@ -484,18 +476,8 @@ fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error
     let doc: xml::ErrorResponse = xml::parse(text).unwrap_or_default();
     // OSS and S3 share their error codes; the variables to check are each
     // store's own.
-    let [id, secret, token] = match kind {
-        StoreKind::Oss => [
-            "OSS_ACCESS_KEY_ID",
-            "OSS_ACCESS_KEY_SECRET",
-            "OSS_SESSION_TOKEN",
-        ],
-        StoreKind::S3 => [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-        ],
-    };
+    let vars = ferry_rules::credential_vars(kind == StoreKind::S3);
+    let (id, secret, token) = (vars.id, vars.secret, vars.token[0]);
     let advice = match doc.code.as_str() {
         "InvalidAccessKeyId" | "NotSignedUp" => {
             format!(" Check {id}: the store does not know this key.")
@@ -527,9 +509,12 @@ fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error
     } else {
         format!(" [request id {}]", doc.request_id)
     };
-    let err = Error::store(format!(
+    let mut err = Error::store(format!(
         "{what} refused: {code}{message}.{advice}{request_id}"
-    ));
+    ))
+    .with_status(status);
+    err.code = Some(doc.code.clone()).filter(|c| !c.is_empty());
+    err.request_id = Some(doc.request_id.clone()).filter(|r| !r.is_empty());
     if status >= 500 || status == 429 || doc.code == "RequestTimeout" {
         err.transient()
     } else {
@@ -545,6 +530,34 @@ fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error
 #[cfg(test)]
 mod sdk_shapes {
     use super::*;
+
+    /// A store's refusal carries its status, code and request id as typed
+    /// fields: "already gone" and throttling are read from them, not from
+    /// the words of the message.
+    #[test]
+    fn refusals_carry_status_code_and_request_id() {
+        let e = error_document(
+            "<Error><Code>NoSuchUpload</Code><Message>gone</Message>\
+             <RequestId>RID-1</RequestId></Error>",
+            404,
+            "AbortMultipartUpload",
+            StoreKind::Oss,
+        );
+        assert!(e.is_code("NoSuchUpload"));
+        assert_eq!(e.status, Some(404));
+        assert_eq!(e.request_id.as_deref(), Some("RID-1"));
+        assert!(!e.transient && !e.is_throttle());
+        let busy = error_document(
+            "<Error><Code>ServiceBusy</Code><Message>try later</Message></Error>",
+            503,
+            "UploadPart",
+            StoreKind::S3,
+        );
+        assert!(busy.is_throttle(), "{busy}");
+        assert!(!busy.message.contains("SlowDown"));
+        let crossed = Error::from(crate::Failure::from(busy)).transient();
+        assert!(crossed.is_throttle());
+    }
     use std::collections::BTreeMap;
     use std::time::{Duration, UNIX_EPOCH};
 

@@ -34,47 +34,20 @@ pub fn parse(s: &str) -> Result<Target> {
     })
 }
 
-/// Bucket names: 3 to 63 characters of a-z, 0-9 and `-` (and, for S3,
-/// `.`), starting and ending with a letter or digit.
+/// A bucket name of `store` ([`ferry_rules::bucket_problem`]).
 pub fn check_bucket(store: StoreKind, bucket: &str) -> Result<()> {
-    let dots = store == StoreKind::S3;
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| alnum(b) || b == b'-' || (dots && b == b'.'))
-        && bucket.bytes().next().is_some_and(alnum)
-        && bucket.bytes().last().is_some_and(alnum)
-        && !bucket.contains("..");
-    if ok {
-        Ok(())
-    } else if dots {
-        Err(Error::invalid(format!(
-            "bucket name {bucket:?} is not valid: S3 bucket names have 3 to 63 characters \
-             of a-z, 0-9, '.' and '-', and start and end with a letter or digit"
-        )))
-    } else {
-        Err(Error::invalid(format!(
-            "bucket name {bucket:?} is not valid: OSS bucket names have 3 to 63 characters \
-             of a-z, 0-9 and '-', and do not start or end with '-'"
-        )))
+    match ferry_rules::bucket_problem(store == StoreKind::S3, bucket) {
+        Some(problem) => Err(Error::invalid(problem)),
+        None => Ok(()),
     }
 }
 
-/// Object keys: 1 to 1023 bytes of UTF-8, not starting with `/` or `\`.
+/// An object key ([`ferry_rules::key_problem`]).
 pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::invalid(
-            "the target has no object key; write it as oss://BUCKET/KEY or s3://BUCKET/KEY",
-        ));
+    match ferry_rules::key_problem(key) {
+        Some(problem) => Err(Error::invalid(problem)),
+        None => Ok(()),
     }
-    if key.len() > 1023 || key.starts_with('/') || key.starts_with('\\') {
-        return Err(Error::invalid(format!(
-            "object key {key:?} is not valid: keys have 1 to 1023 bytes and do not start \
-             with '/' or '\\'"
-        )));
-    }
-    Ok(())
 }
 
 /// A store's documented endpoint for a region:
@@ -231,44 +204,7 @@ pub fn authority(url: &Url) -> Option<String> {
     })
 }
 
-/// A URL for people, as it was typed but without what may be secret: its
-/// `user:pass@` is left out and its query (which may hold a signature or a
-/// token) is shown as `…`. It works on any text, so a URL that cannot be parsed is
-/// still shown as the user wrote it.
-pub fn redact(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let (head, rest) = url.split_at(end);
-    // `scheme:` then any slashes (URL parsers take `https:/h` and
-    // `https:\\h` too), then the authority up to the next separator.
-    let scheme_end = head
-        .find(':')
-        .filter(|&i| {
-            let scheme = &head[..i];
-            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        })
-        .map_or(0, |i| i + 1);
-    let after = &head[scheme_end..];
-    let authority_start = scheme_end + (after.len() - after.trim_start_matches(['/', '\\']).len());
-    let authority_end = head[authority_start..]
-        .find(['/', '\\'])
-        .map_or(head.len(), |i| authority_start + i);
-    let head = match head[authority_start..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}{}",
-            &head[..authority_start],
-            &head[authority_start + at + 1..]
-        ),
-        None => head.to_string(),
-    };
-    if rest.starts_with('?') {
-        format!("{head}?…")
-    } else {
-        head
-    }
-}
+pub use ferry_rules::redact;
 
 #[cfg(test)]
 mod tests {
@@ -397,25 +333,5 @@ mod tests {
         assert_eq!(cname.addressing, Some(Addressing::Cname));
         assert_eq!(cname.endpoint_kind, Some(EndpointKind::Internal));
         assert_eq!(cname.target_store, None);
-    }
-
-    #[test]
-    fn redaction_drops_query_and_userinfo() {
-        assert_eq!(
-            redact("https://u:p@h.example/x?Signature=abc"),
-            "https://h.example/x?…"
-        );
-        // A key with dot segments is shown as it is, not resolved.
-        assert_eq!(redact("http://h/a/../b#frag"), "http://h/a/../b");
-        // What cannot be parsed is still shown as typed, less the secrets.
-        assert_eq!(redact("http://u:p@/x y?tok=1"), "http:///x y?…");
-        assert_eq!(redact("./big.iso"), "./big.iso");
-        assert_eq!(redact("ftp://user@h/a@b"), "ftp://h/a@b");
-        // However many slashes: a URL parser still finds the user there.
-        assert_eq!(
-            redact("https:/.u:p@h.example:8443/x?t=1"),
-            "https:/h.example:8443/x?…"
-        );
-        assert_eq!(redact("https:\\\\u:p@h/x"), "https:\\\\h/x");
     }
 }

@@ -30,7 +30,7 @@ use crate::net::client::{Client, ClientConfig};
 use crate::net::egress::Egress;
 use crate::parts::{Fanout, LocalInstances};
 use crate::runtime::Runtime;
-use crate::transfer::{Credentials, Report, Transfer, TransferError};
+use crate::transfer::{Credentials, FailureKind, Report, Transfer, TransferError};
 use crate::trigger::{self, Invalid, Job, Rules};
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
@@ -878,7 +878,7 @@ impl Server {
             ),
             Err(e) => eprintln!(
                 "ferry serve: {request_id}: {shown}: failed ({}): {e}",
-                e.kind
+                crate::transfer::wit_name(&e.kind)
             ),
         }
         outcome
@@ -916,7 +916,7 @@ impl Server {
                 .collect();
             if !addrs.is_empty() && refusals.len() == addrs.len() {
                 return Err(error(
-                    "invalid-input",
+                    FailureKind::InvalidInput,
                     &format!(
                         "the {what} {} is refused: {}; start the server with --allow-cidr \
                          to allow that range",
@@ -975,17 +975,10 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Invalid> {
     }
 }
 
-/// The status a transfer's outcome is answered with: 200 done; 400 the job
-/// was wrong; 502 the source or the store refused, or a CRC disagreed; 503
-/// a transient failure outlasted its retries, or the server is stopping;
-/// 500 otherwise.
-fn status_for(kind: &str) -> StatusCode {
-    match kind {
-        "invalid-input" => StatusCode::BAD_REQUEST,
-        "source" | "store" | "integrity" => StatusCode::BAD_GATEWAY,
-        "exhausted" | "stopping" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+/// The status a failed transfer is answered with
+/// ([`TransferError::http_status`], as the component answers).
+fn status_for(e: &TransferError) -> StatusCode {
+    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The answer to a job the server did not start, or stopped, because it is
@@ -1020,10 +1013,8 @@ fn stopping(stopped: Option<TransferError>) -> TransferError {
         ),
     };
     TransferError {
-        kind: "stopping".into(),
-        message,
-        part_number: None,
         upload_id,
+        ..TransferError::new(FailureKind::Stopping, message)
     }
 }
 
@@ -1040,7 +1031,7 @@ fn result_json(outcome: Result<Report, TransferError>) -> (StatusCode, serde_jso
             (StatusCode::OK, v)
         }
         Err(e) => {
-            let status = status_for(&e.kind);
+            let status = status_for(&e);
             let mut v = serde_json::to_value(&e).unwrap_or_default();
             v["ok"] = false.into();
             (status, v)
@@ -1206,13 +1197,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Timed<IO> {
     }
 }
 
-fn error(kind: &str, message: &str) -> TransferError {
-    TransferError {
-        kind: kind.into(),
-        message: message.into(),
-        part_number: None,
-        upload_id: None,
-    }
+fn error(kind: FailureKind, message: &str) -> TransferError {
+    TransferError::new(kind, message)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -1239,19 +1225,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// A URL as it may be shown: no user info, no query (presigned URLs carry
-/// signatures there).
+/// A URL as it may be shown: normalised as a URL parser writes it, then
+/// without its secrets by the component's rule ([`ferry_rules::redact`]).
 fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.set_fragment(None);
-            u.to_string()
-        }
-        Err(_) => "<unparsable URL>".into(),
-    }
+    ferry_rules::redact(&url::Url::parse(url).map_or_else(|_| url.to_string(), String::from))
 }
 
 fn json_answer(status: StatusCode, body: &serde_json::Value) -> Answer {
@@ -1388,13 +1365,23 @@ mod tests {
 
     #[test]
     fn statuses_follow_the_kind() {
-        assert_eq!(status_for("invalid-input"), StatusCode::BAD_REQUEST);
-        assert_eq!(status_for("store"), StatusCode::BAD_GATEWAY);
-        assert_eq!(status_for("source"), StatusCode::BAD_GATEWAY);
-        assert_eq!(status_for("integrity"), StatusCode::BAD_GATEWAY);
-        assert_eq!(status_for("exhausted"), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status_for("stopping"), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status_for("internal"), StatusCode::INTERNAL_SERVER_ERROR);
+        let status = |kind| status_for(&TransferError::new(kind, "m"));
+        assert_eq!(status(FailureKind::InvalidInput), StatusCode::BAD_REQUEST);
+        assert_eq!(status(FailureKind::Store), StatusCode::BAD_GATEWAY);
+        assert_eq!(status(FailureKind::Source), StatusCode::BAD_GATEWAY);
+        assert_eq!(status(FailureKind::Integrity), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            status(FailureKind::Exhausted),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(FailureKind::Stopping),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(FailureKind::Internal),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]
@@ -1430,15 +1417,15 @@ mod tests {
     #[test]
     fn a_stopped_job_says_what_became_of_its_upload() {
         let aborted = stopping(Some(error(
-            "internal",
+            FailureKind::Internal,
             "the transfer was interrupted (SIGTERM)",
         )));
-        assert_eq!(aborted.kind, "stopping");
-        assert_eq!(status_for(&aborted.kind), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(aborted.kind, FailureKind::Stopping);
+        assert_eq!(status_for(&aborted), StatusCode::SERVICE_UNAVAILABLE);
         assert!(aborted.message.starts_with("the server is stopping"));
         assert!(aborted.message.contains("aborted, nothing is left"));
         let mut kept = error(
-            "internal",
+            FailureKind::Internal,
             "the transfer was interrupted (SIGTERM). The upload UP1 was kept.",
         );
         kept.upload_id = Some("UP1".into());
@@ -1566,7 +1553,8 @@ mod tests {
     fn urls_are_shown_without_secrets() {
         assert_eq!(
             redact("https://u:p@h.example/k?Signature=abc#f"),
-            "https://h.example/k"
+            "https://h.example/k?…"
         );
+        assert_eq!(redact("http://127.0.0.1:9"), "http://127.0.0.1:9/");
     }
 }

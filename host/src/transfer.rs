@@ -15,7 +15,7 @@
 //! # }
 //! ```
 
-use crate::engine::{Addressing, EndpointKind, Failure, Job, SignatureVersion};
+use crate::engine::{Addressing, EndpointKind, Failure, Job, SignatureVersion, StoreKind};
 use crate::events::{on_one_line, one_line, Event, Progress};
 use crate::fc::{FcConfig, FcInvoker};
 use crate::interrupt::Interrupt;
@@ -24,7 +24,7 @@ use crate::net::egress::Egress;
 use crate::net::outgoing::fanout_url;
 use crate::parts::{LocalInstances, PartRunner, WorkerPool};
 use crate::runtime::{default_component_path, Runtime};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,19 +67,38 @@ pub fn wit_name<T: Serialize>(value: &T) -> String {
     name
 }
 
-/// Why a transfer failed; nothing is left in the store.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub use crate::engine::FailureKind;
+
+/// Why a transfer failed; nothing is left in the store (but the upload
+/// named by `upload_id`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TransferError {
-    /// `invalid-input`, `source`, `store`, `integrity`, `exhausted` or `internal`.
-    pub kind: String,
+    /// What kind of failure: it decides the HTTP status ([`Self::http_status`])
+    /// and the exit code ([`Self::exit_code`]); in JSON by its WIT name
+    /// (`invalid-input`, `source`, `store`, `integrity`, `exhausted`,
+    /// `internal`, `stopping`).
+    #[serde(serialize_with = "kind_name")]
+    pub kind: FailureKind,
     /// What went wrong and what to do.
     pub message: String,
     /// The part concerned, if any.
-    #[serde(default)]
     pub part_number: Option<u32>,
     /// The upload kept for `--resume` (with `keep_partial`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    /// The HTTP status the source or store answered, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The store's error code (`NoSuchBucket`, `SlowDown`...), when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The store's request id, to quote to its support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+fn kind_name<S: serde::Serializer>(kind: &FailureKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&wit_name(kind))
 }
 
 impl fmt::Display for TransferError {
@@ -94,33 +113,36 @@ impl fmt::Display for TransferError {
 impl std::error::Error for TransferError {}
 
 impl TransferError {
-    fn internal(message: impl Into<String>) -> Self {
+    /// A failure of `kind`, with no part, upload or store answer attached.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         TransferError {
-            kind: "internal".into(),
+            kind,
             message: message.into(),
             part_number: None,
             upload_id: None,
+            status: None,
+            code: None,
+            request_id: None,
         }
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::Internal, message)
     }
 
     /// Bad input: a value out of range, a URL that is not one.
     pub fn invalid(message: impl Into<String>) -> Self {
-        TransferError {
-            kind: "invalid-input".into(),
-            ..Self::internal(message)
-        }
+        Self::new(FailureKind::InvalidInput, message)
+    }
+
+    /// The HTTP status a service answers this failure with.
+    pub fn http_status(&self) -> u16 {
+        ferry_rules::http_status(&wit_name(&self.kind))
     }
 
     /// A process exit code for the kind of failure.
     pub fn exit_code(&self) -> i32 {
-        match self.kind.as_str() {
-            "invalid-input" => 2,
-            "source" => 3,
-            "store" => 4,
-            "integrity" => 5,
-            "exhausted" => 6,
-            _ => 70,
-        }
+        ferry_rules::exit_code(&wit_name(&self.kind)).into()
     }
 }
 
@@ -141,21 +163,21 @@ impl fmt::Debug for Credentials {
 impl Credentials {
     /// `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`.
     pub fn from_env() -> Option<Credentials> {
-        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-        Some(Credentials {
-            access_key_id: get("OSS_ACCESS_KEY_ID")?,
-            access_key_secret: get("OSS_ACCESS_KEY_SECRET")?,
-            security_token: get("OSS_SESSION_TOKEN").or_else(|| get("OSS_SECURITY_TOKEN")),
-        })
+        Self::from_store_env(false)
     }
 
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     pub fn from_aws_env() -> Option<Credentials> {
-        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-        Some(Credentials {
-            access_key_id: get("AWS_ACCESS_KEY_ID")?,
-            access_key_secret: get("AWS_SECRET_ACCESS_KEY")?,
-            security_token: get("AWS_SESSION_TOKEN"),
+        Self::from_store_env(true)
+    }
+
+    /// An S3 or an OSS store's credentials from this process's environment,
+    /// read as the component reads them.
+    fn from_store_env(s3: bool) -> Option<Credentials> {
+        ferry_rules::credentials_from_env(s3).map(|c| Credentials {
+            access_key_id: c.access_key_id,
+            access_key_secret: c.access_key_secret,
+            security_token: c.security_token,
         })
     }
 }
@@ -422,12 +444,7 @@ impl Transfer {
 
     /// The runner part tasks go to, unless they run on local instances.
     fn remote_runner(&self) -> Result<Option<Arc<dyn PartRunner>>, TransferError> {
-        let invalid = |message: String| TransferError {
-            kind: "invalid-input".into(),
-            message,
-            part_number: None,
-            upload_id: None,
-        };
+        let invalid = TransferError::invalid;
         Ok(match &self.remote {
             Remote::Local => None,
             Remote::Workers { urls, concurrency } => {
@@ -534,50 +551,22 @@ impl Transfer {
         mut on_event: impl FnMut(Event),
     ) -> Result<Report, TransferError> {
         self.check()?;
-        let s3 = is_s3(&self.target);
+        let (job, egress) = self.resolve(runtime).await?;
+        let s3 = job.target_store == Some(StoreKind::S3);
         let credentials = self
             .credentials
             .clone()
-            .or_else(if s3 {
-                Credentials::from_aws_env
-            } else {
-                Credentials::from_env
-            })
-            .ok_or_else(|| TransferError {
-                kind: "invalid-input".into(),
-                message: if s3 {
-                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                     (and AWS_SESSION_TOKEN for temporary credentials)"
-                } else {
-                    "no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET \
-                     (and OSS_SESSION_TOKEN for an STS key)"
-                }
-                .into(),
-                part_number: None,
-                upload_id: None,
-            })?;
+            .or_else(|| Credentials::from_store_env(s3))
+            .ok_or_else(|| TransferError::invalid(ferry_rules::missing_credentials(s3)))?;
         // The coordinating instance reads them as the store's own tools name them.
-        let [id, secret, token] = if s3 {
-            [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-            ]
-        } else {
-            [
-                "OSS_ACCESS_KEY_ID",
-                "OSS_ACCESS_KEY_SECRET",
-                "OSS_SESSION_TOKEN",
-            ]
-        };
+        let vars = ferry_rules::credential_vars(s3);
         let mut env = vec![
-            (id.to_string(), credentials.access_key_id),
-            (secret.to_string(), credentials.access_key_secret),
+            (vars.id.to_string(), credentials.access_key_id),
+            (vars.secret.to_string(), credentials.access_key_secret),
         ];
         if let Some(t) = credentials.security_token {
-            env.push((token.to_string(), t));
+            env.push((vars.token[0].to_string(), t));
         }
-        let (job, egress) = self.resolve(runtime).await?;
         let runner = match self.remote_runner()? {
             Some(runner) => runner,
             None => Arc::new(LocalInstances::new(
@@ -622,16 +611,19 @@ impl Transfer {
 impl From<Failure> for TransferError {
     fn from(f: Failure) -> Self {
         TransferError {
-            kind: wit_name(&f.kind),
+            kind: f.kind,
             message: one_line(&f.message),
             part_number: f.part_number,
             upload_id: f.upload_id,
+            status: f.status,
+            code: f.code,
+            request_id: f.request_id,
         }
     }
 }
 
-/// The failure of an interrupted transfer, said as such: the part that
-/// happened to notice first is no part of the story. An upload id in the
+/// The failure of an interrupted transfer, said as such (kind `stopping`):
+/// the part that happened to notice first is no part of the story. An upload id in the
 /// failure is a kept upload when the job asked to keep it, and otherwise
 /// one the coordinator failed to abort.
 fn interrupted(failure: TransferError, reason: &str, keep_partial: bool) -> TransferError {
@@ -646,11 +638,13 @@ fn interrupted(failure: TransferError, reason: &str, keep_partial: bool) -> Tran
         ),
     };
     TransferError {
-        message: format!(
-            "the transfer was interrupted ({reason}); the parts in flight were stopped{upload}"
-        ),
-        part_number: None,
-        ..failure
+        upload_id: failure.upload_id,
+        ..TransferError::new(
+            FailureKind::Stopping,
+            format!(
+                "the transfer was interrupted ({reason}); the parts in flight were stopped{upload}"
+            ),
+        )
     }
 }
 
@@ -695,6 +689,7 @@ mod tests {
              upload aborted"
         );
         assert_eq!(aborted.part_number, None);
+        assert_eq!(aborted.kind, FailureKind::Stopping);
         let kept = interrupted(failure(Some("U1")), "SIGINT", true);
         assert!(
             kept.message
@@ -734,7 +729,7 @@ mod tests {
         let Err(refused) = bad.remote_runner() else {
             panic!("a worker that is not a URL was taken")
         };
-        assert_eq!(refused.kind, "invalid-input");
+        assert_eq!(refused.kind, FailureKind::InvalidInput);
     }
 
     /// `instances` pins the parts in flight; `max_parallel` hands the

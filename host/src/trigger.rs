@@ -379,33 +379,14 @@ fn check_source(url: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// OSS bucket naming: 3 to 63 lowercase letters, digits and hyphens,
-/// starting and ending with a letter or digit.
+/// An OSS bucket name, by the component's rule ([`ferry_rules::bucket_problem`]).
 fn check_bucket(bucket: &str) -> Result<(), Invalid> {
-    let ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !bucket.starts_with('-')
-        && !bucket.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Invalid(format!(
-            "{bucket:?} is not an OSS bucket name (3 to 63 lowercase letters, digits and \
-             hyphens, not starting or ending with a hyphen)"
-        )))
-    }
+    ferry_rules::bucket_problem(false, bucket).map_or(Ok(()), |p| Err(Invalid(p)))
 }
 
-/// OSS object keys: 1 to 1023 bytes, not starting with `/` or `\`.
+/// An object key, by the component's rule ([`ferry_rules::key_problem`]).
 fn check_key(key: &str) -> Result<(), Invalid> {
-    if key.is_empty() || key.len() > 1023 || key.starts_with('/') || key.starts_with('\\') {
-        return Err(Invalid(format!(
-            "{key:?} is not an OSS object key (1 to 1023 bytes, not starting with '/' or '\\')"
-        )));
-    }
-    Ok(())
+    ferry_rules::key_problem(key).map_or(Ok(()), |p| Err(Invalid(p)))
 }
 
 /// A job may name a store endpoint only if it is an Alibaba Cloud OSS
@@ -504,6 +485,31 @@ mod tests {
         assert_eq!(jobs[0].target(), "oss://my-bucket/images/big.iso");
     }
 
+    /// A job's bucket and key are refused in the words the component
+    /// uses for the same mistake on its command line: one rule.
+    #[test]
+    fn buckets_and_keys_follow_the_components_rule() {
+        let refused = |bucket: &str, key: &str| {
+            let mut v = fc_event();
+            v["target_bucket_name"] = json!(bucket);
+            v["target_object_name"] = json!(key);
+            parse(v, &rules()).unwrap_err().0
+        };
+        assert_eq!(
+            refused("My_Bucket", "k"),
+            "bucket name \"My_Bucket\" is not valid: OSS bucket names have 3 to 63 \
+             characters of a-z, 0-9 and '-', and do not start or end with '-'"
+        );
+        assert_eq!(
+            refused("bkt", "/k"),
+            "object key \"/k\" is not valid: keys have 1 to 1023 bytes and do not start \
+             with '/' or '\\'"
+        );
+        let mut v = fc_event();
+        v["target_object_name"] = json!("a/../b");
+        assert_eq!(parse(v, &rules()).unwrap()[0].key, "a/../b");
+    }
+
     #[test]
     fn ferry_job_fields_are_read() {
         let mut v = fc_event();
@@ -578,10 +584,10 @@ mod tests {
         assert!(msg(v).contains("http://"));
         let mut v = fc_event();
         v["target_bucket_name"] = json!("My_Bucket");
-        assert!(msg(v).contains("not an OSS bucket name"));
+        assert!(msg(v).contains("OSS bucket names have"));
         let mut v = fc_event();
         v["target_object_name"] = json!("/abs");
-        assert!(msg(v).contains("not an OSS object key"));
+        assert!(msg(v).contains("object key \"/abs\" is not valid"));
         let mut v = fc_event();
         v["parallel"] = json!(17);
         assert!(msg(v).contains("--instances"));

@@ -167,7 +167,10 @@ async fn the_egress_list_is_the_components_answer() {
         .resolve(&runtime)
         .await
         .unwrap_err();
-    assert_eq!(refused.kind, "invalid-input");
+    assert_eq!(
+        refused.kind,
+        ferry_host::transfer::FailureKind::InvalidInput
+    );
     assert!(refused.message.contains("S3 has none"), "{refused}");
     // Keys are opaque: dot segments are the component's to accept.
     let (job, _) = Transfer::builder()

@@ -33,30 +33,6 @@ impl fmt::Debug for Credentials {
     }
 }
 
-impl Credentials {
-    /// Reads `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET` and, when set,
-    /// `OSS_SESSION_TOKEN` (also accepted as `OSS_SECURITY_TOKEN`).
-    pub fn from_env() -> Option<Credentials> {
-        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Some(Credentials {
-            access_key_id: get("OSS_ACCESS_KEY_ID")?,
-            access_key_secret: get("OSS_ACCESS_KEY_SECRET")?,
-            security_token: get("OSS_SESSION_TOKEN").or_else(|| get("OSS_SECURITY_TOKEN")),
-        })
-    }
-
-    /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, when set,
-    /// `AWS_SESSION_TOKEN`, as the AWS tools do.
-    pub fn from_aws_env() -> Option<Credentials> {
-        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Some(Credentials {
-            access_key_id: get("AWS_ACCESS_KEY_ID")?,
-            access_key_secret: get("AWS_SECRET_ACCESS_KEY")?,
-            security_token: get("AWS_SESSION_TOKEN"),
-        })
-    }
-}
-
 /// The parts of a request that a signature covers.
 #[derive(Debug, Clone)]
 pub struct RequestParts {

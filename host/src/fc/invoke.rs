@@ -243,15 +243,14 @@ pub fn fc_answer(status: u16, headers: &http::HeaderMap, body: Bytes) -> Result<
     }
 }
 
-/// The status the component gives a failure of this kind (see the guest's
-/// service: 400 bad input, 502 a refusal by source or store, 500 internal).
+/// The status the component gives a failure of this kind
+/// ([`ferry_rules::http_status`]).
 fn failure_status(body: &[u8]) -> u16 {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     match v["kind"].as_str() {
-        Some("invalid-input") => 400,
-        Some("source" | "store" | "integrity") => 502,
-        Some("internal") => 500,
-        _ => 503,
+        Some(kind) => ferry_rules::http_status(kind),
+        // An answer that names no kind: try again.
+        None => 503,
     }
 }
 
