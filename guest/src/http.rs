@@ -78,8 +78,14 @@ fn describe(code: &ErrorCode, authority: &str) -> HttpError {
         )),
         ErrorCode::TlsCertificateError => HttpError::Refused(format!(
             "the TLS certificate of {authority} is not trusted (self-signed, from a private \
-             CA, expired or for another name); ferry trusts the public web PKI: use a URL \
-             whose certificate a public CA issued, or plain http:// on a network you trust"
+             CA, expired or for another name): for a private CA pass its certificate with \
+             --ca-bundle FILE (or SSL_CERT_FILE, AWS_CA_BUNDLE); else use a URL whose \
+             certificate a public CA issued, or plain http:// on a network you trust"
+        )),
+        ErrorCode::ConfigurationError => HttpError::Refused(format!(
+            "the proxy for {authority} would not carry the request (its credentials are \
+             missing or refused, or it refuses the host): check the user:password in \
+             HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY"
         )),
         ErrorCode::TlsAlertReceived(alert) => HttpError::Refused(format!(
             "{authority} refused the TLS handshake ({}); check that it serves TLS on this \

@@ -110,6 +110,11 @@ struct CopyArgs {
     /// The ferry component [default: $FERRY_COMPONENT, or ferry.wasm beside or above the executable].
     #[arg(long)]
     component: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file (a source or store behind a private CA);
+    /// the bundled roots, the system store, SSL_CERT_FILE, SSL_CERT_DIR and AWS_CA_BUNDLE are
+    /// trusted too.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
     /// Run the parts on these HTTP workers instead of here: URL,URL,... each serving POST /parts
     /// (`wasmtime serve` of ferry.wasm). A part whose worker fails goes to another.
     #[arg(long, value_delimiter = ',', value_name = "URL,...")]
@@ -257,6 +262,9 @@ async fn copy(args: CopyArgs) -> ExitCode {
     }
     if let Some(c) = &args.component {
         transfer = transfer.component(c);
+    }
+    if let Some(f) = &args.ca_bundle {
+        transfer = transfer.ca_bundle(f);
     }
     if !args.workers.is_empty() {
         transfer = transfer
@@ -594,6 +602,11 @@ struct ServeArgs {
     /// The ferry component [default: $FERRY_COMPONENT, or ferry.wasm beside or above the executable].
     #[arg(long)]
     component: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file (sources and stores behind a private
+    /// CA), besides the bundled roots, the system store, SSL_CERT_FILE, SSL_CERT_DIR and
+    /// AWS_CA_BUNDLE.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
     #[command(flatten)]
     connections: ferry_host::serve::Connections,
     #[command(flatten)]
@@ -670,6 +683,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         on_fc,
         connections: args.connections,
         fan_out: args.fan_out,
+        ca_bundle: args.ca_bundle,
     };
     if let Err(e) = config.check() {
         eprintln!("ferry: error: {e:#}");

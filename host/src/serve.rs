@@ -88,6 +88,9 @@ pub struct ServeConfig {
     pub connections: Connections,
     /// Where a job's parts run: this instance, or InvokeFunction calls.
     pub fan_out: FanOut,
+    /// A PEM file of CA certificates trusted besides the bundled roots,
+    /// the system store and the environment's (`--ca-bundle`).
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Where `ferry serve` runs a job's parts. On Function Compute (and off it
@@ -422,7 +425,9 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
         instances: config.limits.instances.saturating_mul(config.jobs),
         ..config.limits
     };
-    let client = Arc::new(Client::new(ClientConfig::with_policy(policy.clone())));
+    let client = ClientConfig::from_env(policy.clone(), config.ca_bundle.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let client = Arc::new(Client::new(client));
     let runtime = Runtime::with_client(&config.component, pool_limits, client)?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -1321,6 +1326,7 @@ mod tests {
             on_fc,
             connections: Connections::default(),
             fan_out: FanOut::default(),
+            ca_bundle: None,
         };
         assert!(config("127.0.0.1:9000", None, false).check().is_ok());
         assert!(config("[::1]:9000", None, false).check().is_ok());

@@ -20,6 +20,8 @@ use crate::events::{on_one_line, one_line, Event, Progress};
 use crate::fc::{FcConfig, FcInvoker};
 use crate::interrupt::Interrupt;
 use crate::limits::{self, Limits};
+use crate::net::address_policy::AddressPolicy;
+use crate::net::client::{Client, ClientConfig};
 use crate::net::egress::Egress;
 use crate::net::outgoing::fanout_url;
 use crate::parts::{LocalInstances, PartRunner, WorkerPool};
@@ -205,6 +207,7 @@ pub struct Transfer {
     part_timeout: Option<u32>,
     keep_partial: bool,
     resume: Option<String>,
+    ca_bundle: Option<PathBuf>,
     interrupt: Interrupt,
     remote: Remote,
     /// The guest finds the parts in flight, up to `limits.instances`.
@@ -350,6 +353,16 @@ impl Transfer {
     /// Keep the multipart upload on failure, for [`Transfer::resume`].
     pub fn keep_partial(mut self, keep: bool) -> Self {
         self.keep_partial = keep;
+        self
+    }
+
+    /// Also trust the CA certificates of this PEM file, for a source or
+    /// store whose certificate a private CA issued (besides the bundled
+    /// roots, the system store, `SSL_CERT_FILE` / `SSL_CERT_DIR` and
+    /// `AWS_CA_BUNDLE`). Applies to [`Transfer::run`]; a runtime given to
+    /// [`Transfer::run_on`] keeps its own client.
+    pub fn ca_bundle(mut self, file: impl Into<PathBuf>) -> Self {
+        self.ca_bundle = Some(file.into());
         self
     }
 
@@ -538,7 +551,9 @@ impl Transfer {
             .component
             .clone()
             .unwrap_or_else(default_component_path);
-        let runtime = Runtime::new(&path, self.limits)
+        let client = ClientConfig::from_env(AddressPolicy::cli(), self.ca_bundle.as_deref())
+            .map_err(TransferError::invalid)?;
+        let runtime = Runtime::with_client(&path, self.limits, Arc::new(Client::new(client)))
             .map_err(|e| TransferError::internal(one_line(&format!("{e:#}"))))?;
         self.run_on(&runtime, on_event).await
     }

@@ -5,8 +5,8 @@
 //! instance's ranged GET can reuse the keep-alive connection another part
 //! left idle instead of paying a TCP and TLS handshake per request. It does
 //! what `wasmtime_wasi_http::default_send_request` does (the request's
-//! connect, first-byte and between-bytes timeouts; TLS with rustls and the
-//! webpki roots; errors as precise `wasi:http` error codes) plus:
+//! connect, first-byte and between-bytes timeouts; TLS with rustls; errors
+//! as precise `wasi:http` error codes) plus:
 //!
 //! - **Connection reuse** per authority, with a bounded idle pool.
 //! - **The address policy** ([`AddressPolicy`]), checked on the addresses a
@@ -15,6 +15,15 @@
 //!   the connected socket's peer. Checking the resolved address rather than
 //!   the name is what defeats DNS rebinding. When nothing is left to try,
 //!   the guest gets `destination-ip-prohibited` and the log says why.
+//! - **Trust** ([`trust`]): the bundled webpki roots, the system store (or
+//!   `SSL_CERT_FILE` / `SSL_CERT_DIR` in its place, as OpenSSL reads them),
+//!   `AWS_CA_BUNDLE` and a CA bundle the user names, all at once.
+//! - **Proxies** ([`Proxies`]): `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
+//!   `NO_PROXY` (either case), as curl reads them: https through a CONNECT
+//!   tunnel, http in absolute form, credentials from the proxy URL as
+//!   `Proxy-Authorization`. The address policy still applies to the target
+//!   (its name is resolved here and every address checked before the proxy
+//!   is asked); the proxy itself is the user's choice and is not checked.
 //!
 //! Redirects are not followed: the guest decides, and a redirect target is
 //! a new request that passes the egress list and the policy again.
@@ -25,14 +34,17 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client as Pool;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
@@ -64,8 +76,11 @@ pub struct ClientConfig {
     /// keep-alive timeout of common servers, so a request rarely meets a
     /// connection the server is just closing.
     pub idle_timeout: Duration,
-    /// The TLS configuration; `None` trusts the webpki (Mozilla) roots.
+    /// The TLS configuration; `None` trusts what [`trust`] finds with no
+    /// CA bundle named.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The proxies requests go through.
+    pub proxies: Proxies,
 }
 
 impl Default for ClientConfig {
@@ -75,6 +90,7 @@ impl Default for ClientConfig {
             max_idle_per_host: 256,
             idle_timeout: Duration::from_secs(30),
             tls: None,
+            proxies: Proxies::from_env_or_none(),
         }
     }
 }
@@ -87,18 +103,193 @@ impl ClientConfig {
             ..ClientConfig::default()
         }
     }
+
+    /// The default configuration with `policy`, trusting `ca_bundle` too
+    /// and holding proxy settings to be usable: what `ferry copy` and
+    /// `ferry serve` run with. The error is one line for the user.
+    pub fn from_env(
+        policy: AddressPolicy,
+        ca_bundle: Option<&Path>,
+    ) -> Result<ClientConfig, String> {
+        Ok(ClientConfig {
+            policy,
+            tls: Some(trust(ca_bundle)?),
+            proxies: Proxies::from_env()?,
+            ..ClientConfig::default()
+        })
+    }
+}
+
+/// The proxies of the environment, read as curl reads them (hyper-util's
+/// [`Matcher`]): `HTTPS_PROXY` for https URLs, `HTTP_PROXY` for http ones
+/// (ignored when `REQUEST_METHOD` says this runs as CGI), `ALL_PROXY` for
+/// either, each also in lower case, and `NO_PROXY` (names, `.suffix`es,
+/// IPs, CIDR blocks, `*`). Only `http://` proxies are spoken to.
+#[derive(Clone, Default)]
+pub struct Proxies(Option<Arc<Matcher>>);
+
+impl Proxies {
+    /// No proxy.
+    pub fn none() -> Proxies {
+        Proxies(None)
+    }
+
+    /// The environment's proxies; an error when one is not an `http://`
+    /// URL.
+    pub fn from_env() -> Result<Proxies, String> {
+        let matcher = Matcher::from_env();
+        for (var, probe) in [
+            ("HTTP_PROXY", "http://ferry-proxy-check.invalid/"),
+            ("HTTPS_PROXY", "https://ferry-proxy-check.invalid/"),
+        ] {
+            if let Some(proxy) = matcher.intercept(&Uri::from_static(probe)) {
+                if proxy.uri().scheme_str() != Some("http") {
+                    return Err(format!(
+                        "{var} (or ALL_PROXY) names a {}:// proxy; ferry speaks to proxies \
+                         over http:// only (https URLs still go through it end to end \
+                         encrypted): give the proxy as http://HOST:PORT",
+                        proxy.uri().scheme_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        Ok(Proxies(Some(Arc::new(matcher))))
+    }
+
+    /// As [`Proxies::from_env`], with none (and a warning) when they are not
+    /// usable.
+    pub fn from_env_or_none() -> Proxies {
+        Proxies::from_env().unwrap_or_else(|e| {
+            tracing::warn!("{e}; going without a proxy");
+            Proxies::none()
+        })
+    }
+
+    /// The proxy for `uri`, if one applies.
+    fn intercept(&self, uri: &Uri) -> Option<Intercept> {
+        self.0.as_ref()?.intercept(uri)
+    }
+}
+
+impl fmt::Debug for Proxies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The proxy URLs may hold credentials: only where they lead.
+        let shown = |probe: &'static str| {
+            self.intercept(&Uri::from_static(probe))
+                .and_then(|p| p.uri().authority().map(|a| proxy_shown(a.as_str())))
+        };
+        f.debug_struct("Proxies")
+            .field("http", &shown("http://ferry-proxy-check.invalid/"))
+            .field("https", &shown("https://ferry-proxy-check.invalid/"))
+            .finish()
+    }
+}
+
+/// A proxy's authority without its credentials.
+fn proxy_shown(authority: &str) -> String {
+    authority.rsplit('@').next().unwrap_or("").to_string()
+}
+
+/// The TLS configuration every connection uses: ring (already linked by
+/// wasmtime-wasi-http), TLS 1.2 and 1.3, trusting at once
+///
+/// - the webpki (Mozilla) roots ferry carries, so a host without a trust
+///   store (a scratch container, a function runtime) still reaches public
+///   hosts;
+/// - the system store, or the PEM file `SSL_CERT_FILE` and the directories
+///   `SSL_CERT_DIR` (colon-separated) in its place when either is set, as
+///   OpenSSL and rustls-native-certs read them; unreadable entries are
+///   logged and skipped;
+/// - the PEM file `AWS_CA_BUNDLE`, as the AWS CLI and SDKs read it, and
+///   `ca_bundle` (`--ca-bundle FILE`): these must be readable and hold a
+///   certificate, or the error (one line) says which and why.
+pub fn trust(ca_bundle: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = base_roots();
+    let aws = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty());
+    if let Some(file) = &aws {
+        add_pem_bundle(&mut roots, Path::new(file), "AWS_CA_BUNDLE")?;
+    }
+    if let Some(file) = ca_bundle {
+        add_pem_bundle(&mut roots, file, "--ca-bundle")?;
+    }
+    Ok(tls_trusting(roots))
+}
+
+/// The webpki roots and the system store (or `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`).
+fn base_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    let native = rustls_native_certs::load_native_certs();
+    for err in &native.errors {
+        tracing::warn!("the system trust store: {err}");
+    }
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!("{added} CA certificates from the system trust store");
+    roots
+}
+
+/// TLS 1.2 and 1.3 with ring, trusting `roots`.
+fn tls_trusting(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// Adds the CA certificates of the PEM file `file` (named by `what`).
+fn add_pem_bundle(
+    roots: &mut rustls::RootCertStore,
+    file: &Path,
+    what: &str,
+) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let unusable = |why: String| {
+        format!(
+            "cannot use the CA bundle {} ({what}): {why}; give a PEM file of CA certificates",
+            file.display()
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| unusable(pem_reason(e)))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unusable(pem_reason(e)))?;
+    if certs.is_empty() {
+        return Err(unusable("it holds no PEM certificate".into()));
+    }
+    let (added, ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(unusable(format!(
+            "none of its {ignored} certificates parses"
+        )));
+    }
+    Ok(())
+}
+
+fn pem_reason(err: rustls::pki_types::pem::Error) -> String {
+    match err {
+        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// A pooled HTTP/1.1 client over TCP or TLS, within an [`AddressPolicy`].
 pub struct Client {
     pool: Pool<Connector, WasiBody>,
     policy: Arc<AddressPolicy>,
+    proxies: Proxies,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("policy", &self.policy)
+            .field("proxies", &self.proxies)
             .finish_non_exhaustive()
     }
 }
@@ -115,11 +306,21 @@ impl Client {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(30)));
+        let mut direct = HttpConnector::new();
+        direct.set_nodelay(true);
+        direct.set_keepalive(Some(Duration::from_secs(30)));
         let guarded = Guarded {
             http,
+            direct,
             policy: policy.clone(),
+            proxies: config.proxies.clone(),
         };
-        let tls = config.tls.unwrap_or_else(webpki_tls);
+        let tls = config.tls.unwrap_or_else(|| {
+            trust(None).unwrap_or_else(|e| {
+                tracing::warn!("{e}; trusting the other roots");
+                tls_trusting(base_roots())
+            })
+        });
         let connector = Connector {
             tls: HttpsConnector::from((guarded, tls)),
         };
@@ -128,7 +329,11 @@ impl Client {
             .pool_idle_timeout(config.idle_timeout)
             .pool_max_idle_per_host(config.max_idle_per_host)
             .build(connector);
-        Client { pool, policy }
+        Client {
+            pool,
+            policy,
+            proxies: config.proxies,
+        }
     }
 
     /// Sends `request` (whose URI must be absolute) and returns the response
@@ -137,11 +342,27 @@ impl Client {
     /// guest sees.
     pub async fn send(
         &self,
-        request: Request<WasiBody>,
+        mut request: Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<Response<WasiBody>, Error> {
         if request.uri().authority().is_none() || request.uri().scheme().is_none() {
             return Err(Error::HttpRequestUriInvalid);
+        }
+        if request.uri().scheme_str() == Some("http") {
+            // Sent in absolute form to the proxy, which reads its
+            // credentials from each request (an https tunnel carries them
+            // in its CONNECT instead).
+            if let Some(auth) = self
+                .proxies
+                .intercept(request.uri())
+                .and_then(|p| p.basic_auth().cloned())
+            {
+                let mut auth = auth;
+                auth.set_sensitive(true);
+                request
+                    .headers_mut()
+                    .insert(http::header::PROXY_AUTHORIZATION, auth);
+            }
         }
         let timeouts = Timeouts::new(options);
         let attempt = Arc::new(Attempt {
@@ -173,21 +394,6 @@ impl Client {
         Ok(response
             .map(|incoming| BetweenBytes::new(incoming, timeouts.between_bytes).boxed_unsync()))
     }
-}
-
-/// The TLS configuration `default_send_request` uses: the webpki roots,
-/// ring (already linked by wasmtime-wasi-http), TLS 1.2 and 1.3.
-fn webpki_tls() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
 }
 
 /// One request's timeouts, defaulted as `default_send_request` does.
@@ -251,7 +457,7 @@ struct Connector {
 }
 
 impl Service<Uri> for Connector {
-    type Response = MaybeHttpsStream<TokioIo<TcpStream>>;
+    type Response = MaybeHttpsStream<Conn>;
     type Error = BoxError;
     type Future = BoxFuture<Self::Response>;
 
@@ -286,15 +492,148 @@ impl Service<Uri> for Connector {
 
 /// TCP connections within the address policy: a literal IP is checked
 /// before connecting, a name's addresses by [`PolicyResolver`], and the
-/// connected peer once more.
+/// connected peer once more. Through a proxy, the target's addresses are
+/// checked and the proxy is connected to as it is.
 #[derive(Clone)]
 struct Guarded {
     http: HttpConnector<PolicyResolver>,
+    /// To proxies, which the address policy does not judge.
+    direct: HttpConnector,
     policy: Arc<AddressPolicy>,
+    proxies: Proxies,
+}
+
+impl Guarded {
+    /// A connection to `uri` through `proxy`: a CONNECT tunnel for https
+    /// (TLS to the target then runs inside it), the proxy itself for http
+    /// (requests then go in absolute form).
+    fn through(&mut self, uri: Uri, proxy: Intercept) -> BoxFuture<Conn> {
+        let policy = self.policy.clone();
+        let shown = proxy
+            .uri()
+            .authority()
+            .map_or_else(String::new, |a| proxy_shown(a.as_str()));
+        let target = uri.host().unwrap_or("").to_string();
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let direct = self.direct.clone();
+        Box::pin(async move {
+            check_target(&policy, &target, port).await?;
+            if uri.scheme_str() == Some("https") {
+                let mut tunnel = Tunnel::new(proxy.uri().clone(), direct);
+                if let Some(auth) = proxy.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                let io = tunnel.call(uri).await.map_err(|e| -> BoxError {
+                    if e.source().is_some() {
+                        // The proxy was not reached: the cause says why.
+                        tracing::warn!("the proxy {shown}: {e}");
+                        return e.into();
+                    }
+                    let err = ProxyRefused {
+                        proxy: shown.clone(),
+                        target: target.clone(),
+                        reason: e.to_string(),
+                    };
+                    tracing::warn!("{err}");
+                    err.into()
+                })?;
+                Ok(Conn { io, proxied: false })
+            } else {
+                let mut direct = direct;
+                let io = direct.call(proxy.uri().clone()).await.map_err(|e| {
+                    tracing::warn!("the proxy {shown}: {e}");
+                    e
+                })?;
+                Ok(Conn { io, proxied: true })
+            }
+        })
+    }
+}
+
+/// Holds a target reached through a proxy to the address policy: a literal
+/// IP is checked, a name is resolved here and refused when any of its
+/// addresses is (the proxy may connect to any of them). A name that does
+/// not resolve here is left to the proxy's DNS.
+async fn check_target(policy: &AddressPolicy, host: &str, port: u16) -> Result<(), BoxError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<IpAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => match tokio::net::lookup_host((bare, port)).await {
+            Ok(found) => found.map(|a| a.ip()).collect(),
+            Err(_) => return Ok(()),
+        },
+    };
+    for ip in addrs {
+        if let Err(refused) = policy.check(ip) {
+            let err = Prohibited {
+                host: host.to_string(),
+                refused,
+            };
+            tracing::warn!("connection refused by the address policy: {err}");
+            return Err(err.into());
+        }
+    }
+    Ok(())
+}
+
+/// A connection the pool holds: TCP, straight to the target or through a
+/// proxy (`proxied` when requests must name their target in absolute form).
+pub struct Conn {
+    io: TokioIo<TcpStream>,
+    proxied: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.proxied)
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
 }
 
 impl Service<Uri> for Guarded {
-    type Response = TokioIo<TcpStream>;
+    type Response = Conn;
     type Error = BoxError;
     type Future = BoxFuture<Self::Response>;
 
@@ -303,6 +642,9 @@ impl Service<Uri> for Guarded {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
+        if let Some(proxy) = self.proxies.intercept(&uri) {
+            return self.through(uri, proxy);
+        }
         let host = uri.host().unwrap_or("").to_string();
         // The connector does not resolve IP literals, so check them here.
         let literal = host
@@ -326,7 +668,7 @@ impl Service<Uri> for Guarded {
                 tracing::warn!("connection refused by the address policy: {err}");
                 return Err(err.into());
             }
-            Ok(io)
+            Ok(Conn { io, proxied: false })
         })
     }
 }
@@ -413,6 +755,27 @@ impl fmt::Display for Prohibited {
 
 impl StdError for Prohibited {}
 
+/// A proxy answered, but would not open a tunnel (credentials missing or
+/// refused, the target refused by its own rules).
+#[derive(Debug)]
+struct ProxyRefused {
+    proxy: String,
+    target: String,
+    reason: String,
+}
+
+impl fmt::Display for ProxyRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the proxy {} did not carry the connection to {}: {}",
+            self.proxy, self.target, self.reason
+        )
+    }
+}
+
+impl StdError for ProxyRefused {}
+
 /// A name did not resolve.
 #[derive(Debug)]
 struct DnsFailure {
@@ -467,6 +830,11 @@ fn code_for(e: &(dyn StdError + 'static)) -> Option<Error> {
     }
     if e.is::<ConnectTimedOut>() {
         return Some(Error::ConnectionTimeout);
+    }
+    if e.is::<ProxyRefused>() {
+        // Not the target's doing, and not passing by itself: the guest
+        // names the proxy settings.
+        return Some(Error::ConfigurationError);
     }
     if let Some(dns) = e.downcast_ref::<DnsFailure>() {
         return Some(Error::DnsError {
@@ -870,6 +1238,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn through_a_proxy_the_policy_still_judges_the_target() {
+        // The proxy (an echo server here) is the user's choice and is on
+        // loopback; the target, on loopback too, is refused in service mode
+        // before the proxy is asked.
+        let proxy = echo_server().await;
+        let proxies = Proxies(Some(Arc::new(
+            Matcher::builder()
+                .all(format!("http://{}", proxy.addr))
+                .build(),
+        )));
+        let service = Client::new(ClientConfig {
+            proxies,
+            ..ClientConfig::with_policy(AddressPolicy::service())
+        });
+        for target in ["http://127.0.0.1:9/", "https://localhost:9/"] {
+            let err = service.send(get(target), None).await.unwrap_err();
+            assert!(
+                matches!(err, Error::DestinationIpProhibited),
+                "{target}: {err:?}"
+            );
+        }
+        assert_eq!(proxy.accepted.load(SeqCst), 0, "the proxy was asked");
+    }
+
+    #[test]
+    fn proxies_show_where_they_lead_not_their_credentials() {
+        let proxies = Proxies(Some(Arc::new(
+            Matcher::builder()
+                .https("http://alice:s3cret@proxy.example:3128")
+                .build(),
+        )));
+        let shown = format!("{proxies:?}");
+        assert!(shown.contains("proxy.example:3128"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("alice"),
+            "{shown}"
+        );
     }
 
     #[test]
