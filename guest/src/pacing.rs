@@ -198,6 +198,8 @@ pub struct Pacer {
     trial: Option<(u32, f64)>,
     /// The target before the latest change.
     before_change: u32,
+    /// The first part's time.
+    first_secs: f64,
     /// One connection's rate, from the first part.
     first_rate: Option<f64>,
     steady_rounds: u32,
@@ -247,6 +249,7 @@ impl Pacer {
             trial: None,
             first_rate: None,
             before_change: target,
+            first_secs: 0.0,
             steady_rounds: 0,
             probe_every: PROBE_EVERY,
             last_cut: f64::NEG_INFINITY,
@@ -296,6 +299,7 @@ impl Pacer {
             self.ramping = false;
             let per_connection = bytes as f64 / now.max(1e-3);
             self.first_rate = Some(per_connection);
+            self.first_secs = now;
             let want = (AIM / per_connection.max(1.0))
                 .ceil()
                 .min(f64::from(u32::MAX)) as u32;
@@ -320,7 +324,11 @@ impl Pacer {
         round.done += 1;
         round.bytes += bytes;
         let elapsed = now - round.start;
-        if round.done < round.length || elapsed < MIN_ROUND_SECS {
+        // A round spans at least one part's time (the first part's): parts
+        // that began together end together, and a round shorter than a
+        // part would measure one such wave's burst, not the rate.
+        let shortest = self.first_rate.map_or(0.0, |_| self.first_secs);
+        if round.done < round.length || elapsed < MIN_ROUND_SECS.max(shortest) {
             return None;
         }
         let rate = round.bytes as f64 / elapsed;
