@@ -174,17 +174,13 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 impl FailureKind {
-    /// The name used in JSON and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureKind::InvalidInput => "invalid-input",
-            FailureKind::Source => "source",
-            FailureKind::Store => "store",
-            FailureKind::Integrity => "integrity",
-            FailureKind::Exhausted => "exhausted",
-            FailureKind::Internal => "internal",
-            FailureKind::Stopping => "stopping",
-        }
+    /// The kind as the WIT names it (`invalid-input`), which is also how
+    /// its JSON says it.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 }
 
@@ -194,6 +190,12 @@ mod tests {
 
     /// Throttling is read from the status and the store's code, whatever
     /// the message says; a message that only says "SlowDown" is not.
+    #[test]
+    fn kinds_are_named_as_the_wit_names_them() {
+        assert_eq!(FailureKind::InvalidInput.name(), "invalid-input");
+        assert_eq!(FailureKind::Stopping.name(), "stopping");
+    }
+
     #[test]
     fn throttling_comes_from_status_and_code() {
         let answered = |status: u16, code: Option<&str>| {

@@ -114,7 +114,7 @@ fn failure(e: Error) -> Answer {
     let status = if e.transient {
         503
     } else {
-        ferry_rules::http_status(e.kind.name())
+        ferry_rules::http_status(&e.kind.name())
     };
     let failure = Failure::from(e);
     (

@@ -65,17 +65,31 @@ pub const MIN_PART_SIZE_S3: u64 = 5 << 20;
 /// The largest part either store accepts.
 pub const MAX_PART_SIZE: u64 = 5 << 30;
 
+/// An option out of its range, or not readable: names the option and what
+/// to give instead. Bad input to a transfer ([`crate::TransferError`]'s
+/// `invalid-input`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadOption(pub String);
+
+impl std::fmt::Display for BadOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadOption {}
+
 impl Limits {
     /// Checks the limits against the ranges above; the error names the
     /// option (`--instances`, `--instance-memory-mib`, `--instance-timeout`).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BadOption> {
         check_instances(self.instances)?;
         if !self.instance_memory.is_multiple_of(1 << 20) {
-            return Err(format!(
+            return Err(BadOption(format!(
                 "the instance memory limit, {} bytes, is not a whole number of MiB: give \
                  --instance-memory-mib {MIN_INSTANCE_MEMORY_MIB} to {MAX_INSTANCE_MEMORY_MIB}",
                 self.instance_memory
-            ));
+            )));
         }
         check_instance_memory_mib(self.instance_memory >> 20)?;
         check_seconds(
@@ -87,7 +101,7 @@ impl Limits {
 }
 
 /// `--instances`: 1 to [`MAX_INSTANCES`].
-pub fn check_instances(n: u32) -> Result<(), String> {
+pub fn check_instances(n: u32) -> Result<(), BadOption> {
     in_range(
         "--instances",
         n.into(),
@@ -99,7 +113,7 @@ pub fn check_instances(n: u32) -> Result<(), String> {
 
 /// `--instance-memory-mib`: [`MIN_INSTANCE_MEMORY_MIB`] to
 /// [`MAX_INSTANCE_MEMORY_MIB`].
-pub fn check_instance_memory_mib(mib: usize) -> Result<(), String> {
+pub fn check_instance_memory_mib(mib: usize) -> Result<(), BadOption> {
     in_range(
         "--instance-memory-mib",
         mib as u64,
@@ -111,7 +125,7 @@ pub fn check_instance_memory_mib(mib: usize) -> Result<(), String> {
 }
 
 /// `--retries`: 0 to [`MAX_RETRIES`].
-pub fn check_retries(n: u32) -> Result<(), String> {
+pub fn check_retries(n: u32) -> Result<(), BadOption> {
     in_range(
         "--retries",
         n.into(),
@@ -122,12 +136,12 @@ pub fn check_retries(n: u32) -> Result<(), String> {
 }
 
 /// `--part-timeout`, `--instance-timeout`: 1 s to a day.
-pub fn check_seconds(flag: &str, secs: u64, what: &str) -> Result<(), String> {
+pub fn check_seconds(flag: &str, secs: u64, what: &str) -> Result<(), BadOption> {
     in_range(flag, secs, 1, MAX_TIMEOUT_SECS, what)
 }
 
 /// `--worker-concurrency`: 1 to [`MAX_WORKER_CONCURRENCY`].
-pub fn check_worker_concurrency(n: u32) -> Result<(), String> {
+pub fn check_worker_concurrency(n: u32) -> Result<(), BadOption> {
     in_range(
         "--worker-concurrency",
         n.into(),
@@ -139,7 +153,7 @@ pub fn check_worker_concurrency(n: u32) -> Result<(), String> {
 
 /// `ferry serve --jobs`: at least 1, and with `--instances` within
 /// [`MAX_SERVED_INSTANCES`].
-pub fn check_jobs(jobs: u32, instances: u32) -> Result<(), String> {
+pub fn check_jobs(jobs: u32, instances: u32) -> Result<(), BadOption> {
     let most = (MAX_SERVED_INSTANCES / instances.max(1)).max(1);
     in_range(
         "--jobs",
@@ -154,7 +168,7 @@ pub fn check_jobs(jobs: u32, instances: u32) -> Result<(), String> {
 }
 
 /// `ferry serve --max-body`: 1 KiB to 1 GiB.
-pub fn check_max_body(bytes: usize) -> Result<(), String> {
+pub fn check_max_body(bytes: usize) -> Result<(), BadOption> {
     in_range(
         "--max-body",
         bytes as u64,
@@ -165,21 +179,21 @@ pub fn check_max_body(bytes: usize) -> Result<(), String> {
 }
 
 /// `--signature`: `v1` or `v4`, in either case; returns it in lower case.
-pub fn check_signature(version: &str) -> Result<String, String> {
+pub fn check_signature(version: &str) -> Result<String, BadOption> {
     let v = version.trim().to_ascii_lowercase();
     match v.as_str() {
         "v1" | "v4" => Ok(v),
-        _ => Err(format!(
+        _ => Err(BadOption(format!(
             "--signature {version:?} is not a signature version: give v4 (the default) or v1 \
              (older OSS accounts)"
-        )),
+        ))),
     }
 }
 
 /// `--part-size`: a size as people write it (`6MiB`, `64M`, `1.5GiB`,
 /// `1048576`; every unit a power of 1024, as storage tools mean it) within
 /// what the store accepts. Returns the bytes.
-pub fn check_part_size(size: &str, s3: bool) -> Result<u64, String> {
+pub fn check_part_size(size: &str, s3: bool) -> Result<u64, BadOption> {
     let min = if s3 { MIN_PART_SIZE_S3 } else { MIN_PART_SIZE };
     let range = format!(
         "give {} to 5GiB{}",
@@ -191,12 +205,14 @@ pub fn check_part_size(size: &str, s3: bool) -> Result<u64, String> {
         }
     );
     let bytes = parse_size(size).ok_or_else(|| {
-        format!(
+        BadOption(format!(
             "--part-size {size:?} is not a size: write it like 6MiB, 64M or 1048576, and {range}"
-        )
+        ))
     })?;
     if !(min..=MAX_PART_SIZE).contains(&bytes) {
-        return Err(format!("--part-size {size} is out of range: {range}"));
+        return Err(BadOption(format!(
+            "--part-size {size} is out of range: {range}"
+        )));
     }
     Ok(bytes)
 }
@@ -241,13 +257,13 @@ pub fn parse_size(s: &str) -> Option<u64> {
     u64::try_from(bytes).ok()
 }
 
-fn in_range(flag: &str, value: u64, min: u64, max: u64, what: &str) -> Result<(), String> {
+fn in_range(flag: &str, value: u64, min: u64, max: u64, what: &str) -> Result<(), BadOption> {
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(format!(
+        Err(BadOption(format!(
             "{flag} {value} is out of range: give {min} to {max} ({what})"
-        ))
+        )))
     }
 }
 
@@ -276,14 +292,16 @@ fn mem_total(meminfo: &str) -> Option<u64> {
 }
 
 /// `--max-memory`: a size of at least one part's memory. Returns the bytes.
-pub fn check_max_memory(size: &str) -> Result<u64, String> {
+pub fn check_max_memory(size: &str) -> Result<u64, BadOption> {
     let bytes = parse_size(size).ok_or_else(|| {
-        format!("--max-memory {size:?} is not a size: write it like 2GiB or 512M")
+        BadOption(format!(
+            "--max-memory {size:?} is not a size: write it like 2GiB or 512M"
+        ))
     })?;
     if bytes < MIN_MAX_MEMORY {
-        return Err(format!(
+        return Err(BadOption(format!(
             "--max-memory {size} is out of range: give 8MiB or more (each part in flight takes              about 8 MiB)"
-        ));
+        )));
     }
     Ok(bytes)
 }
@@ -333,26 +351,28 @@ mod tests {
         assert_eq!(check_max_memory("1GiB"), Ok(1 << 30));
         assert!(check_max_memory("1MiB")
             .unwrap_err()
+            .0
             .contains("8MiB or more"));
         assert!(check_max_memory("lots")
             .unwrap_err()
+            .0
             .starts_with("--max-memory"));
         assert!(default_max_memory() >= PART_MEMORY);
     }
 
     #[test]
     fn out_of_range_options_name_the_option_and_the_range() {
-        let e = check_part_size("16EiB", false).unwrap_err();
+        let e = check_part_size("16EiB", false).unwrap_err().0;
         assert!(
             e.starts_with("--part-size") && e.contains("100KiB to 5GiB"),
             "{e}"
         );
-        let e = check_part_size("1MiB", true).unwrap_err();
+        let e = check_part_size("1MiB", true).unwrap_err().0;
         assert!(e.contains("5MiB to 5GiB"), "{e}");
         assert_eq!(check_part_size("5GiB", true), Ok(5 << 30));
-        assert!(check_instances(0).unwrap_err().contains("1 to 1000"));
+        assert!(check_instances(0).unwrap_err().0.contains("1 to 1000"));
         assert!(check_instances(1000).is_ok());
-        assert!(check_signature("v2").unwrap_err().contains("v4"));
+        assert!(check_signature("v2").unwrap_err().0.contains("v4"));
         assert_eq!(check_signature("V1"), Ok("v1".into()));
         let limits = Limits {
             instance_memory: 0,
@@ -361,6 +381,7 @@ mod tests {
         assert!(limits
             .check()
             .unwrap_err()
+            .0
             .starts_with("--instance-memory-mib 0 is out of range"));
         let limits = Limits {
             part_deadline: Duration::ZERO,
@@ -369,6 +390,7 @@ mod tests {
         assert!(limits
             .check()
             .unwrap_err()
+            .0
             .starts_with("--instance-timeout 0"));
         assert!(Limits::default().check().is_ok());
     }

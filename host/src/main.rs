@@ -194,10 +194,10 @@ const FC_MAX_PARALLEL: u32 = 256;
 
 async fn copy(args: CopyArgs) -> ExitCode {
     if let Err(e) = limits::check_instance_memory_mib(args.instance_memory_mib) {
-        return failed(&args, &TransferError::invalid(e), None);
+        return failed(&args, &TransferError::from(e), None);
     }
     let max_memory = match args.max_memory.as_deref().map(limits::check_max_memory) {
-        Some(Err(e)) => return failed(&args, &TransferError::invalid(e), None),
+        Some(Err(e)) => return failed(&args, &TransferError::from(e), None),
         Some(Ok(bytes)) => bytes,
         None => limits::default_max_memory(),
     };
@@ -615,7 +615,7 @@ struct ServeArgs {
 
 /// Every numeric and enumerated option of `ferry serve`, checked before
 /// the component is loaded.
-fn check_serve(args: &ServeArgs) -> Result<(), String> {
+fn check_serve(args: &ServeArgs) -> Result<(), limits::BadOption> {
     limits::check_instances(args.instances)?;
     limits::check_instance_memory_mib(args.instance_memory_mib)?;
     limits::check_seconds(

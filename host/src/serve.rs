@@ -24,7 +24,7 @@
 
 use crate::fc::{AccessKey, FcConfig};
 use crate::interrupt::Interrupt;
-use crate::limits::{self, Limits};
+use crate::limits::{self, BadOption, Limits};
 use crate::net::address_policy::{AddressPolicy, IpNet};
 use crate::net::client::{Client, ClientConfig};
 use crate::net::egress::Egress;
@@ -272,7 +272,7 @@ impl Connections {
 
     /// Each bound within its range, else a line naming the option, the
     /// range and what it bounds.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BadOption> {
         limits::check_seconds(
             "--header-timeout",
             self.header_timeout,
@@ -285,10 +285,10 @@ impl Connections {
         )?;
         let max = Self::MAX_CONNECTIONS;
         if !(1..=max).contains(&self.max_connections) {
-            return Err(format!(
+            return Err(BadOption(format!(
                 "--max-connections {} is out of range: give 1 to {max} (connections open at once)",
                 self.max_connections
-            ));
+            )));
         }
         Ok(())
     }

@@ -418,24 +418,23 @@ impl Transfer {
     /// [`Transfer::run`] checks the limits as well.
     pub fn check(&self) -> Result<(), TransferError> {
         if let Some(p) = &self.part_size {
-            limits::check_part_size(p, is_s3(&self.target)).map_err(TransferError::invalid)?;
+            limits::check_part_size(p, is_s3(&self.target))?;
         }
         if let Some(v) = &self.signature {
-            limits::check_signature(v).map_err(TransferError::invalid)?;
+            limits::check_signature(v)?;
         }
         if let Some(n) = self.retries {
-            limits::check_retries(n).map_err(TransferError::invalid)?;
+            limits::check_retries(n)?;
         }
         if let Some(secs) = self.part_timeout {
             limits::check_seconds(
                 "--part-timeout",
                 secs.into(),
                 "seconds one part may take over all its attempts",
-            )
-            .map_err(TransferError::invalid)?;
+            )?;
         }
         if let Remote::Workers { concurrency, .. } = &self.remote {
-            limits::check_worker_concurrency(*concurrency).map_err(TransferError::invalid)?;
+            limits::check_worker_concurrency(*concurrency)?;
         }
         Ok(())
     }
@@ -546,7 +545,7 @@ impl Transfer {
     /// that long.
     pub async fn run(self, on_event: impl FnMut(Event)) -> Result<Report, TransferError> {
         self.check()?;
-        self.limits.check().map_err(TransferError::invalid)?;
+        self.limits.check()?;
         let path = self
             .component
             .clone()
@@ -620,6 +619,12 @@ impl Transfer {
                 None => failure,
             }
         })
+    }
+}
+
+impl From<limits::BadOption> for TransferError {
+    fn from(e: limits::BadOption) -> Self {
+        TransferError::invalid(e.0)
     }
 }
 
