@@ -231,7 +231,20 @@ pub fn fc_answer(status: u16, headers: &http::HeaderMap, body: Bytes) -> Result<
         .or(error["message"].as_str())
         .unwrap_or("");
     let what = format!("Function Compute answered HTTP {status} {code}: {message}");
-    if status == 429 || status >= 500 {
+    if status == 429 {
+        // FC asks for fewer calls: a transient failure whose status (429)
+        // the coordinator's pacer reads as throttling.
+        let mut failure = serde_json::json!({"kind": "internal", "message": what, "status": 429});
+        if !code.is_empty() {
+            failure["code"] = code.into();
+        }
+        return Ok(Answer {
+            status: 503,
+            retry_after: retry_after(headers),
+            body: Bytes::from(failure.to_string()),
+        });
+    }
+    if status >= 500 {
         Err(RunError::Transient(what))
     } else {
         Err(RunError::Refused(format!(
@@ -408,10 +421,11 @@ mod tests {
             Err(RunError::Transient(_))
         ));
         let busy = Bytes::from_static(br#"{"Code":"ResourceThrottled","Message":"busy"}"#);
-        assert!(matches!(
-            fc_answer(429, &none, busy),
-            Err(RunError::Transient(_))
-        ));
+        let throttled = fc_answer(429, &none, busy).unwrap();
+        assert_eq!(throttled.status, 503);
+        let failure: serde_json::Value = serde_json::from_slice(&throttled.body).unwrap();
+        assert_eq!(failure["status"], 429);
+        assert_eq!(failure["code"], "ResourceThrottled");
         let denied = Bytes::from_static(br#"{"Code":"InvalidSignature","Message":"no"}"#);
         match fc_answer(403, &none, denied) {
             Err(RunError::Refused(m)) => assert!(m.contains("InvalidSignature"), "{m}"),
