@@ -82,6 +82,7 @@ pub async fn complete(
             reused_parts,
             seconds: 0.0,
             parallelism: None,
+            final_url: None,
             checks: match check {
                 PartCheck::Crc64Xz => "an empty object; the store's CRC-64 is 0".into(),
                 PartCheck::Md5Etag => {
@@ -162,6 +163,7 @@ pub async fn complete(
         reused_parts,
         seconds: 0.0,
         parallelism: None,
+        final_url: None,
         checks: if plan.server_side {
             server_side_checks(check)
         } else {

@@ -82,6 +82,11 @@ fn describe(code: &ErrorCode, authority: &str) -> HttpError {
              --ca-bundle FILE (or SSL_CERT_FILE, AWS_CA_BUNDLE); else use a URL whose \
              certificate a public CA issued, or plain http:// on a network you trust"
         )),
+        ErrorCode::DestinationIpProhibited => HttpError::Refused(format!(
+            "{authority} is at an address this ferry may not reach (loopback, private, \
+             link-local or metadata: refused by `ferry serve` unless re-opened with \
+             --allow-cidr)"
+        )),
         ErrorCode::ConfigurationError => HttpError::Refused(format!(
             "the proxy for {authority} would not carry the request (its credentials are \
              missing or refused, or it refuses the host): check the user:password in \

@@ -100,6 +100,7 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/report.reused-parts": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/report.seconds": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/report.parallelism": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/report.final-url": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/parallelism.last": [#[serde(rename = "final")]],
         "ferry:transfer/engine@0.1.0/parallelism.changes-dropped": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/failure.status": [#[serde(default, skip_serializing_if = "Option::is_none")]],
@@ -173,7 +174,10 @@ impl exports::ferry::transfer::engine::Guest for Component {
 /// line and the typed `run` both do.
 pub fn transfer(job: &Job, sink: &mut events::Sink) -> error::Result<Report> {
     let started = std::time::Instant::now();
-    let (mut report, pacing) = runtime::block_on(schedule::run_paced(job, sink))?;
+    // The parts read the URL the source's redirects led to.
+    let (job, final_url) = runtime::block_on(source::follow(job))?;
+    let (mut report, pacing) = runtime::block_on(schedule::run_paced(&job, sink))?;
+    report.final_url = final_url;
     report.seconds = started.elapsed().as_secs_f64();
     report.parallelism = pacing.as_ref().map(events::parallelism);
     Ok(report)

@@ -1,23 +1,182 @@
 //! The HTTP source protocol: a source URL as it is sent (credentials as
 //! Basic authentication, the path as typed), the probe that learns the
-//! source's size, validators, range support and CRC, and the source's
+//! source's size, validators, range support and CRC (following redirects
+//! to the final URL, which the parts then read directly), and the source's
 //! answers and transport errors read as ferry's errors.
 
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
+use crate::retry::RetryPolicy;
+use crate::server_copy;
+use crate::store::Store;
 use crate::target::redact;
-use crate::SourceInfo;
+use crate::{Job, SourceInfo};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+use std::cell::RefCell;
 use url::Url;
 
+/// Redirects followed at most from the URL given to the final one. curl
+/// follows 50 by default and browsers 20; the links people copy (release
+/// downloads, CDN and mirror links, a short link in front of a presigned
+/// URL) take one to three hops, so 10 leaves room for a mirror chooser
+/// behind a short link while a loop stops within a few requests.
+pub const MAX_REDIRECTS: u32 = 10;
+
+/// The source as the probe found it: where it finally answered, and what.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The final URL, to read the parts from: the URL given when it did
+    /// not redirect; its `user:pass@` kept only while on the given URL's
+    /// own scheme, host and port.
+    pub url: String,
+    /// Redirects followed to get there.
+    pub hops: u32,
+    pub info: SourceInfo,
+}
+
+thread_local! {
+    /// The last [`locate`]: its final URL and what the probe learned
+    /// there, so that the planner's probe of that URL costs no second
+    /// request.
+    static LOCATED: RefCell<Option<(String, SourceInfo)>> = const { RefCell::new(None) };
+}
+
 /// Learns the source's size, validators, range support and CRC: HEAD, or a
-/// one-byte ranged GET where HEAD is refused.
+/// one-byte ranged GET where HEAD is refused, following redirects. Right
+/// after [`locate`] of this URL, what it learned.
 pub async fn probe(source_url: &str) -> Result<SourceInfo> {
-    let url = parse_source_url(source_url)?;
-    let shown = redact(source_url);
+    let known = LOCATED.with(|l| {
+        let mut l = l.borrow_mut();
+        match l.as_ref() {
+            Some((url, _)) if url == source_url => l.take().map(|(_, info)| info),
+            _ => None,
+        }
+    });
+    match known {
+        Some(info) => Ok(info),
+        None => Ok(locate(source_url).await?.info),
+    }
+}
+
+/// Probes the source, following redirects (301, 302, 303, 307 and 308, at
+/// most [`MAX_REDIRECTS`]): each hop is a new request, which the host holds
+/// to its egress list (a hop is allowed because an allowed host redirected
+/// to it) and its address policy. A relative `Location` is resolved
+/// against the URL that answered; credentials go only to the given URL's
+/// own scheme, host and port.
+pub async fn locate(source_url: &str) -> Result<Located> {
+    let given = Url::parse(source_url).ok();
+    let mut current = source_url.to_string();
+    let mut hops = 0;
+    loop {
+        let url = parse_source_url(&current)?;
+        let shown = redact(&current);
+        match probe_once(&url, &shown).await? {
+            Probed::Info(info) => {
+                LOCATED.with(|l| *l.borrow_mut() = Some((current.clone(), info.clone())));
+                return Ok(Located {
+                    url: current,
+                    hops,
+                    info,
+                });
+            }
+            Probed::Redirect(status, location) => {
+                let next = next_hop(&current, given.as_ref(), &location).ok_or_else(|| {
+                    Error::source(format!(
+                        "the source {shown} answered {status}, a redirect to {}, which is not \
+                         an http(s) URL; pass a URL ferry can read",
+                        redact(&location)
+                    ))
+                })?;
+                hops += 1;
+                if hops > MAX_REDIRECTS {
+                    return Err(Error::source(format!(
+                        "the source {} redirected more than {MAX_REDIRECTS} times (the last \
+                         to {}); it may loop: check the URL in a browser, or pass the final one",
+                        redact(source_url),
+                        redact(&next)
+                    )));
+                }
+                current = next;
+            }
+        }
+    }
+}
+
+/// The job to run: `job` with its source URL replaced by the final one
+/// when an HTTP source redirects, and that final URL as the report shows
+/// it. A source in the store itself is left to the planner.
+pub async fn follow(job: &Job) -> Result<(Job, Option<String>)> {
+    let store = Store::from_job(job)?;
+    if server_copy::store_object(&job.source_url, &store)?.is_some() {
+        return Ok((job.clone(), None));
+    }
+    let policy = RetryPolicy::from_job(job);
+    let (located, _) = policy.run(|| locate(&job.source_url), |_, _| {}).await?;
+    if located.hops == 0 {
+        return Ok((job.clone(), None));
+    }
+    let shown = redact(&located.url);
+    let job = Job {
+        source_url: located.url,
+        ..job.clone()
+    };
+    Ok((job, Some(shown)))
+}
+
+/// Where a redirect from `current` to `location` leads: the `Location`
+/// resolved against `current`, with the given URL's credentials when it is
+/// on the given URL's scheme, host and port and names none of its own;
+/// `None` unless http(s).
+fn next_hop(current: &str, given: Option<&Url>, location: &str) -> Option<String> {
+    let mut next = Url::parse(current).ok()?.join(location.trim()).ok()?;
+    if !matches!(next.scheme(), "http" | "https") || next.host().is_none() {
+        return None;
+    }
+    next.set_fragment(None);
+    let (mut user, mut pass) = (
+        next.username().to_string(),
+        next.password().map(str::to_string),
+    );
+    if let Some(given) = given {
+        let same = given.scheme() == next.scheme()
+            && given.host_str() == next.host_str()
+            && given.port_or_known_default() == next.port_or_known_default();
+        if same && user.is_empty() && pass.is_none() {
+            user = given.username().to_string();
+            pass = given.password().map(str::to_string);
+        }
+    }
+    if user.is_empty() && pass.is_none() {
+        return Some(next.to_string());
+    }
+    let _ = next.set_username(&user);
+    let _ = next.set_password(pass.as_deref());
+    Some(next.to_string())
+}
+
+/// What one URL answered the probe.
+enum Probed {
+    Info(SourceInfo),
+    /// A redirect: its status and `Location`.
+    Redirect(u16, String),
+}
+
+/// The status of a redirect ferry follows, and its `Location`.
+fn redirect(r: &Response) -> Option<Probed> {
+    match r.status {
+        301 | 302 | 303 | 307 | 308 => r
+            .header("location")
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| Probed::Redirect(r.status, l.to_string())),
+        _ => None,
+    }
+}
+
+async fn probe_once(url: &SourceUrl, shown: &str) -> Result<Probed> {
     let head = http::send(
         "HEAD",
         &url.url,
@@ -26,7 +185,11 @@ pub async fn probe(source_url: &str) -> Result<SourceInfo> {
         Timeouts::default(),
     )
     .await
-    .map_err(|e| source_transport(e, &shown))?;
+    .map_err(|e| source_transport(e, shown))?;
+    if let Some(hop) = redirect(&head) {
+        let _ = head.bytes(64 * 1024).await;
+        return Ok(hop);
+    }
     if (200..300).contains(&head.status) {
         let info = info_from(&head, head_size(&head));
         let advertised = head
@@ -34,30 +197,35 @@ pub async fn probe(source_url: &str) -> Result<SourceInfo> {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
         let _ = head.bytes(0).await;
         if advertised || !info.ranges || info.size.is_none_or(|s| s == 0) {
-            return Ok(info);
+            return Ok(Probed::Info(info));
         }
         // Silent about ranges: ask for one byte to find out.
-        let ranged = range_probe(&url, &shown).await?;
-        return Ok(SourceInfo {
-            ranges: ranged.ranges,
-            ..info
+        return Ok(match range_probe(url, shown).await? {
+            Probed::Info(ranged) => Probed::Info(SourceInfo {
+                ranges: ranged.ranges,
+                ..info
+            }),
+            hop => hop,
         });
     }
     if !matches!(head.status, 403 | 405 | 501) {
-        return Err(source_status(&head, &shown));
+        return Err(source_status(&head, shown));
     }
     let _ = head.bytes(64 * 1024).await;
     // Some servers (presigned GET URLs among them) refuse HEAD.
-    range_probe(&url, &shown).await
+    range_probe(url, shown).await
 }
 
 /// Probes with `Range: bytes=0-0`: a 206 tells the size and that ranges
 /// work; a 200 that they do not.
-async fn range_probe(url: &SourceUrl, shown: &str) -> Result<SourceInfo> {
+async fn range_probe(url: &SourceUrl, shown: &str) -> Result<Probed> {
     let headers = url.headers(&[("range", "bytes=0-0".into())]);
     let get = http::send("GET", &url.url, &headers, None, Timeouts::default())
         .await
         .map_err(|e| source_transport(e, shown))?;
+    if let Some(hop) = redirect(&get) {
+        return Ok(hop);
+    }
     let info = match get.status {
         206 => {
             let size = get
@@ -81,7 +249,7 @@ async fn range_probe(url: &SourceUrl, shown: &str) -> Result<SourceInfo> {
         _ => return Err(source_status(&get, shown)),
     };
     drop(get); // Not reading the rest: dropping the body closes the request.
-    Ok(info)
+    Ok(Probed::Info(info))
 }
 
 /// A source URL ready to request: the URL as sent, without its
@@ -236,8 +404,8 @@ pub fn source_status(r: &Response, shown: &str) -> Error {
         ),
         301 | 302 | 303 | 307 | 308 => (
             format!(
-                "{} (a redirect to {}): pass the final URL, which ferry can then check and \
-                 reach directly",
+                "{} (a redirect to {}) where the probe found the object: the source moves \
+                 it while it is read; run the copy again, or pass the final URL",
                 r.status,
                 r.header("location")
                     .map_or_else(|| "an unnamed place".to_string(), redact)
@@ -280,6 +448,45 @@ mod tests {
         assert!(plain.headers(&[]).is_empty());
         let e = parse_source_url("./big.iso").err().unwrap();
         assert!(e.message.contains("\"./big.iso\""), "{}", e.message);
+    }
+
+    #[test]
+    fn redirects_resolve_relative_locations_and_keep_credentials_on_the_given_origin() {
+        let given = Url::parse("http://u:p@a.example/dl/x").unwrap();
+        let hop = |current: &str, location: &str| next_hop(current, Some(&given), location);
+        assert_eq!(
+            hop("http://u:p@a.example/dl/x", "y?z=1").as_deref(),
+            Some("http://u:p@a.example/dl/y?z=1")
+        );
+        assert_eq!(
+            hop("http://a.example/dl/x", "/top#frag").as_deref(),
+            Some("http://u:p@a.example/top")
+        );
+        // Another host, scheme or port: no credentials.
+        assert_eq!(
+            hop("http://a.example/dl/x", "https://a.example/x").as_deref(),
+            Some("https://a.example/x")
+        );
+        assert_eq!(
+            hop("http://a.example/x", "//cdn.example/o").as_deref(),
+            Some("http://cdn.example/o")
+        );
+        assert_eq!(
+            hop("http://cdn.example/o", "http://a.example:8080/x").as_deref(),
+            Some("http://a.example:8080/x")
+        );
+        // Back on the given origin from elsewhere, they are sent again, as
+        // the Location's own are.
+        assert_eq!(
+            hop("http://cdn.example/o", "http://a.example/back").as_deref(),
+            Some("http://u:p@a.example/back")
+        );
+        assert_eq!(
+            hop("http://a.example/x", "http://v:q@cdn.example/o").as_deref(),
+            Some("http://v:q@cdn.example/o")
+        );
+        assert_eq!(hop("http://a.example/x", "ftp://a.example/x"), None);
+        assert_eq!(hop("http://a.example/x", "mailto:x@a.example"), None);
     }
 
     #[test]

@@ -372,6 +372,9 @@ fn in_flight(parallel: u32, max_parallel: Option<u32>) -> String {
 }
 
 fn print_report(r: &Report, fanout: &str) {
+    if let Some(url) = &r.final_url {
+        println!("source     redirected to {url}");
+    }
     if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
         // An S3 store with no source CRC to compare: the ETags carry the checks.
         println!(

@@ -49,6 +49,12 @@ pub fn report_json(report: &Report) -> serde_json::Value {
             }
         }
     }
+    // Present only when the source redirected.
+    if let Some(v) = value.as_object_mut() {
+        if v.get("final_url").is_some_and(serde_json::Value::is_null) {
+            v.remove("final_url");
+        }
+    }
     value
 }
 

@@ -1,7 +1,7 @@
-//! Reaching what users point ferry at: a source behind a private CA
-//! (trusted through `--ca-bundle`, `SSL_CERT_FILE` or `AWS_CA_BUNDLE`) and
-//! sources and stores behind an HTTP proxy (`HTTPS_PROXY`, `HTTP_PROXY`,
-//! `NO_PROXY`). Each copy runs the built `ferry` binary against the
+//! Reaching what users point ferry at: a source that redirects, a source
+//! behind a private CA (trusted through `--ca-bundle`, `SSL_CERT_FILE` or
+//! `AWS_CA_BUNDLE`) and sources and stores behind an HTTP proxy
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`). Each copy runs the built `ferry` binary against the
 //! loopback test bed, behind a TLS front and a proxy made here, and is read
 //! back and compared with the source.
 //!
@@ -45,26 +45,33 @@ struct Run {
     stderr: String,
 }
 
-/// `ferry copy SOURCE oss://BUCKET/KEY` with only `env` (and the store's
-/// key and the component) in its environment.
-fn ferry(bed: &Bed, source: &str, key: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = Command::new(ferry_bin())
-        .arg("copy")
+/// `ferry copy SOURCE oss://BUCKET/KEY` into the bed's store, with only the
+/// store's key and the component in its environment.
+fn copy_command(bed: &Bed, source: &str, key: &str) -> Command {
+    let mut cmd = Command::new(ferry_bin());
+    cmd.arg("copy")
         .arg(source)
         .arg(format!("oss://{BUCKET}/{key}"))
         .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
-        .args(["--part-size", "1MiB", "--json"])
-        .args(extra)
         .env_clear()
         .env("OSS_ACCESS_KEY_ID", KEY_ID)
         .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .env("FERRY_COMPONENT", component())
+        .env("FERRY_COMPONENT", component());
+    cmd
+}
+
+/// [`copy_command`] in parts of 1 MiB with `--json`, `extra` arguments and
+/// `env` added.
+fn ferry(bed: &Bed, source: &str, key: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = copy_command(bed, source, key)
+        .args(["--part-size", "1MiB", "--json"])
+        .args(extra)
         .envs(env.iter().copied())
         .output()
         .expect("ferry runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    for secret in [SECRET, PROXY_PASS] {
+    for secret in [SECRET, PROXY_PASS, "s3cr3t"] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
             "a secret leaked into ferry's output: {stdout}\n{stderr}"
@@ -234,18 +241,10 @@ async fn proxy_connection(
     log: Arc<Mutex<Vec<Asked>>>,
     expected: Option<String>,
 ) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    let end = loop {
-        if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match client.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
+    let mut rest = Vec::new();
+    let Some(text) = read_head(&mut client, &mut rest).await else {
+        return;
     };
-    let text = String::from_utf8_lossy(&head[..end]).into_owned();
     let line = text.lines().next().unwrap_or("").to_string();
     let auth = text.lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
@@ -287,13 +286,30 @@ async fn proxy_connection(
         {
             return;
         }
-        if upstream.write_all(&head[end..]).await.is_err() {
-            return;
-        }
-    } else if upstream.write_all(&head).await.is_err() {
+    } else if upstream.write_all(text.as_bytes()).await.is_err() {
+        return;
+    }
+    if upstream.write_all(&rest).await.is_err() {
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
+/// The next request head from `stream` (what was read past it stays in
+/// `pending`), or `None` when the peer is gone.
+async fn read_head(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Option<String> {
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&pending[..i + 4]).into_owned();
+            pending.drain(..i + 4);
+            return Some(head);
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+        }
+    }
 }
 
 /// Without the private CA's certificate the https source is refused at
@@ -450,4 +466,288 @@ fn http_goes_through_a_proxy_in_absolute_form() {
         "{asked:?}"
     );
     assert!(asked.iter().all(|a| a.auth.is_some()), "{asked:?}");
+}
+
+/// What a redirecting server was asked: each request's method, path and
+/// `Authorization`.
+#[derive(Debug, Clone)]
+struct Hop {
+    method: String,
+    path: String,
+    auth: Option<String>,
+}
+
+/// A path's redirect: its status and `Location`.
+type Route = dyn Fn(&str) -> (u16, String) + Send + Sync;
+
+/// A server on loopback that answers every request with the redirect
+/// `route` gives for its path (status and `Location`), recording each.
+struct Redirector {
+    server: Background,
+    hops: Arc<Mutex<Vec<Hop>>>,
+}
+
+impl Redirector {
+    fn start(route: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> Redirector {
+        let hops = Arc::new(Mutex::new(Vec::new()));
+        let log = hops.clone();
+        let route = Arc::new(route);
+        let server = background(move |listener| async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(redirect_connection(stream, log.clone(), route.clone()));
+            }
+        });
+        Redirector { server, hops }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    fn hops(&self) -> Vec<Hop> {
+        self.hops.lock().unwrap().clone()
+    }
+}
+
+async fn redirect_connection(mut stream: TcpStream, log: Arc<Mutex<Vec<Hop>>>, route: Arc<Route>) {
+    let mut pending = Vec::new();
+    loop {
+        let Some(head) = read_head(&mut stream, &mut pending).await else {
+            return;
+        };
+        let mut first = head.lines().next().unwrap_or("").split(' ');
+        let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+        let auth = head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("authorization")
+                .then(|| value.trim().to_string())
+        });
+        log.lock().unwrap().push(Hop {
+            method: method.into(),
+            path: path.into(),
+            auth,
+        });
+        let (status, location) = route(path);
+        let reply =
+            format!("HTTP/1.1 {status} Moved\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
+        if stream.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A redirect chain as release and CDN links make them: three relative
+/// hops on one host (which gets the URL's credentials), an absolute one to
+/// another host (which does not), then the object on a third. The probe
+/// follows it once; the parts read the final URL directly (no part asks a
+/// redirector); the report names the final URL, and the object is whole.
+#[test]
+fn a_redirect_chain_is_followed_to_the_final_url() {
+    let bed = bed("redirects");
+    let object = format!(
+        "{}?Expires=1&Signature=s3cr3t-object",
+        bed.source.url(SEED, SIZE)
+    );
+    let last = Redirector::start(move |_| (307, object.clone()));
+    let last_url = format!("{}/cdn/big.bin?Signature=s3cr3t-sig", last.base());
+    let hop = last_url.clone();
+    let first = Redirector::start(move |path| match path {
+        "/dl/3" => (301, "/dl/2".into()),
+        "/dl/2" => (302, "1".into()),
+        "/dl/1" => (303, "./0".into()),
+        _ => (308, hop.clone()),
+    });
+    let authority = first.base().replace("http://", "");
+    let source = format!("http://user:{PROXY_PASS}@{authority}/dl/3");
+
+    let run = ferry(&bed, &source, "redirected.bin", &[], &[]);
+    run.assert_ok(&bed, "redirected.bin");
+    // Shown as ferry shows URLs: the signed query left out.
+    let shown = format!("{}?…", bed.source.url(SEED, SIZE));
+    assert_eq!(
+        run.result["final_url"].as_str(),
+        Some(shown.as_str()),
+        "{}",
+        run.result
+    );
+    let paths: Vec<String> = first.hops().iter().map(|h| h.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/dl/3", "/dl/2", "/dl/1", "/dl/0"],
+        "{:?}",
+        first.hops()
+    );
+    assert!(
+        first.hops().iter().all(|h| h.auth.is_some()),
+        "the given host lost its credentials: {:?}",
+        first.hops()
+    );
+    let hops = last.hops();
+    assert_eq!(
+        hops.len(),
+        1,
+        "the parts went through a redirector: {hops:?}"
+    );
+    assert_eq!(hops[0].method, "HEAD");
+    assert!(hops[0].auth.is_none(), "credentials went to another host");
+    let ranged = bed
+        .source
+        .received()
+        .iter()
+        .filter(|r| r.method == "GET" && r.range.is_some())
+        .count();
+    assert!(
+        ranged >= 4,
+        "the parts did not read the final URL: {ranged}"
+    );
+
+    // The one-line summary names it too, without its query.
+    let out = copy_command(&bed, &last_url, "summary.bin")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("redirected to {shown}\n")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    bed.check_copied(SEED, SIZE, "summary.bin").unwrap();
+}
+
+/// A redirect loop stops at the bound (10 hops followed, the 11th refused)
+/// with a message that says so, exit 3, and nothing in the store.
+#[test]
+fn a_redirect_loop_stops_at_the_bound() {
+    let bed = bed("redirect-loop");
+    let looping = Redirector::start(|path| {
+        let n: u32 = path.trim_start_matches("/loop/").parse().unwrap_or(0);
+        (302, format!("/loop/{}", (n + 1) % 3))
+    });
+    let source = format!("{}/loop/0", looping.base());
+    let run = ferry(&bed, &source, "loop.bin", &[], &[]);
+    assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
+    let message = run.result["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("redirected more than 10 times") && message.contains("/loop/0"),
+        "{message}"
+    );
+    assert_eq!(looping.hops().len(), 11, "{:?}", looping.hops());
+    assert!(bed.store.object(BUCKET, "loop.bin").is_none());
+    bed.check_no_upload().unwrap();
+}
+
+/// `ferry serve` on loopback, holding sources to the service address policy
+/// with 127.0.0.1/32 re-opened (so 127.0.0.2 stays refused); killed on drop.
+struct Serve {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Serve {
+    fn start(bed: &Bed) -> Serve {
+        let addr: SocketAddr = format!("127.0.0.1:{}", bed::free_port()).parse().unwrap();
+        let mut child = Command::new(ferry_bin())
+            .arg("serve")
+            .args(["--listen", &addr.to_string()])
+            .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+            .args(["--allow-cidr", "127.0.0.1/32"])
+            .env_clear()
+            .env("FERRY_COMPONENT", component())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ferry serve starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(child.try_wait().unwrap().is_none(), "ferry serve exited");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ferry serve did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Serve { child, addr }
+    }
+
+    /// POST /jobs with the store's key in FC's headers: status and JSON.
+    fn job(&self, source: &str, key: &str) -> (u16, Value) {
+        use std::io::{Read, Write};
+        let body = serde_json::json!({
+            "source_url": source,
+            "target_object_name": key,
+            "target_region": REGION,
+            "target_bucket_name": BUCKET,
+            "part_size": 1 << 20,
+        })
+        .to_string();
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        write!(
+            stream,
+            "POST /jobs HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\
+             content-type: application/json\r\nx-fc-access-key-id: {KEY_ID}\r\n\
+             x-fc-access-key-secret: {SECRET}\r\ncontent-length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let status = raw
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let json = raw
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        assert!(!raw.contains(SECRET), "the secret came back");
+        (status, json)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// In `ferry serve`, each hop is held to the address policy: a redirect to
+/// an address the service refuses (127.0.0.2, outside the re-opened
+/// 127.0.0.1/32) stops the job at once, naming the address and
+/// `--allow-cidr`, with nothing sent there and nothing left in the store;
+/// a redirect within the policy copies the object whole.
+#[test]
+fn in_service_mode_each_redirect_hop_is_held_to_the_address_policy() {
+    let bed = bed("redirect-policy");
+    let port = bed.source.addr().port();
+    let redirector = Redirector::start(move |path| match path {
+        "/refused" => (302, format!("http://127.0.0.2:{port}/obj/{SEED}/{SIZE}")),
+        _ => (302, format!("http://127.0.0.1:{port}/obj/{SEED}/{SIZE}")),
+    });
+    let serve = Serve::start(&bed);
+
+    let (status, result) = serve.job(&format!("{}/refused", redirector.base()), "refused.bin");
+    assert_ne!(status, 200, "{result}");
+    let message = result["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("127.0.0.2") && message.contains("--allow-cidr"),
+        "{result}"
+    );
+    assert_eq!(result["kind"], "source", "{result}");
+    assert_eq!(redirector.hops().len(), 1, "{:?}", redirector.hops());
+    assert_eq!(bed.source.requests(), 0, "the refused address was reached");
+    assert!(bed.store.object(BUCKET, "refused.bin").is_none());
+    bed.check_no_upload().unwrap();
+
+    let (status, result) = serve.job(&format!("{}/allowed", redirector.base()), "allowed.bin");
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(
+        result["final_url"].as_str(),
+        Some(bed.source.url(SEED, SIZE).as_str())
+    );
+    bed.check_copied(SEED, SIZE, "allowed.bin").unwrap();
 }

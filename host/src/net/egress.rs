@@ -1,8 +1,10 @@
 //! Egress policy: an instance may reach only the job's source host, the
-//! store's endpoint and the fan-out authority. Anything else is refused
-//! before a connection is made, and the guest sees `HttpRequestDenied`.
+//! store's endpoint, the fan-out authority, and the hosts an allowed
+//! request was redirected to. Anything else is refused before a connection
+//! is made, and the guest sees `HttpRequestDenied`.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use url::Url;
 
 /// The authorities (`host:port`) instances may connect to.
@@ -12,6 +14,11 @@ pub struct Egress {
     /// Also allow any `<bucket>.<host>` under an allowed store host
     /// (virtual-hosted OSS addressing).
     suffixes: BTreeSet<String>,
+    /// Where allowed requests were redirected (their `Location`), as the
+    /// responses said: shared by every clone, so the hosts a coordinator's
+    /// probe was sent to are open to the part instances of its job, which
+    /// read the final URL. The address policy still judges each of them.
+    redirected: Arc<Mutex<BTreeSet<String>>>,
 }
 
 fn authority(url: &Url) -> Option<String> {
@@ -48,7 +55,32 @@ impl Egress {
             _ => 80,
         });
         let a = format!("{}:{port}", host.to_ascii_lowercase());
-        self.allowed.contains(&a) || self.suffixes.iter().any(|s| a.ends_with(s.as_str()))
+        self.allowed.contains(&a)
+            || self.suffixes.iter().any(|s| a.ends_with(s.as_str()))
+            || self
+                .redirected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&a)
+    }
+
+    /// A permitted request to `uri` was answered with a redirect to
+    /// `location` (relative or absolute): its http(s) host is allowed from
+    /// now on, for this list and its clones.
+    pub fn redirected(&self, uri: &http::Uri, location: &str) {
+        if !self.permits(uri) {
+            return;
+        }
+        let next = Url::parse(&uri.to_string())
+            .ok()
+            .and_then(|base| base.join(location.trim()).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        if let Some(a) = next.as_ref().and_then(authority) {
+            self.redirected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(a);
+        }
     }
 }
 
@@ -68,5 +100,31 @@ mod tests {
         assert!(ok("https://bkt.oss-cn-hangzhou.aliyuncs.com/k"));
         assert!(!ok("http://bkt.oss-cn-hangzhou.aliyuncs.com/k"));
         assert!(!ok("http://169.254.169.254/latest/meta-data"));
+    }
+
+    #[test]
+    fn a_redirect_from_an_allowed_host_opens_its_target_to_every_clone() {
+        let mut e = Egress::default();
+        e.allow_url("http://127.0.0.1:8080/x");
+        let parts = e.clone();
+        let uri = |u: &str| u.parse::<http::Uri>().unwrap();
+        assert!(!parts.permits(&uri("https://cdn.example:8443/obj")));
+        e.redirected(
+            &uri("http://127.0.0.1:8080/x"),
+            "https://cdn.example:8443/obj?sig=1",
+        );
+        assert!(parts.permits(&uri("https://cdn.example:8443/obj")));
+        assert!(
+            !parts.permits(&uri("http://cdn.example/obj")),
+            "another port"
+        );
+        // Relative to the URL that answered.
+        e.redirected(&uri("https://cdn.example:8443/obj"), "//mirror.example/a");
+        assert!(parts.permits(&uri("https://mirror.example/a")));
+        // Only an allowed request's answer counts, and only http(s).
+        e.redirected(&uri("http://elsewhere.example/"), "http://evil.example/");
+        e.redirected(&uri("http://127.0.0.1:8080/x"), "ftp://files.example/a");
+        assert!(!parts.permits(&uri("http://evil.example/")));
+        assert!(!parts.permits(&uri("ftp://files.example/a")));
     }
 }

@@ -73,10 +73,24 @@ impl WasiHttpHooks for Outgoing {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let client = self.client.clone();
+        let egress = self.egress.clone();
+        let uri = request.uri().clone();
         Box::new(async move {
             // The pool drives its connections itself; there is nothing left
             // for the caller to poll.
             let response = client.send(request, options).await?;
+            if matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                // The guest follows redirects itself, each hop a request of
+                // its own; the host lets the hop through because an allowed
+                // host sent it there.
+                if let Some(location) = response
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    egress.redirected(&uri, location);
+                }
+            }
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
