@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::events::Sink;
 use crate::size::{self, human};
 use crate::target;
-use crate::{schedule, Addressing, EndpointKind, Job, Report, SignatureVersion};
+use crate::{plan, Addressing, EndpointKind, Job, Report, SignatureVersion};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
@@ -63,7 +63,7 @@ pub struct CopyArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     parallel: Option<u32>,
     /// The most parts in flight when --parallel is not given, 1 to 1000.
-    #[arg(long, default_value_t = schedule::DEFAULT_MAX_PARALLEL,
+    #[arg(long, default_value_t = plan::DEFAULT_MAX_PARALLEL,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_parallel: u32,
     /// Post each part to FANOUT/parts so it runs in a fresh instance.

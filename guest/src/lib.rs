@@ -29,6 +29,8 @@ pub mod events;
 pub mod http;
 pub mod pacing;
 pub mod plan;
+pub mod post_part;
+pub mod presign;
 pub mod resume;
 pub mod retry;
 pub mod runtime;
@@ -41,6 +43,7 @@ pub mod size;
 pub mod source;
 pub mod store;
 pub mod target;
+pub mod transfer;
 pub mod xml;
 
 wit_bindgen::generate!({
@@ -139,7 +142,7 @@ impl exports::ferry::transfer::engine::Guest for Component {
 
     fn presign_part(job: Job, plan: Plan, part_number: u32) -> Result<PartTask, Failure> {
         let store = store::Store::from_job(&job)?;
-        schedule::part_task(&job, &store, &plan, part_number).map_err(Into::into)
+        presign::part_task(&job, &store, &plan, part_number).map_err(Into::into)
     }
 
     fn copy_part(task: PartTask) -> Result<PartResult, Failure> {
@@ -176,7 +179,7 @@ pub fn transfer(job: &Job, sink: &mut events::Sink) -> error::Result<Report> {
     let started = std::time::Instant::now();
     // The parts read the URL the source's redirects led to.
     let (job, final_url) = runtime::block_on(source::follow(job))?;
-    let (mut report, pacing) = runtime::block_on(schedule::run_paced(&job, sink))?;
+    let (mut report, pacing) = runtime::block_on(transfer::run_paced(&job, sink))?;
     report.final_url = final_url;
     report.seconds = started.elapsed().as_secs_f64();
     report.parallelism = pacing.as_ref().map(events::parallelism);

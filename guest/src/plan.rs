@@ -8,6 +8,22 @@ use crate::source::probe;
 use crate::store::{min_part_size, Store};
 use crate::{FailureKind, Job, Plan, SourceInfo};
 
+/// Parts in flight for a step that is not paced (checking held parts on
+/// resume).
+pub const DEFAULT_PARALLEL: u32 = 16;
+
+/// The most parts in flight when the job names no cap: with no fan-out
+/// they all live in this one instance, about 2 MiB of buffers each.
+pub const DEFAULT_MAX_PARALLEL: u32 = 128;
+
+/// The cap on parts in flight: the job's `max-parallel`, else
+/// [`DEFAULT_MAX_PARALLEL`]; at most 1000.
+pub fn max_parallel(job: &Job) -> u32 {
+    job.max_parallel
+        .unwrap_or(DEFAULT_MAX_PARALLEL)
+        .clamp(1, 1000)
+}
+
 /// The part size when none is asked for: the FC design's 6 MiB.
 pub const DEFAULT_PART_SIZE: u64 = 6 << 20;
 /// OSS's smallest part (all but the last); S3's is 5 MiB
@@ -53,7 +69,7 @@ pub async fn plan(job: &Job) -> Result<Plan> {
     let (part_size, part_count) = match source.size {
         Some(size) => {
             let part_size = match (job.part_size, job.parallel) {
-                (None, None) => auto_part_size(min, size, crate::schedule::max_parallel(job))?,
+                (None, None) => auto_part_size(min, size, max_parallel(job))?,
                 _ => choose_part_size(min, size, job.part_size)?,
             };
             let count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");

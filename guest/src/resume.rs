@@ -8,10 +8,10 @@
 use crate::copy_part::source_digest;
 use crate::crc;
 use crate::error::{Error, Result};
-use crate::plan::{choose_part_size, sequential_reason};
-use crate::source::probe;
+use crate::plan::{choose_part_size, sequential_reason, DEFAULT_PARALLEL};
+use crate::presign::part_task;
 use crate::retry::RetryPolicy;
-use crate::schedule;
+use crate::source::probe;
 use crate::store::{min_part_size, Store};
 use crate::target::redact;
 use crate::xml::ListedPart;
@@ -143,14 +143,14 @@ async fn check_against_source(
     plan: &Plan,
     held: BTreeMap<u32, PartResult>,
 ) -> Result<BTreeMap<u32, PartResult>> {
-    let parallel = job.parallel.unwrap_or(schedule::DEFAULT_PARALLEL).max(1) as usize;
+    let parallel = job.parallel.unwrap_or(DEFAULT_PARALLEL).max(1) as usize;
     let mut pending = held.into_values();
     let mut in_flight = FuturesUnordered::new();
     let mut kept = BTreeMap::new();
     loop {
         while in_flight.len() < parallel {
             let Some(part) = pending.next() else { break };
-            let task = schedule::part_task(job, store, plan, part.part_number)?;
+            let task = part_task(job, store, plan, part.part_number)?;
             in_flight.push(async move { (source_digest(&task).await, part) });
         }
         match in_flight.next().await {

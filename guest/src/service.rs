@@ -16,7 +16,7 @@ use crate::http::{BodyReader, BodyWriter};
 use crate::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingResponse, ResponseOutparam, Scheme,
 };
-use crate::{copy_part, runtime, schedule, Failure, Job, PartTask};
+use crate::{copy_part, runtime, transfer, Failure, Job, PartTask};
 use serde::Serialize;
 
 /// Largest request body accepted: tasks and jobs are small JSON documents.
@@ -50,7 +50,7 @@ async fn route(request: IncomingRequest) -> Answer {
                     if job.fanout_url.is_none() {
                         job.fanout_url = own_url;
                     }
-                    answer(schedule::run(&job, &mut Sink::Quiet).await)
+                    answer(transfer::run(&job, &mut Sink::Quiet).await)
                 }
                 Err(e) => failure(e),
             }
