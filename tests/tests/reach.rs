@@ -751,3 +751,114 @@ fn in_service_mode_each_redirect_hop_is_held_to_the_address_policy() {
     );
     bed.check_copied(SEED, SIZE, "allowed.bin").unwrap();
 }
+
+/// A short link in front of expiring presigned URLs, serving pattern object
+/// (SEED, SIZE) itself: `/short` redirects to `/signed/N` (N counting the
+/// short link's hits); `/signed/1` expires (403) after two ranged GETs.
+struct Expiring {
+    server: Background,
+    /// Each request's method and path.
+    asked: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Expiring {
+    fn start() -> Expiring {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let server = background(move |listener| async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(expiring_connection(stream, log.clone()));
+            }
+        });
+        Expiring { server, asked }
+    }
+
+    fn asked(&self) -> Vec<(String, String)> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+async fn expiring_connection(mut stream: TcpStream, log: Arc<Mutex<Vec<(String, String)>>>) {
+    let mut pending = Vec::new();
+    while let Some(head) = read_head(&mut stream, &mut pending).await {
+        let mut first = head.lines().next().unwrap_or("").split(' ');
+        let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+        let range = head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            let (a, b) = name
+                .eq_ignore_ascii_case("range")
+                .then_some(value.trim().strip_prefix("bytes=")?)?
+                .split_once('-')?;
+            Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))
+        });
+        let (shorts, expired) = {
+            let mut log = log.lock().unwrap();
+            log.push((method.to_string(), path.to_string()));
+            let shorts = log.iter().filter(|(_, p)| p == "/short").count();
+            let gen1 = log
+                .iter()
+                .filter(|(m, p)| m == "GET" && p == "/signed/1")
+                .count();
+            (shorts, path == "/signed/1" && method == "GET" && gen1 > 2)
+        };
+        let mut reply = if path == "/short" {
+            format!("HTTP/1.1 302 Found\r\nlocation: /signed/{shorts}\r\ncontent-length: 0\r\n\r\n")
+                .into_bytes()
+        } else if expired {
+            b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n".to_vec()
+        } else if let (Some((a, b)), "GET") = (range, method) {
+            let b = b.min(SIZE - 1);
+            let mut body = vec![0u8; (b - a + 1) as usize];
+            ferry_testbed::pattern::fill(SEED, a, &mut body);
+            let mut r = format!(
+                "HTTP/1.1 206 Partial Content\r\netag: \"v1\"\r\naccept-ranges: bytes\r\n\
+                 content-range: bytes {a}-{b}/{SIZE}\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend_from_slice(&body);
+            r
+        } else {
+            format!(
+                "HTTP/1.1 200 OK\r\netag: \"v1\"\r\naccept-ranges: bytes\r\n\
+                 content-length: {SIZE}\r\n\r\n"
+            )
+            .into_bytes()
+        };
+        if method == "GET" && range.is_none() && path != "/short" && !expired {
+            // Only ranged reads are expected of the object.
+            reply = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n".to_vec();
+        }
+        if stream.write_all(&reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// When the final URL expires mid-copy (a part's GET answers 403), the
+/// given URL is resolved once more and the upload resumes from the new
+/// final URL: the short link is asked twice, the parts read before the
+/// expiry are kept, and the object is whole.
+#[test]
+fn an_expired_final_url_is_resolved_again_once() {
+    let bed = bed("expiring");
+    let gate = Expiring::start();
+    let source = format!("http://{}/short", gate.server.addr);
+    let run = ferry(&bed, &source, "expiring.bin", &["--instances", "1"], &[]);
+    run.assert_ok(&bed, "expiring.bin");
+    let asked = gate.asked();
+    let shorts = asked.iter().filter(|(_, p)| p == "/short").count();
+    assert_eq!(shorts, 2, "{asked:?}");
+    assert_eq!(
+        run.result["final_url"].as_str(),
+        Some(format!("http://{}/signed/2", gate.server.addr).as_str()),
+        "{}",
+        run.result
+    );
+    assert!(
+        asked.iter().any(|(m, p)| m == "GET" && p == "/signed/2"),
+        "{asked:?}"
+    );
+    // The two parts read before the expiry were resumed, not copied again.
+    assert_eq!(run.result["reused_parts"], 2, "{}", run.result);
+}
