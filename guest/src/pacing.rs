@@ -543,27 +543,6 @@ impl Pacer {
     }
 }
 
-/// Whether a transient failure is the store or source asking for fewer
-/// requests: HTTP 429 or 503, or a throttling code (S3's `SlowDown`,
-/// OSS's and others' rate limits). Failures cross the fan-out as
-/// messages, so the message is what is read.
-pub fn is_throttle(message: &str) -> bool {
-    const MARKS: [&str; 11] = [
-        "HTTP 429",
-        "HTTP 503",
-        "SlowDown",
-        "TooManyRequests",
-        "Throttling",
-        "RequestLimitExceeded",
-        "QpsLimitExceeded",
-        "RequestRateTooHigh",
-        "UploadTrafficRateLimitExceeded",
-        "DownloadTrafficRateLimitExceeded",
-        "ServiceUnavailable",
-    ];
-    MARKS.iter().any(|m| message.contains(m))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -907,19 +886,5 @@ mod tests {
         assert_eq!(s.changes.len(), MAX_CHANGES);
         assert_eq!(s.changes[0].reason, Reason::Start);
         assert_eq!(s.changes_dropped as usize, 501 - MAX_CHANGES);
-    }
-
-    #[test]
-    fn throttling_is_read_from_messages() {
-        assert!(is_throttle(
-            "UploadPart refused: SlowDown (HTTP 503): Please reduce your request rate."
-        ));
-        assert!(is_throttle(
-            "the source http://h/x answered HTTP 429 (temporary)"
-        ));
-        assert!(!is_throttle(
-            "UploadPart refused: InternalError (HTTP 500)."
-        ));
-        assert!(!is_throttle("the part instance trapped: out of fuel"));
     }
 }
