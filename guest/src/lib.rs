@@ -178,7 +178,7 @@ impl exports::ferry::transfer::engine::Guest for Component {
 pub fn transfer(job: &Job, sink: &mut events::Sink) -> error::Result<Report> {
     let started = std::time::Instant::now();
     // The parts read the URL the source's redirects led to.
-    let ((mut report, pacing), final_url) = runtime::block_on(source::run_redirected(job, sink))?;
+    let ((mut report, pacing), final_url) = runtime::block_on(transfer::run_redirected(job, sink))?;
     report.final_url = final_url;
     report.seconds = started.elapsed().as_secs_f64();
     report.parallelism = pacing.as_ref().map(events::parallelism);

@@ -1,23 +1,14 @@
 //! The HTTP source protocol: a source URL as it is sent (credentials as
 //! Basic authentication, the path as typed), the probe that learns the
-//! source's size, validators, range support and CRC (following redirects
-//! to the final URL, which the parts then read directly), and the source's
-//! answers and transport errors read as ferry's errors.
+//! source's size, validators, range support and CRC, where its redirects
+//! lead ([`locate`]), and the source's answers and transport errors read as
+//! ferry's errors.
 
 use crate::crc;
 use crate::error::{Error, Result};
-use crate::events::Sink;
 use crate::http::{self, HttpError, Response, Timeouts};
-use crate::pacing::Summary;
-use crate::retry::RetryPolicy;
-use crate::transfer::run_paced;
-use crate::server_copy;
-use crate::store::Store;
 use crate::target::redact;
-use crate::{FailureKind, Job, Report, SourceInfo};
-
-/// A run's report and how its parallelism went.
-type Ran = (Report, Option<Summary>);
+use crate::SourceInfo;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
@@ -110,89 +101,6 @@ pub async fn locate(source_url: &str) -> Result<Located> {
             }
         }
     }
-}
-
-/// The job to run: `job` with its source URL replaced by the final one
-/// when an HTTP source redirects, and that final URL as the report shows
-/// it. A source in the store itself is left to the planner.
-pub async fn follow(job: &Job) -> Result<(Job, Option<String>)> {
-    let store = Store::from_job(job)?;
-    if server_copy::store_object(&job.source_url, &store)?.is_some() {
-        return Ok((job.clone(), None));
-    }
-    let policy = RetryPolicy::from_job(job);
-    let (located, _) = policy.run(|| locate(&job.source_url), |_, _| {}).await?;
-    if located.hops == 0 {
-        return Ok((job.clone(), None));
-    }
-    let shown = redact(&located.url);
-    let job = Job {
-        source_url: located.url,
-        ..job.clone()
-    };
-    Ok((job, Some(shown)))
-}
-
-/// Runs `job` (plan, parts, complete) from the URL its source redirects
-/// to. When that URL stops answering as it did when probed (a part's GET
-/// answers 403, 404 or 410: a presigned link that expired, a mirror that
-/// moved; or 412: the object there changed), the given URL is resolved
-/// once more and the upload so far is resumed from where it now leads. Returns the run's
-/// outcome and the final URL as the report shows it.
-pub async fn run_redirected(job: &Job, sink: &mut Sink) -> Result<(Ran, Option<String>)> {
-    let (first, shown) = follow(job).await?;
-    if shown.is_none() || job.resume.is_some() {
-        return Ok((run_paced(&first, sink).await?, shown));
-    }
-    // Kept, so that a second resolution can resume it.
-    let kept = Job {
-        keep_partial: Some(true),
-        ..first
-    };
-    let err = match run_paced(&kept, sink).await {
-        Ok(done) => return Ok((done, shown)),
-        Err(e) => e,
-    };
-    let stale = err.kind == FailureKind::Source
-        && err.part_number.is_some()
-        && matches!(err.status, Some(403 | 404 | 410 | 412));
-    let Some(upload_id) = err.upload_id.clone() else {
-        return Err(err);
-    };
-    if stale {
-        let (again, shown) = follow(job).await?;
-        let resumed = Job {
-            resume: Some(upload_id),
-            ..again
-        };
-        return Ok((run_paced(&resumed, sink).await?, shown));
-    }
-    if job.keep_partial == Some(true) {
-        return Err(err);
-    }
-    // Not asked to keep it: abort it as the schedule would have.
-    let mut err = err;
-    if let Some(cut) = err
-        .message
-        .find(&format!(" The upload {upload_id} was kept"))
-    {
-        err.message.truncate(cut);
-    }
-    err.upload_id = None;
-    let store = Store::from_job(job)?;
-    let policy = RetryPolicy::from_job(job);
-    if let Err(abort) =
-        crate::transfer::abort_until_gone(&store, &job.target_object_name, &upload_id, &policy)
-            .await
-    {
-        err.message = format!(
-            "{} The upload {upload_id} could not be aborted ({}); its parts remain until it is \
-             aborted or expires by lifecycle rule.",
-            err.message, abort.message
-        );
-        err.upload_id = Some(upload_id);
-    }
-    Err(err)
 }
 
 /// Where a redirect from `current` to `location` leads: the `Location`
