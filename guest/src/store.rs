@@ -6,7 +6,7 @@
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
-use crate::sign::{encode, Credentials, RequestParts, Scheme, Signer};
+use crate::sign::{encode, RequestParts, Scheme, Signer};
 use crate::target::{self, check_bucket, check_key};
 use crate::xml;
 use crate::{Addressing, Job, PartCheck, SignatureVersion, StoreKind};
@@ -64,11 +64,6 @@ impl Store {
         };
         let s3 = kind == StoreKind::S3;
         let credentials = ferry_rules::credentials_from_env(s3)
-            .map(|c| Credentials {
-                access_key_id: c.access_key_id,
-                access_key_secret: c.access_key_secret,
-                security_token: c.security_token,
-            })
             .ok_or_else(|| Error::invalid(ferry_rules::missing_credentials(s3)))?;
         Ok(Store {
             kind,
@@ -576,7 +571,7 @@ mod sdk_shapes {
             bucket: "bkt".into(),
             signer: Signer {
                 scheme,
-                credentials: Credentials {
+                credentials: crate::sign::Credentials {
                     access_key_id: "AKID".into(),
                     access_key_secret: "SECRET".into(),
                     security_token: Some("TOKEN".into()),

@@ -154,41 +154,9 @@ impl TransferError {
     }
 }
 
-/// Credentials for a transfer's store (OSS or S3).
-#[derive(Clone)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub access_key_secret: String,
-    pub security_token: Option<String>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Credentials(<redacted>)")
-    }
-}
-
-impl Credentials {
-    /// `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`.
-    pub fn from_env() -> Option<Credentials> {
-        Self::from_store_env(false)
-    }
-
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
-    pub fn from_aws_env() -> Option<Credentials> {
-        Self::from_store_env(true)
-    }
-
-    /// An S3 or an OSS store's credentials from this process's environment,
-    /// read as the component reads them.
-    fn from_store_env(s3: bool) -> Option<Credentials> {
-        ferry_rules::credentials_from_env(s3).map(|c| Credentials {
-            access_key_id: c.access_key_id,
-            access_key_secret: c.access_key_secret,
-            security_token: c.security_token,
-        })
-    }
-}
+/// Credentials for a transfer's store (OSS or S3): the component's own
+/// type, read from the environment as the component reads it.
+pub use ferry_rules::Credentials;
 
 /// Whether a target is an S3 one (`s3://`) rather than OSS (`oss://`).
 fn is_s3(target: &str) -> bool {
@@ -576,7 +544,7 @@ impl Transfer {
         let credentials = self
             .credentials
             .clone()
-            .or_else(|| Credentials::from_store_env(s3))
+            .or_else(|| ferry_rules::credentials_from_env(s3))
             .ok_or_else(|| TransferError::invalid(ferry_rules::missing_credentials(s3)))?;
         // The coordinating instance reads them as the store's own tools name them.
         let vars = ferry_rules::credential_vars(s3);

@@ -73,17 +73,32 @@ pub fn key_problem(key: &str) -> Option<String> {
     }
 }
 
-/// Credentials for a store, as read from the environment.
+/// An access key for a store, with its STS or session token when the key
+/// is temporary. Its `Debug` never shows a secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct EnvCredentials {
+pub struct Credentials {
     pub access_key_id: String,
     pub access_key_secret: String,
     pub security_token: Option<String>,
 }
 
-impl std::fmt::Debug for EnvCredentials {
+impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EnvCredentials(<redacted>)")
+        f.write_str("Credentials(<redacted>)")
+    }
+}
+
+impl Credentials {
+    /// `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`
+    /// (also `OSS_SECURITY_TOKEN`) from this process's environment.
+    pub fn from_env() -> Option<Credentials> {
+        credentials_from_env(false)
+    }
+
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`
+    /// from this process's environment.
+    pub fn from_aws_env() -> Option<Credentials> {
+        credentials_from_env(true)
     }
 }
 
@@ -116,10 +131,10 @@ pub fn credential_vars(s3: bool) -> CredentialVars {
 
 /// A store's credentials from `get` (the environment, or a runner's
 /// variables); `None` without an id and a secret. Empty values are unset.
-pub fn credentials_from(s3: bool, get: impl Fn(&str) -> Option<String>) -> Option<EnvCredentials> {
+pub fn credentials_from(s3: bool, get: impl Fn(&str) -> Option<String>) -> Option<Credentials> {
     let vars = credential_vars(s3);
     let get = |name: &str| get(name).filter(|v| !v.is_empty());
-    Some(EnvCredentials {
+    Some(Credentials {
         access_key_id: get(vars.id)?,
         access_key_secret: get(vars.secret)?,
         security_token: vars.token.iter().find_map(|name| get(name)),
@@ -127,7 +142,7 @@ pub fn credentials_from(s3: bool, get: impl Fn(&str) -> Option<String>) -> Optio
 }
 
 /// A store's credentials from this process's environment.
-pub fn credentials_from_env(s3: bool) -> Option<EnvCredentials> {
+pub fn credentials_from_env(s3: bool) -> Option<Credentials> {
     credentials_from(s3, |name| std::env::var(name).ok())
 }
 
@@ -258,6 +273,6 @@ mod tests {
             env(&[("OSS_ACCESS_KEY_ID", "id"), ("OSS_ACCESS_KEY_SECRET", "")])
         )
         .is_none());
-        assert_eq!(format!("{oss:?}"), "EnvCredentials(<redacted>)");
+        assert_eq!(format!("{oss:?}"), "Credentials(<redacted>)");
     }
 }

@@ -8,30 +8,11 @@ pub mod s3_v4;
 
 use crate::SignatureVersion;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use std::fmt;
 use std::time::SystemTime;
 
-/// An access key, with its STS token when the key is temporary.
-#[derive(Clone)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub access_key_secret: String,
-    pub security_token: Option<String>,
-}
-
-impl fmt::Debug for Credentials {
-    // Never print a secret, even in a debug dump.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &"<redacted>")
-            .field("access_key_secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
+/// An access key, with its STS token when the key is temporary (the type
+/// the host uses too).
+pub use ferry_rules::Credentials;
 
 /// The parts of a request that a signature covers.
 #[derive(Debug, Clone)]
