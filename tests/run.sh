@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/venv.sh
 
-echo "== guest: unit tests and fuzz targets (native build of the engine's pure modules)"
-cargo test --release -p ferry-guest
+echo "== guest: unit tests and fuzz targets (native build of the engine's pure modules), and the rules it shares with the host"
+cargo test --release -p ferry-guest -p ferry-rules
 echo "== host and test bed: unit, conformance vectors, end-to-end copies"
 cargo test --release -p ferry-host -p ferry-testbed -- --skip fault_matrix --skip killed_copy_resumes --skip interrupted_copy --skip copy_through_three_workers
 echo "== remote fan-out: 2 GiB through three ferry serve workers, one killed with SIGKILL mid-copy"
