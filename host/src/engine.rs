@@ -4,25 +4,13 @@
 //! it. Each [`EngineSession`] is one instance of the component, with the
 //! credentials and the egress list it was given.
 
-mod generated {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "ferry:transfer/embedder",
-        exports: { default: async },
-        // The progress events cross from the coordinating instance as
-        // bytes: serde's plain form of these types, as the guest derives it.
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
-    });
-}
-
-pub(crate) use generated::{Embedder, EmbedderPre};
-
-pub use generated::exports::ferry::transfer::engine::{
+pub use crate::bindings::{
     Addressing, EndpointKind, Failure, FailureKind, Job, Note, PaceChange, Parallelism, PartDone,
     PartResult, PartTask, Planned, ProgressEvent, Report, Resolved, Retrying, SignatureVersion,
     SourceInfo, StoreKind, UploadPlan,
 };
 
+use crate::bindings::Embedder;
 use crate::net::egress::Egress;
 use crate::net::outgoing::Outgoing;
 use crate::runtime::Runtime;
@@ -38,12 +26,13 @@ pub struct EngineSession {
     engine: Embedder,
 }
 
-impl Runtime {
-    /// A fresh instance for typed engine calls. `env` holds what the engine
-    /// reads (`OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`,
-    /// `OSS_SESSION_TOKEN`); `egress` the hosts it may reach.
-    pub async fn engine_session(
-        self: &Arc<Self>,
+impl EngineSession {
+    /// A fresh instance of `runtime`'s component for typed engine calls.
+    /// `env` holds what the engine reads (`OSS_ACCESS_KEY_ID`,
+    /// `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`); `egress` the hosts it
+    /// may reach.
+    pub async fn open(
+        runtime: &Arc<Runtime>,
         env: &[(String, String)],
         egress: Egress,
     ) -> Result<EngineSession> {
@@ -52,10 +41,11 @@ impl Runtime {
             egress: Arc::new(egress),
             fanout: None,
             progress: None,
-            client: self.client().clone(),
+            credentials: None,
+            client: runtime.client().clone(),
         };
-        let mut store = self.store(wasi, outgoing, self.limits().job_deadline);
-        let engine = self
+        let mut store = runtime.store(wasi, outgoing, runtime.limits().job_deadline);
+        let engine = runtime
             .embedder_pre()
             .instantiate_async(&mut store)
             .await

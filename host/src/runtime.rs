@@ -2,7 +2,7 @@
 //! `.cwasm` beside the `.wasm`), pre-instantiated, and stores made to measure
 //! for the coordinator and for each part.
 
-use crate::engine::{EmbedderPre, Failure, Job, Report};
+use crate::bindings::{EmbedderPre, Failure, Job, Report};
 use crate::events::{progress_url, Progress};
 use crate::interrupt::Interrupt;
 use crate::limits::{ticks, Limits, EPOCH_TICK};
@@ -127,6 +127,7 @@ impl Runtime {
             egress,
             fanout: None,
             progress: None,
+            credentials: None,
             client: self.client.clone(),
         };
         self.store(wasi, outgoing, self.limits.part_deadline)
@@ -148,6 +149,24 @@ impl Runtime {
         interrupt: Interrupt,
         runner: Arc<dyn PartRunner>,
     ) -> Result<Result<Report, Failure>> {
+        self.run_job_refreshing(job, env, egress, progress, interrupt, runner, None)
+            .await
+    }
+
+    /// [`Runtime::run_job`] whose coordinator asks `credentials` for fresh
+    /// store credentials before it presigns (`env` should hold
+    /// [`crate::credentials::CREDENTIALS_URL_VAR`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_job_refreshing(
+        self: &Arc<Self>,
+        job: &Job,
+        env: &[(String, String)],
+        egress: Egress,
+        progress: Progress,
+        interrupt: Interrupt,
+        runner: Arc<dyn PartRunner>,
+        credentials: Option<Arc<crate::credentials::Refreshing>>,
+    ) -> Result<Result<Report, Failure>> {
         let egress = Arc::new(egress);
         let fanout = Arc::new(Fanout::new(
             runner,
@@ -160,6 +179,7 @@ impl Runtime {
             egress,
             fanout: Some(fanout),
             progress: Some(progress),
+            credentials,
             client: self.client.clone(),
         };
         let mut store = self.store(wasi, outgoing, self.limits.job_deadline);

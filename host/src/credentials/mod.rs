@@ -23,12 +23,14 @@ mod aws_profile;
 mod container;
 mod env;
 mod fetch;
+mod handout;
 mod ini;
 mod instance;
 mod oidc;
 mod time;
 mod web_identity;
 
+pub use handout::{credentials_url, CREDENTIALS_HOST, CREDENTIALS_URL_VAR};
 pub use time::format as format_time;
 
 use crate::transfer::Credentials;

@@ -31,6 +31,9 @@ pub struct Outgoing {
     /// Present for a coordinator run through the typed `run`: where its
     /// progress posts go.
     pub(crate) progress: Option<crate::events::Progress>,
+    /// Present for a coordinator whose credentials may expire: what it asks
+    /// for fresh ones ([`crate::credentials::CREDENTIALS_HOST`]).
+    pub(crate) credentials: Option<Arc<crate::credentials::Refreshing>>,
     /// Where every other request goes; shared by all instances of a
     /// runtime, so connections are reused across parts.
     pub(crate) client: Arc<Client>,
@@ -49,6 +52,15 @@ impl WasiHttpHooks for Outgoing {
                 Some(progress) => {
                     let progress = progress.clone();
                     answered(async move { progress.receive(request).await })
+                }
+                None => Box::new(async { Err(Error::HttpRequestDenied) }),
+            };
+        }
+        if request.uri().host() == Some(crate::credentials::CREDENTIALS_HOST) {
+            return match &self.credentials {
+                Some(credentials) => {
+                    let credentials = credentials.clone();
+                    answered(async move { credentials.answer().await })
                 }
                 None => Box::new(async { Err(Error::HttpRequestDenied) }),
             };
