@@ -8,7 +8,6 @@
 
 use super::Refreshing;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 use wasmtime_wasi_http::WasiBody;
 
@@ -50,14 +49,7 @@ impl Refreshing {
                 (503, e.into_bytes())
             }
         };
-        http::Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(
-                Full::new(Bytes::from(body))
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            )
+        crate::parts::fanout::respond(status, None, Bytes::from(body))
             .expect("a static response always builds")
     }
 }
