@@ -28,9 +28,9 @@ pub fn max_parallel(job: &Job) -> u32 {
 pub const DEFAULT_PART_SIZE: u64 = 6 << 20;
 /// OSS's smallest part (all but the last); S3's is 5 MiB
 /// ([`crate::store::min_part_size`]).
-pub const MIN_PART_SIZE: u64 = 100 << 10;
+pub const MIN_PART_SIZE: u64 = ferry_rules::MIN_PART_SIZE_OSS;
 /// The largest part, on OSS and S3.
-pub const MAX_PART_SIZE: u64 = 5 << 30;
+pub const MAX_PART_SIZE: u64 = ferry_rules::MAX_PART_SIZE;
 /// The most parts in one upload, on OSS and S3.
 pub const MAX_PARTS: u64 = 10_000;
 

@@ -30,12 +30,10 @@ pub struct Stored {
     pub crc64: Option<u64>,
 }
 
-/// The smallest part a store takes (all but the last).
+/// The smallest part a store takes (all but the last), as the host checks
+/// `--part-size` against it ([`ferry_rules::min_part_size`]).
 pub fn min_part_size(kind: StoreKind) -> u64 {
-    match kind {
-        StoreKind::Oss => 100 << 10,
-        StoreKind::S3 => 5 << 20,
-    }
+    ferry_rules::min_part_size(matches!(kind, StoreKind::S3))
 }
 
 impl Store {

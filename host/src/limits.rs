@@ -58,12 +58,9 @@ pub const MAX_RETRIES: u32 = 100;
 pub const MAX_SERVED_INSTANCES: u32 = 4 * MAX_INSTANCES;
 /// The most parts one HTTP worker may run at once.
 pub const MAX_WORKER_CONCURRENCY: u32 = 1000;
-/// The smallest part either store accepts (all but the last part).
-pub const MIN_PART_SIZE: u64 = 100 << 10;
-/// The smallest part S3 accepts (all but the last part).
-pub const MIN_PART_SIZE_S3: u64 = 5 << 20;
-/// The largest part either store accepts.
-pub const MAX_PART_SIZE: u64 = 5 << 30;
+/// The smallest part OSS accepts and S3 accepts, and the largest either
+/// accepts: one definition, the component's too.
+pub use ferry_rules::{MAX_PART_SIZE, MIN_PART_SIZE_OSS as MIN_PART_SIZE, MIN_PART_SIZE_S3};
 
 /// An option out of its range, or not readable: names the option and what
 /// to give instead. Bad input to a transfer ([`crate::TransferError`]'s
@@ -194,7 +191,7 @@ pub fn check_signature(version: &str) -> Result<String, BadOption> {
 /// `1048576`; every unit a power of 1024, as storage tools mean it) within
 /// what the store accepts. Returns the bytes.
 pub fn check_part_size(size: &str, s3: bool) -> Result<u64, BadOption> {
-    let min = if s3 { MIN_PART_SIZE_S3 } else { MIN_PART_SIZE };
+    let min = ferry_rules::min_part_size(s3);
     let range = format!(
         "give {} to 5GiB{}",
         if s3 { "5MiB" } else { "100KiB" },

@@ -1,7 +1,8 @@
 //! The rules the component and the native host both apply, in one place:
 //! what a failure kind answers over HTTP and exits with, which environment
 //! variables hold a store's credentials, what a bucket name and an object
-//! key may be, and how a URL is shown without its secrets. Pure functions of their arguments, so both sides compile
+//! key may be, the sizes a part may have, and how a URL is shown without its
+//! secrets. Pure functions of their arguments, so both sides compile
 //! them: the component for `wasm32-wasip2`, the host natively.
 //!
 //! A failure kind is named here as the WIT names it (`invalid-input`,
@@ -157,6 +158,23 @@ pub fn missing_credentials(s3: bool) -> &'static str {
     }
 }
 
+/// The smallest part OSS accepts (all but the last part of an upload).
+pub const MIN_PART_SIZE_OSS: u64 = 100 << 10;
+/// The smallest part S3 accepts (all but the last part of an upload).
+pub const MIN_PART_SIZE_S3: u64 = 5 << 20;
+/// The largest part either store accepts.
+pub const MAX_PART_SIZE: u64 = 5 << 30;
+
+/// The smallest part the store takes (all but the last): OSS 100 KiB,
+/// S3 5 MiB.
+pub fn min_part_size(s3: bool) -> u64 {
+    if s3 {
+        MIN_PART_SIZE_S3
+    } else {
+        MIN_PART_SIZE_OSS
+    }
+}
+
 /// A URL for people, as it was typed but without what may be secret: its
 /// `user:pass@` is left out and its query (which may hold a signature or a
 /// token) is shown as `…`. It works on any text, so a URL that cannot be
@@ -274,5 +292,12 @@ mod tests {
         )
         .is_none());
         assert_eq!(format!("{oss:?}"), "Credentials(<redacted>)");
+    }
+
+    #[test]
+    fn part_sizes_are_the_stores_own() {
+        assert_eq!(min_part_size(false), 100 << 10);
+        assert_eq!(min_part_size(true), 5 << 20);
+        assert_eq!(MAX_PART_SIZE, 5 << 30);
     }
 }
