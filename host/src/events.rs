@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use tokio::sync::mpsc::UnboundedSender;
 use wasmtime_wasi_http::WasiBody;
 
-pub use crate::engine::{Note, PaceChange, PartDone, Planned, ProgressEvent as Event, Retrying};
+pub use crate::bindings::{Note, PaceChange, PartDone, Planned, ProgressEvent as Event, Retrying};
 
 /// The reserved authority progress is posted to (`.invalid` never
 /// resolves, RFC 2606): only this host answers it.

@@ -8,6 +8,7 @@
 //! instance's outgoing requests pass an egress allow-list ([`Egress`]) and
 //! the address policy ([`net`]). Embedders use [`Transfer`].
 
+mod bindings;
 pub mod credentials;
 pub mod engine;
 pub mod events;

@@ -15,7 +15,8 @@
 //! # }
 //! ```
 
-use crate::engine::{Addressing, EndpointKind, Failure, Job, SignatureVersion, StoreKind};
+use crate::bindings::{Addressing, EndpointKind, Failure, Job, SignatureVersion, StoreKind};
+use crate::engine::EngineSession;
 use crate::events::{on_one_line, one_line, Event, Progress};
 use crate::fc::{FcConfig, FcInvoker};
 use crate::interrupt::Interrupt;
@@ -31,7 +32,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use crate::engine::{PaceChange, Parallelism, Report};
+pub use crate::bindings::{PaceChange, Parallelism, Report};
 
 /// A report as `--json` and `ferry serve` print it: the component's own
 /// JSON for it (the parts in flight at the end named `final`).
@@ -75,7 +76,7 @@ pub fn wit_name<T: Serialize>(value: &T) -> String {
     name
 }
 
-pub use crate::engine::FailureKind;
+pub use crate::bindings::FailureKind;
 
 /// Why a transfer failed; nothing is left in the store (but the upload
 /// named by `upload_id`).
@@ -494,8 +495,7 @@ impl Transfer {
         } else {
             Vec::new()
         };
-        let mut session = runtime
-            .engine_session(&env, Egress::default())
+        let mut session = EngineSession::open(runtime, &env, Egress::default())
             .await
             .map_err(|e| TransferError::internal(one_line(&format!("{e:#}"))))?;
         let resolved = session

@@ -7,7 +7,7 @@
 mod bed;
 
 use bed::{component, key, Bed, REGION};
-use ferry_host::engine::{Job, SignatureVersion};
+use ferry_host::engine::{EngineSession, Job, SignatureVersion};
 use ferry_host::{Credentials, Egress, Limits, Runtime, Transfer};
 use ferry_testbed::source::SourceConfig;
 use std::time::{Duration, Instant};
@@ -61,7 +61,9 @@ async fn an_embedder_drives_plan_copy_part_and_complete() {
     egress
         .allow_url(&bed.source.url(0, 0))
         .allow_store(&bed.store.endpoint());
-    let mut session = runtime.engine_session(&env, egress.clone()).await.unwrap();
+    let mut session = EngineSession::open(&runtime, &env, egress.clone())
+        .await
+        .unwrap();
 
     let (seed, size) = (91, 3 * (1 << 20) + 77);
     let job = job(&bed, seed, size, "engine.bin");
