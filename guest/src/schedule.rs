@@ -201,6 +201,7 @@ pub(crate) async fn copy_once(
     plan: &Plan,
     part_number: u32,
 ) -> Result<PartResult> {
+    store.refresh_credentials().await?;
     let task = part_task(job, store, plan, part_number)?;
     match &job.fanout_url {
         Some(base) => post_part(base, &task, RetryPolicy::from_job(job).budget).await,

@@ -6,7 +6,7 @@
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
-use crate::sign::{encode, RequestParts, Scheme, Signer};
+use crate::sign::{encode, Credentials, RequestParts, Scheme, Signer};
 use crate::target::{self, check_bucket, check_key};
 use crate::xml;
 use crate::{Addressing, Job, PartCheck, SignatureVersion, StoreKind};
@@ -21,6 +21,24 @@ pub struct Store {
     bucket: String,
     signer: Signer,
     addressing: Addressing,
+    refresh: Refresh,
+}
+
+/// Where the host hands out the credentials to sign with now
+/// (`FERRY_CREDENTIALS_URL`, set by the native host for a coordinator whose
+/// keys are temporary), and the last it handed out. Clones share them.
+#[derive(Debug, Clone, Default)]
+struct Refresh {
+    url: Option<String>,
+    latest: std::sync::Arc<std::sync::Mutex<Option<Credentials>>>,
+}
+
+/// The host's answer at `FERRY_CREDENTIALS_URL`.
+#[derive(serde::Deserialize)]
+struct Handed {
+    access_key_id: String,
+    access_key_secret: String,
+    security_token: Option<String>,
 }
 
 /// What the store said of a finished object.
@@ -66,6 +84,10 @@ impl Store {
         Ok(Store {
             kind,
             addressing: target::addressing(&endpoint, job.addressing),
+            refresh: Refresh {
+                url: std::env::var("FERRY_CREDENTIALS_URL").ok(),
+                ..Refresh::default()
+            },
             endpoint,
             bucket: job.target_bucket_name.clone(),
             signer: Signer {
@@ -74,6 +96,44 @@ impl Store {
                 region: job.target_region.clone(),
             },
         })
+    }
+
+    /// Asks the host for the credentials to sign with now, when it hands
+    /// them out (a long copy with temporary keys): called before each part
+    /// is presigned, so no part carries a signature of expired keys.
+    pub async fn refresh_credentials(&self) -> Result<()> {
+        let Some(url) = &self.refresh.url else {
+            return Ok(());
+        };
+        let failed = |why: String| Error::store(format!("fresh store credentials: {why}"));
+        let response = http::send("GET", url, &[], None, Timeouts::default())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status;
+        let body = response
+            .bytes(64 << 10)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if status != 200 {
+            return Err(failed(String::from_utf8_lossy(&body).into_owned()));
+        }
+        let handed: Handed = serde_json::from_slice(&body)
+            .map_err(|_| failed("the host's answer is not credentials".into()))?;
+        *self.refresh.latest.lock().unwrap() = Some(Credentials {
+            access_key_id: handed.access_key_id,
+            access_key_secret: handed.access_key_secret,
+            security_token: handed.security_token,
+        });
+        Ok(())
+    }
+
+    /// The signer with the latest credentials the host handed out.
+    fn signer(&self) -> Signer {
+        let mut signer = self.signer.clone();
+        if let Some(fresh) = self.refresh.latest.lock().unwrap().clone() {
+            signer.credentials = fresh;
+        }
+        signer
     }
 
     /// How this store checks a streamed part.
@@ -133,7 +193,8 @@ impl Store {
         body: Option<&[u8]>,
         what: &str,
     ) -> Result<Response> {
-        self.signer.sign(&mut req, SystemTime::now(), body);
+        self.refresh_credentials().await?;
+        self.signer().sign(&mut req, SystemTime::now(), body);
         let url = self.url(&req);
         // `Host` is set by the runtime from the URL's authority.
         let headers: Vec<(String, String)> = req.headers.into_iter().collect();
@@ -198,7 +259,7 @@ impl Store {
             .request("PUT", key)
             .query("partNumber", &part_number.to_string())
             .query("uploadId", upload_id);
-        self.signer.presign(&mut req, now, expires_secs);
+        self.signer().presign(&mut req, now, expires_secs);
         self.url(&req)
     }
 
@@ -238,7 +299,7 @@ impl Store {
     /// a store object are streamed when the store will not copy them itself.
     pub fn presign_get(&self, key: &str, expires_secs: u64) -> String {
         let mut req = self.request("GET", key);
-        self.signer
+        self.signer()
             .presign(&mut req, SystemTime::now(), expires_secs);
         self.url(&req)
     }
@@ -274,7 +335,7 @@ impl Store {
             .query("partNumber", &part_number.to_string())
             .query("uploadId", upload_id);
         req.headers = headers.clone();
-        self.signer
+        self.signer()
             .presign(&mut req, SystemTime::now(), expires_secs);
         (self.url(&req), headers)
     }
@@ -577,6 +638,7 @@ mod sdk_shapes {
                 region: region.into(),
             },
             addressing,
+            refresh: Refresh::default(),
         }
     }
 

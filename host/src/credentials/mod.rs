@@ -105,6 +105,11 @@ impl Vars {
         )
     }
 
+    /// Every variable, as (name, value).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A variable's value; empty values are unset, as the vendors' tools
     /// read them.
     fn get(&self, name: &str) -> Option<String> {
@@ -286,10 +291,20 @@ impl Refreshing {
         if !held.needs_refresh() {
             return Ok(held);
         }
-        let fresh = self.chain.resolve().await?;
-        tracing::debug!(from = %fresh.from, "store credentials refreshed");
-        *self.current.lock().unwrap() = fresh.clone();
-        Ok(fresh)
+        match self.chain.resolve().await {
+            Ok(fresh) => {
+                tracing::debug!(from = %fresh.from, "store credentials refreshed");
+                *self.current.lock().unwrap() = fresh.clone();
+                Ok(fresh)
+            }
+            // A passing outage of STS or the metadata service: the held
+            // credentials serve until they expire, and are asked for again.
+            Err(e) if held.expires.is_some_and(|at| at > SystemTime::now()) => {
+                tracing::warn!("the store's credentials could not be refreshed yet: {e}");
+                Ok(held)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
