@@ -38,6 +38,10 @@ pub struct Faults {
     pub forbidden: bool,
     /// 404 to every request for an object (GET and HEAD).
     pub not_found: bool,
+    /// The `x-oss-hash-crc64ecma` header (with `crc_header`) states the
+    /// object's CRC-64 xor 1: a source whose stated CRC is not that of the
+    /// bytes it sends.
+    pub wrong_crc_header: bool,
 
     // ---- Store (`StoreServer`) ---------------------------------------
     /// `(status, times, retry_after)`: the first `times` UploadPart requests

@@ -246,7 +246,7 @@ impl SourceService {
         let Some((seed, size)) = parse_path(req.uri().path()) else {
             return status_only(StatusCode::NOT_FOUND, None);
         };
-        let changed = {
+        let (changed, wrong_crc) = {
             let mut armed = self.faults.lock().unwrap();
             let changed = armed
                 .faults
@@ -266,7 +266,7 @@ impl SourceService {
                     return injected_status(status, retry_after);
                 }
             }
-            changed
+            (changed, armed.faults.wrong_crc_header)
         };
         let seed = if changed {
             SourceServer::changed_seed(seed)
@@ -303,6 +303,7 @@ impl SourceService {
             let crc = tokio::task::spawn_blocking(move || pattern::crc64(seed, size))
                 .await
                 .expect("crc task");
+            let crc = if wrong_crc { crc ^ 1 } else { crc };
             resp = resp.header("x-oss-hash-crc64ecma", crc.to_string());
         }
         // The sizes the replies state: the true one unless a knob lies.
