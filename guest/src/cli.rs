@@ -3,10 +3,11 @@
 
 use crate::error::Error;
 use crate::events::Sink;
-use crate::size::{self, human};
+use crate::size::human;
 use crate::target;
 use crate::{plan, Addressing, EndpointKind, Job, Report, SignatureVersion};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use ferry_rules::job::{self, JobArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,36 +29,13 @@ enum Command {
     Copy(CopyArgs),
 }
 
-/// The `copy` arguments; the ferry host forwards its own `copy` here.
+/// The `copy` arguments: the job's flags, defined once with the host's
+/// `ferry copy` ([`JobArgs`]; a new job flag goes there), and beside them
+/// this command line's own: parts in flight, fan-out and output.
 #[derive(clap::Args, Debug)]
 pub struct CopyArgs {
-    /// The http:// or https:// URL to copy from.
-    source_url: String,
-    /// Where to write: oss://BUCKET/KEY or s3://BUCKET/KEY.
-    target: String,
-    /// The store's endpoint [default: OSS_ENDPOINT or https://oss-REGION.aliyuncs.com;
-    /// for S3, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or https://s3.REGION.amazonaws.com].
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// The bucket's region, e.g. cn-hangzhou [default: OSS_REGION, or read from an Alibaba
-    /// endpoint; for S3, AWS_REGION, AWS_DEFAULT_REGION, the endpoint's, else us-east-1].
-    #[arg(long)]
-    region: Option<String>,
-    /// Name the bucket in the path (ENDPOINT/BUCKET/KEY), as many S3-compatible servers need.
-    #[arg(long, conflicts_with = "cname")]
-    path_style: bool,
-    /// The endpoint is the bucket's own domain (an OSS custom domain, CNAME).
-    #[arg(long, requires = "endpoint")]
-    cname: bool,
-    /// Use OSS's in-region endpoint, oss-REGION-internal.aliyuncs.com (from ECS or FC in the region).
-    #[arg(long, conflicts_with_all = ["endpoint", "accelerate"])]
-    internal: bool,
-    /// Use the transfer-acceleration endpoint (oss-accelerate.aliyuncs.com, s3-accelerate.amazonaws.com).
-    #[arg(long, conflicts_with = "endpoint")]
-    accelerate: bool,
-    /// Bytes per part, e.g. 6MiB, 64M [default: 6MiB, grown to stay within 10,000 parts].
-    #[arg(long, value_parser = size::parse)]
-    part_size: Option<u64>,
+    #[command(flatten)]
+    job: JobArgs,
     /// Parts in flight at once, 1 to 1000, pinned [default: found while the copy runs, from 4
     /// up to --max-parallel].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -69,35 +47,12 @@ pub struct CopyArgs {
     /// Post each part to FANOUT/parts so it runs in a fresh instance.
     #[arg(long)]
     fanout: Option<String>,
-    /// Signature version for the store.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = Signature::V4)]
-    signature: Signature,
-    /// Retries of one part after its first attempt, 0 to 100.
-    #[arg(long, default_value_t = crate::retry::DEFAULT_RETRIES,
-          value_parser = clap::value_parser!(u32).range(0..=100))]
-    retries: u32,
-    /// Seconds one part may take over all its attempts, 1 to 86400.
-    #[arg(long, default_value_t = crate::retry::DEFAULT_PART_TIMEOUT.as_secs() as u32,
-          value_parser = clap::value_parser!(u32).range(1..=86_400))]
-    part_timeout: u32,
-    /// On failure keep the multipart upload (and print its id) instead of aborting it.
-    #[arg(long)]
-    keep_partial: bool,
-    /// Continue a kept upload: its id, or none for the newest upload of the target key.
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
-    resume: Option<String>,
     /// Print one JSON result object instead of text.
     #[arg(long)]
     json: bool,
     /// Print progress as JSON lines on stdout (for a host drawing its own progress).
     #[arg(long)]
     events: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum Signature {
-    V1,
-    V4,
 }
 
 /// Returns `Err(())` on failure, as `wasi:cli/run` does: the error is already printed.
@@ -132,42 +87,45 @@ pub fn main() -> Result<(), ()> {
     }
 }
 
+/// The job the flags ask for, each checked against its range first.
 fn job_of(args: &CopyArgs) -> Result<Job, Error> {
+    let a = &args.job;
+    a.check().map_err(Error::invalid)?;
     let job = Job {
-        source_url: args.source_url.clone(),
+        source_url: a.source_url.clone(),
         target_bucket_name: String::new(),
         target_object_name: String::new(),
-        target_region: args.region.clone().unwrap_or_default(),
-        endpoint: args.endpoint.clone(),
-        part_size: args.part_size,
+        target_region: a.region.clone().unwrap_or_default(),
+        endpoint: a.endpoint.clone(),
+        part_size: a.part_size.as_deref().and_then(job::parse_size),
         parallel: args.parallel,
-        signature_version: Some(match args.signature {
-            Signature::V1 => SignatureVersion::V1,
-            Signature::V4 => SignatureVersion::V4,
+        signature_version: Some(match a.signature.as_deref().map(job::check_signature) {
+            Some(Ok(v)) if v == "v1" => SignatureVersion::V1,
+            _ => SignatureVersion::V4,
         }),
         fanout_url: args.fanout.clone(),
-        retries: Some(args.retries),
-        part_timeout: Some(args.part_timeout),
-        keep_partial: Some(args.keep_partial),
-        resume: args.resume.clone(),
+        retries: Some(a.retries),
+        part_timeout: Some(a.part_timeout),
+        keep_partial: Some(a.keep_partial),
+        resume: a.resume.clone(),
         target_store: None,
-        addressing: if args.cname {
+        addressing: if a.cname {
             Some(Addressing::Cname)
-        } else if args.path_style {
+        } else if a.path_style {
             Some(Addressing::Path)
         } else {
             None
         },
-        endpoint_kind: Some(if args.internal {
+        endpoint_kind: Some(if a.internal {
             EndpointKind::Internal
-        } else if args.accelerate {
+        } else if a.accelerate {
             EndpointKind::Accelerate
         } else {
             EndpointKind::Public
         }),
         max_parallel: Some(args.max_parallel),
     };
-    Ok(target::resolve(job, Some(&args.target))?.job)
+    Ok(target::resolve(job, Some(&a.target))?.job)
 }
 
 fn copy(args: CopyArgs) -> Result<(), ()> {
@@ -252,20 +210,55 @@ mod tests {
         );
     }
 
+    /// The job's flags are checked as `ferry copy` checks them, with the
+    /// same messages: a part smaller than S3 takes is refused before a run.
+    #[test]
+    fn job_options_are_checked_as_the_host_checks_them() {
+        let job = |extra: &[&str]| {
+            let argv = [&["ferry", "copy", "http://h/x", "s3://bucket/k"], extra].concat();
+            let Command::Copy(args) = Cli::try_parse_from(argv).unwrap().command;
+            job_of(&args)
+        };
+        let e = job(&["--part-size", "1MiB"]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "--part-size 1MiB is out of range: give 5MiB to 5GiB"
+        );
+        let e = job(&["--retries", "101"]).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("--retries 101 is out of range: give 0 to 100"),
+            "{e}"
+        );
+        assert_eq!(
+            job(&["--part-size", "5MiB"]).unwrap().part_size,
+            Some(5 << 20)
+        );
+    }
+
     #[test]
     fn numbers_out_of_range_are_refused_by_name() {
         for (flag, value) in [
             ("--parallel", "0"),
             ("--parallel", "1001"),
             ("--max-parallel", "0"),
+        ] {
+            let e = Cli::try_parse_from(["ferry", "copy", "http://h/x", "oss://b/k", flag, value])
+                .unwrap_err();
+            assert!(e.to_string().contains(flag), "{flag} {value}: {e}");
+        }
+        for (flag, value) in [
             ("--retries", "101"),
             ("--part-timeout", "0"),
             ("--signature", "v2"),
             ("--part-size", "16EiB"),
         ] {
-            let e = Cli::try_parse_from(["ferry", "copy", "http://h/x", "oss://b/k", flag, value])
-                .unwrap_err();
-            assert!(e.to_string().contains(flag), "{flag} {value}: {e}");
+            let Command::Copy(args) =
+                Cli::try_parse_from(["ferry", "copy", "http://h/x", "oss://b/k", flag, value])
+                    .unwrap()
+                    .command;
+            let e = job_of(&args).unwrap_err();
+            assert!(e.message.starts_with(flag), "{flag} {value}: {e}");
         }
         assert!(Cli::try_parse_from([
             "ferry",

@@ -4,6 +4,7 @@
 //! before any engine or instance exists, so a bad one is bad input (exit 2)
 //! with a message naming the option, its range and what to do.
 
+use ferry_rules::job;
 use std::time::Duration;
 
 /// Bounds on the instances a [`crate::Runtime`] creates.
@@ -46,12 +47,10 @@ pub const MIN_INSTANCE_MEMORY_MIB: usize = 16;
 /// holds at most 4 GiB.
 pub const MAX_INSTANCE_MEMORY_MIB: usize = 4096;
 /// The longest a part instance, or one part over all its attempts, may
-/// run: the coordinating instance itself is stopped after a day
-/// ([`Limits::job_deadline`]).
-pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
-/// The most retries of one part: with exponential backoff, more would only
-/// wait out `--part-timeout`.
-pub const MAX_RETRIES: u32 = 100;
+/// run (the coordinating instance itself is stopped after a day,
+/// [`Limits::job_deadline`]), and the most retries of one part: the job's
+/// ranges, defined with its flags ([`ferry_rules::job`]).
+pub use ferry_rules::job::{MAX_RETRIES, MAX_TIMEOUT_SECS};
 /// The most part instances one `ferry serve` holds for all its transfers
 /// (`--jobs` x `--instances`), which its pooling allocator reserves at
 /// start.
@@ -121,20 +120,14 @@ pub fn check_instance_memory_mib(mib: usize) -> Result<(), BadOption> {
     )
 }
 
-/// `--retries`: 0 to [`MAX_RETRIES`].
+/// `--retries`: 0 to [`MAX_RETRIES`] ([`ferry_rules::job::check_retries`]).
 pub fn check_retries(n: u32) -> Result<(), BadOption> {
-    in_range(
-        "--retries",
-        n.into(),
-        0,
-        MAX_RETRIES.into(),
-        "retries of one part; --part-timeout bounds them in time",
-    )
+    job::check_retries(n).map_err(BadOption)
 }
 
 /// `--part-timeout`, `--instance-timeout`: 1 s to a day.
 pub fn check_seconds(flag: &str, secs: u64, what: &str) -> Result<(), BadOption> {
-    in_range(flag, secs, 1, MAX_TIMEOUT_SECS, what)
+    job::check_seconds(flag, secs, what).map_err(BadOption)
 }
 
 /// `--worker-concurrency`: 1 to [`MAX_WORKER_CONCURRENCY`].
@@ -177,91 +170,21 @@ pub fn check_max_body(bytes: usize) -> Result<(), BadOption> {
 
 /// `--signature`: `v1` or `v4`, in either case; returns it in lower case.
 pub fn check_signature(version: &str) -> Result<String, BadOption> {
-    let v = version.trim().to_ascii_lowercase();
-    match v.as_str() {
-        "v1" | "v4" => Ok(v),
-        _ => Err(BadOption(format!(
-            "--signature {version:?} is not a signature version: give v4 (the default) or v1 \
-             (older OSS accounts)"
-        ))),
-    }
+    job::check_signature(version).map_err(BadOption)
 }
 
-/// `--part-size`: a size as people write it (`6MiB`, `64M`, `1.5GiB`,
-/// `1048576`; every unit a power of 1024, as storage tools mean it) within
-/// what the store accepts. Returns the bytes.
+/// `--part-size`: a size within what the store accepts; returns the bytes
+/// ([`ferry_rules::job::check_part_size`]).
 pub fn check_part_size(size: &str, s3: bool) -> Result<u64, BadOption> {
-    let min = ferry_rules::min_part_size(s3);
-    let range = format!(
-        "give {} to 5GiB{}",
-        if s3 { "5MiB" } else { "100KiB" },
-        if s3 {
-            ""
-        } else {
-            " (for s3:// targets 5MiB to 5GiB)"
-        }
-    );
-    let bytes = parse_size(size).ok_or_else(|| {
-        BadOption(format!(
-            "--part-size {size:?} is not a size: write it like 6MiB, 64M or 1048576, and {range}"
-        ))
-    })?;
-    if !(min..=MAX_PART_SIZE).contains(&bytes) {
-        return Err(BadOption(format!(
-            "--part-size {size} is out of range: {range}"
-        )));
-    }
-    Ok(bytes)
+    job::check_part_size(size, s3).map_err(BadOption)
 }
 
-/// Bytes from `6MiB`, `64M`, `64mb`, `1.5GiB`, `1048576`: `None` when it
-/// is not a size or does not fit in 64 bits.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        "e" => 6,
-        _ => return None,
-    };
-    let scale = 1024u128.pow(power);
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() {
-        return None;
-    }
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let mut bytes = whole.checked_mul(scale)?;
-    if !fraction.is_empty() {
-        let digits = fraction.len().min(18) as u32;
-        let f: u128 = fraction[..digits as usize].parse().ok()?;
-        bytes = bytes.checked_add(f * scale / 10u128.pow(digits))?;
-    }
-    u64::try_from(bytes).ok()
-}
+/// Bytes from `6MiB`, `64M`, `1.5GiB`, `1048576`
+/// ([`ferry_rules::job::parse_size`]).
+pub use ferry_rules::job::parse_size;
 
 fn in_range(flag: &str, value: u64, min: u64, max: u64, what: &str) -> Result<(), BadOption> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(BadOption(format!(
-            "{flag} {value} is out of range: give {min} to {max} ({what})"
-        )))
-    }
+    job::in_range(flag, value, min, max, what).map_err(BadOption)
 }
 
 /// Memory one part in flight takes on this machine, for `--max-memory`: a
@@ -320,20 +243,6 @@ pub fn ticks(deadline: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_as_storage_tools_write_them() {
-        assert_eq!(parse_size("6MiB"), Some(6 << 20));
-        assert_eq!(parse_size("64M"), Some(64 << 20));
-        assert_eq!(parse_size("64mb"), Some(64 << 20));
-        assert_eq!(parse_size(" 100 KiB "), Some(100 << 10));
-        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
-        assert_eq!(parse_size("1048576"), Some(1 << 20));
-        assert_eq!(parse_size("15EiB"), Some(15 << 60));
-        for bad in ["16EiB", "99999999999999999999999", "lots", "", "6XB", "."] {
-            assert_eq!(parse_size(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn the_memory_budget_bounds_the_parts_in_flight() {

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use ferry_host::events::{Note, PaceChange, PartDone, Planned, Retrying};
 use ferry_host::limits::{self, MAX_INSTANCES};
+use ferry_host::transfer::JobArgs;
 use ferry_host::{Event, Limits, Report, Transfer, TransferError};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -39,39 +40,13 @@ enum Command {
     Serve(ServeArgs),
 }
 
+/// `ferry copy`: the job's flags, defined once with the component's command
+/// line ([`JobArgs`]; a new job flag goes there), and beside them the flags
+/// of this host alone: where and how the parts run, and the output.
 #[derive(clap::Args)]
 struct CopyArgs {
-    /// The http:// or https:// URL to copy from.
-    source_url: String,
-    /// Where to write: oss://BUCKET/KEY or s3://BUCKET/KEY.
-    target: String,
-    /// The store's endpoint [default: OSS_ENDPOINT or https://oss-REGION.aliyuncs.com; for S3,
-    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or https://s3.REGION.amazonaws.com].
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// The bucket's region, e.g. cn-hangzhou [default: OSS_REGION, or read from an Alibaba
-    /// endpoint; for S3, AWS_REGION, AWS_DEFAULT_REGION, the endpoint's, else us-east-1].
-    #[arg(long)]
-    region: Option<String>,
-    /// Name the bucket in the path (ENDPOINT/BUCKET/KEY), as many S3-compatible servers need
-    /// [default: for IP addresses and localhost].
-    #[arg(long, conflicts_with = "cname")]
-    path_style: bool,
-    /// The endpoint is the bucket's own domain (an OSS custom domain bound by CNAME), as new
-    /// mainland-China accounts must use for data access.
-    #[arg(long, requires = "endpoint")]
-    cname: bool,
-    /// Use OSS's in-region endpoint, oss-REGION-internal.aliyuncs.com: no traffic charge, and
-    /// reachable only from ECS or Function Compute in the bucket's region.
-    #[arg(long, conflicts_with_all = ["endpoint", "accelerate"])]
-    internal: bool,
-    /// Use the transfer-acceleration endpoint (oss-accelerate.aliyuncs.com,
-    /// s3-accelerate.amazonaws.com); the bucket must have acceleration enabled.
-    #[arg(long, conflicts_with = "endpoint")]
-    accelerate: bool,
-    /// Bytes per part, e.g. 6MiB or 64M [default: 6MiB, grown to stay within 10,000 parts].
-    #[arg(long)]
-    part_size: Option<String>,
+    #[command(flatten)]
+    job: JobArgs,
     /// Parts in flight (sandboxed part instances at once), pinned, 1 to 1000 [default: found
     /// while the copy runs, from 4 up to what --max-memory holds; with --workers, up to
     /// workers x --worker-concurrency; with --fc-function, up to 256].
@@ -81,9 +56,6 @@ struct CopyArgs {
     /// quarter of this machine's memory]. Bounds the automatic parallelism.
     #[arg(long, value_name = "SIZE")]
     max_memory: Option<String>,
-    /// Signature version for the store: v4 (default) or v1.
-    #[arg(long)]
-    signature: Option<String>,
     /// Memory one instance may use, in MiB, 16 to 4096.
     #[arg(long, default_value_t = 128)]
     instance_memory_mib: usize,
@@ -91,19 +63,6 @@ struct CopyArgs {
     /// 1 to 86400.
     #[arg(long, default_value_t = 600)]
     instance_timeout: u64,
-    /// Retries of one part after its first attempt (transient failures only), 0 to 100.
-    #[arg(long, default_value_t = 4)]
-    retries: u32,
-    /// Seconds one part may take over all its attempts, 1 to 86400.
-    #[arg(long, default_value_t = 900)]
-    part_timeout: u32,
-    /// On failure or interruption keep the multipart upload (its id is printed) for --resume.
-    #[arg(long)]
-    keep_partial: bool,
-    /// Continue a kept upload: its id, or none for the newest upload of the target key.
-    /// Only the parts the store does not hold (or holds wrongly) are copied.
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
-    resume: Option<String>,
     /// Print one JSON object with the result instead of text.
     #[arg(long)]
     json: bool,
@@ -221,45 +180,13 @@ async fn copy(args: CopyArgs) -> ExitCode {
         ..Limits::default()
     };
     let mut transfer = Transfer::builder()
-        .source(&args.source_url)
-        .target(&args.target)
+        .job_args(&args.job)
+        .defaults_from_env(true)
         .limits(limits);
     transfer = match args.instances {
         Some(n) => transfer.instances(n),
         None => transfer.max_parallel(cap),
     };
-    let mut transfer = transfer
-        .retries(args.retries)
-        .part_timeout(args.part_timeout)
-        .keep_partial(args.keep_partial);
-    if let Some(id) = &args.resume {
-        transfer = transfer.resume(id);
-    }
-    transfer = transfer.defaults_from_env(true);
-    if let Some(e) = &args.endpoint {
-        transfer = transfer.endpoint(e);
-    }
-    if let Some(r) = &args.region {
-        transfer = transfer.region(r);
-    }
-    transfer = transfer.addressing(if args.cname {
-        Some(ferry_host::Addressing::Cname)
-    } else if args.path_style {
-        Some(ferry_host::Addressing::Path)
-    } else {
-        None
-    });
-    if args.internal {
-        transfer = transfer.endpoint_kind(ferry_host::EndpointKind::Internal);
-    } else if args.accelerate {
-        transfer = transfer.endpoint_kind(ferry_host::EndpointKind::Accelerate);
-    }
-    if let Some(p) = &args.part_size {
-        transfer = transfer.part_size(p);
-    }
-    if let Some(s) = &args.signature {
-        transfer = transfer.signature(s);
-    }
     if let Some(c) = &args.component {
         transfer = transfer.component(c);
     }

@@ -157,6 +157,7 @@ impl TransferError {
 
 /// Credentials for a transfer's store (OSS or S3): the component's own
 /// type, read from the environment as the component reads it.
+pub use ferry_rules::job::JobArgs;
 pub use ferry_rules::Credentials;
 
 /// Whether a target is an S3 one (`s3://`) rather than OSS (`oss://`).
@@ -233,6 +234,37 @@ impl Transfer {
     /// `oss://BUCKET/KEY` or `s3://BUCKET/KEY`.
     pub fn target(mut self, target: impl Into<String>) -> Self {
         self.target = target.into();
+        self
+    }
+
+    /// Everything the job's flags say ([`JobArgs`], which `ferry copy`
+    /// flattens in): source, target, store, part size, signature, retries,
+    /// timeout, keep and resume. A new job flag is mapped here, once.
+    pub fn job_args(mut self, args: &JobArgs) -> Self {
+        self.source = args.source_url.clone();
+        self.target = args.target.clone();
+        self.endpoint = args.endpoint.clone();
+        self.region = args.region.clone();
+        self.addressing = if args.cname {
+            Some(Addressing::Cname)
+        } else if args.path_style {
+            Some(Addressing::Path)
+        } else {
+            None
+        };
+        self.endpoint_kind = if args.internal {
+            Some(EndpointKind::Internal)
+        } else if args.accelerate {
+            Some(EndpointKind::Accelerate)
+        } else {
+            None
+        };
+        self.part_size = args.part_size.clone();
+        self.signature = args.signature.clone();
+        self.retries = Some(args.retries);
+        self.part_timeout = Some(args.part_timeout);
+        self.keep_partial = args.keep_partial;
+        self.resume = args.resume.clone();
         self
     }
 

@@ -8,6 +8,11 @@
 //! A failure kind is named here as the WIT names it (`invalid-input`,
 //! `source`, `store`, `integrity`, `exhausted`, `internal`), plus the
 //! serving host's own `stopping`.
+//!
+//! [`job`] defines the job's flags, which both command lines flatten in;
+//! a new job flag goes there.
+
+pub mod job;
 
 /// The HTTP status a failure of `kind` is answered with: 400 the job was
 /// wrong; 502 the source or the store refused, or a CRC disagreed; 503 a

@@ -1,0 +1,276 @@
+//! The job's flags, defined once: [`JobArgs`] is what `ferry copy` asks
+//! of a copy (source, target, store, part size, signature, retries,
+//! timeouts, keep and resume), with its help texts, defaults and ranges.
+//! Both command lines flatten it in (`#[command(flatten)]`): the native
+//! host's `ferry copy` (`host/src/main.rs`, handed whole to the transfer
+//! builder by `Transfer::job_args`) and the component's own under stock
+//! `wasmtime run` (`guest/src/cli.rs`, mapped to the WIT `job`). Flags of
+//! the host alone (instances, memory, workers, Function Compute, CA bundle,
+//! component) stay in `host/src/main.rs`.
+//!
+//! A new job flag goes here: its field (with help text and default), its
+//! range in [`JobArgs::check`], then its field of the WIT `job` in the
+//! guest's mapping (`guest/src/cli.rs`) and the host's
+//! (`Transfer::job_args`).
+//!
+//! Values are checked here rather than by clap, so both sides refuse a bad
+//! one with the same one-line message, naming the flag and its range.
+
+/// The job's flags, for `#[command(flatten)]`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct JobArgs {
+    /// The http:// or https:// URL to copy from.
+    pub source_url: String,
+    /// Where to write: oss://BUCKET/KEY or s3://BUCKET/KEY.
+    pub target: String,
+    /// The store's endpoint [default: OSS_ENDPOINT or https://oss-REGION.aliyuncs.com; for S3,
+    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or https://s3.REGION.amazonaws.com].
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// The bucket's region, e.g. cn-hangzhou [default: OSS_REGION, or read from an Alibaba
+    /// endpoint; for S3, AWS_REGION, AWS_DEFAULT_REGION, the endpoint's, else us-east-1].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Name the bucket in the path (ENDPOINT/BUCKET/KEY), as many S3-compatible servers need
+    /// [default: for IP addresses and localhost].
+    #[arg(long, conflicts_with = "cname")]
+    pub path_style: bool,
+    /// The endpoint is the bucket's own domain (an OSS custom domain bound by CNAME), as new
+    /// mainland-China accounts must use for data access.
+    #[arg(long, requires = "endpoint")]
+    pub cname: bool,
+    /// Use OSS's in-region endpoint, oss-REGION-internal.aliyuncs.com: no traffic charge, and
+    /// reachable only from ECS or Function Compute in the bucket's region.
+    #[arg(long, conflicts_with_all = ["endpoint", "accelerate"])]
+    pub internal: bool,
+    /// Use the transfer-acceleration endpoint (oss-accelerate.aliyuncs.com,
+    /// s3-accelerate.amazonaws.com); the bucket must have acceleration enabled.
+    #[arg(long, conflicts_with = "endpoint")]
+    pub accelerate: bool,
+    /// Bytes per part, e.g. 6MiB or 64M [default: 6MiB, grown to stay within 10,000 parts].
+    #[arg(long)]
+    pub part_size: Option<String>,
+    /// Signature version for the store: v4 (default) or v1.
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// Retries of one part after its first attempt (transient failures only), 0 to 100.
+    #[arg(long, default_value_t = DEFAULT_RETRIES)]
+    pub retries: u32,
+    /// Seconds one part may take over all its attempts, 1 to 86400.
+    #[arg(long, default_value_t = DEFAULT_PART_TIMEOUT_SECS)]
+    pub part_timeout: u32,
+    /// On failure or interruption keep the multipart upload (its id is printed) for --resume.
+    #[arg(long)]
+    pub keep_partial: bool,
+    /// Continue a kept upload: its id, or none for the newest upload of the target key.
+    /// Only the parts the store does not hold (or holds wrongly) are copied.
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    pub resume: Option<String>,
+}
+
+/// Retries of one part after its first attempt, unless told otherwise.
+pub const DEFAULT_RETRIES: u32 = 4;
+/// Seconds one part may take over all its attempts, unless told otherwise.
+pub const DEFAULT_PART_TIMEOUT_SECS: u32 = 900;
+/// The most retries of one part: with exponential backoff, more would only
+/// wait out `--part-timeout`.
+pub const MAX_RETRIES: u32 = 100;
+/// The longest one part over all its attempts (or a part instance) may run.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
+impl JobArgs {
+    /// Whether the target is an S3 bucket (`s3://`), whose parts are 5 MiB
+    /// at least.
+    pub fn s3(&self) -> bool {
+        is_s3(&self.target)
+    }
+
+    /// Every job flag within its range; the error names the flag, its range
+    /// and what to give.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(p) = &self.part_size {
+            check_part_size(p, self.s3())?;
+        }
+        if let Some(v) = &self.signature {
+            check_signature(v)?;
+        }
+        check_retries(self.retries)?;
+        check_part_timeout(self.part_timeout)
+    }
+}
+
+/// Whether `target` names an S3 bucket (`s3://BUCKET/KEY`).
+pub fn is_s3(target: &str) -> bool {
+    target.starts_with("s3://")
+}
+
+/// `--retries`: 0 to [`MAX_RETRIES`].
+pub fn check_retries(n: u32) -> Result<(), String> {
+    in_range(
+        "--retries",
+        n.into(),
+        0,
+        MAX_RETRIES.into(),
+        "retries of one part; --part-timeout bounds them in time",
+    )
+}
+
+/// `--part-timeout`: 1 s to a day.
+pub fn check_part_timeout(secs: u32) -> Result<(), String> {
+    check_seconds(
+        "--part-timeout",
+        secs.into(),
+        "seconds one part may take over all its attempts",
+    )
+}
+
+/// `--part-timeout`, `--instance-timeout`: 1 s to a day.
+pub fn check_seconds(flag: &str, secs: u64, what: &str) -> Result<(), String> {
+    in_range(flag, secs, 1, MAX_TIMEOUT_SECS, what)
+}
+
+/// `--signature`: `v1` or `v4`, in either case; returns it in lower case.
+pub fn check_signature(version: &str) -> Result<String, String> {
+    let v = version.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "v1" | "v4" => Ok(v),
+        _ => Err(format!(
+            "--signature {version:?} is not a signature version: give v4 (the default) or v1 \
+             (older OSS accounts)"
+        )),
+    }
+}
+
+/// `--part-size`: a size as people write it (`6MiB`, `64M`, `1.5GiB`,
+/// `1048576`; every unit a power of 1024, as storage tools mean it) within
+/// what the store accepts ([`crate::min_part_size`] to
+/// [`crate::MAX_PART_SIZE`]). Returns the bytes.
+pub fn check_part_size(size: &str, s3: bool) -> Result<u64, String> {
+    let range = format!(
+        "give {} to 5GiB{}",
+        if s3 { "5MiB" } else { "100KiB" },
+        if s3 {
+            ""
+        } else {
+            " (for s3:// targets 5MiB to 5GiB)"
+        }
+    );
+    let bytes = parse_size(size).ok_or_else(|| {
+        format!(
+            "--part-size {size:?} is not a size: write it like 6MiB, 64M or 1048576, and {range}"
+        )
+    })?;
+    if !(crate::min_part_size(s3)..=crate::MAX_PART_SIZE).contains(&bytes) {
+        return Err(format!("--part-size {size} is out of range: {range}"));
+    }
+    Ok(bytes)
+}
+
+/// Bytes from `6MiB`, `64M`, `64mb`, `1.5GiB`, `1048576`: `None` when it
+/// is not a size or does not fit in 64 bits.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        "e" => 6,
+        _ => return None,
+    };
+    let scale = 1024u128.pow(power);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut bytes = whole.checked_mul(scale)?;
+    if !fraction.is_empty() {
+        let digits = fraction.len().min(18) as u32;
+        let f: u128 = fraction[..digits as usize].parse().ok()?;
+        bytes = bytes.checked_add(f * scale / 10u128.pow(digits))?;
+    }
+    u64::try_from(bytes).ok()
+}
+
+/// `FLAG VALUE is out of range: give MIN to MAX (WHAT)` unless it is in it.
+pub fn in_range(flag: &str, value: u64, min: u64, max: u64, what: &str) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag} {value} is out of range: give {min} to {max} ({what})"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        job: JobArgs,
+    }
+
+    fn job(argv: &[&str]) -> JobArgs {
+        Cli::try_parse_from([&["ferry", "http://h/x"], argv].concat())
+            .unwrap()
+            .job
+    }
+
+    #[test]
+    fn job_flags_parse_with_their_defaults_and_ranges() {
+        let j = job(&["oss://b/k"]);
+        assert_eq!((j.retries, j.part_timeout), (4, 900));
+        assert!(j.check().is_ok());
+        let j = job(&["s3://b/k", "--part-size", "1MiB"]);
+        assert_eq!(
+            j.check().unwrap_err(),
+            "--part-size 1MiB is out of range: give 5MiB to 5GiB"
+        );
+        assert!(job(&["oss://b/k", "--part-size", "1MiB"]).check().is_ok());
+        assert!(job(&["oss://b/k", "--signature", "v2"])
+            .check()
+            .unwrap_err()
+            .starts_with("--signature \"v2\""));
+        assert!(job(&["oss://b/k", "--retries", "101"])
+            .check()
+            .unwrap_err()
+            .starts_with("--retries 101 is out of range: give 0 to 100"));
+        assert!(job(&["oss://b/k", "--part-timeout", "0"])
+            .check()
+            .unwrap_err()
+            .starts_with("--part-timeout 0"));
+        assert_eq!(job(&["oss://b/k", "--resume"]).resume.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn sizes_parse_as_storage_tools_write_them() {
+        assert_eq!(parse_size("6MiB"), Some(6 << 20));
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("64mb"), Some(64 << 20));
+        assert_eq!(parse_size(" 100 KiB "), Some(100 << 10));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("15EiB"), Some(15 << 60));
+        for bad in ["16EiB", "99999999999999999999999", "lots", "", "6XB", "."] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+}
