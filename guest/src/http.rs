@@ -126,6 +126,9 @@ impl Default for Timeouts {
     }
 }
 
+/// What ferry calls itself on every request, to the source and the store.
+pub const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
+
 /// Starts a request to `url`, an absolute `http(s)` URL sent exactly as
 /// given: its path is not normalised (an object key `a/../b` stays one).
 /// With `body_length` set, the request carries that many bytes, written
@@ -146,6 +149,9 @@ pub fn start(
         .collect();
     if let Some(n) = body_length {
         list.push(("content-length".into(), n.to_string().into_bytes()));
+    }
+    if !list.iter().any(|(k, _)| k == "user-agent") {
+        list.push(("user-agent".into(), USER_AGENT.as_bytes().to_vec()));
     }
     let fields = Fields::from_list(&list).map_err(|e| HttpError::Request(format!("{e:?}")))?;
     let request = OutgoingRequest::new(fields);

@@ -72,6 +72,8 @@ pub struct Received {
     pub if_unmodified_since: Option<String>,
     /// The `Authorization` header (a URL's `user:pass@` as Basic).
     pub authorization: Option<String>,
+    /// Every header, names in lower case, in the order sent.
+    pub headers: Vec<(String, String)>,
 }
 
 /// At most this many requests are recorded (the first ones).
@@ -233,6 +235,16 @@ impl SourceService {
                 if_match: text(header::IF_MATCH),
                 if_unmodified_since: text(header::IF_UNMODIFIED_SINCE),
                 authorization: text(header::AUTHORIZATION),
+                headers: req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
             });
         }
     }
