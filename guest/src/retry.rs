@@ -9,10 +9,12 @@ use crate::{FailureKind, Job};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Retries of one part after its first attempt, by default.
-pub const DEFAULT_RETRIES: u32 = 4;
+/// Retries of one part after its first attempt, by default (the job's
+/// flags' default, [`ferry_rules::job`]).
+pub const DEFAULT_RETRIES: u32 = ferry_rules::job::DEFAULT_RETRIES;
 /// The most time one part may take over all its attempts, by default.
-pub const DEFAULT_PART_TIMEOUT: Duration = Duration::from_secs(900);
+pub const DEFAULT_PART_TIMEOUT: Duration =
+    Duration::from_secs(ferry_rules::job::DEFAULT_PART_TIMEOUT_SECS as u64);
 
 /// How one step is retried.
 #[derive(Debug, Clone, Copy)]

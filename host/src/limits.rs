@@ -1,8 +1,11 @@
 //! The sandbox's bounds: per instance (memory, deadline) and per host
 //! (instances at once), and the ranges every numeric or enumerated option
-//! of `ferry copy` and `ferry serve` must fall in. Options are checked here,
-//! before any engine or instance exists, so a bad one is bad input (exit 2)
-//! with a message naming the option, its range and what to do.
+//! of `ferry copy` and `ferry serve` must fall in (the job's own flags,
+//! part size, signature, retries and part timeout, are checked where they
+//! are defined, [`ferry_rules::job`], and answered here as a [`BadOption`]).
+//! Options are checked before any engine or instance exists, so a bad one
+//! is bad input (exit 2) with a message naming the option, its range and
+//! what to do.
 
 use ferry_rules::job;
 use std::time::Duration;
