@@ -1,13 +1,21 @@
 //! Completion: check that every part is there, combine the part CRCs into
 //! the object's CRC, compare it with the source's before completing (so a
 //! wrong object is never completed) and with the store's after: its CRC-64
-//! on OSS, its multipart ETag (the MD5 of the parts' MD5s) on S3.
+//! on OSS, its multipart ETag (the MD5 of the parts' MD5s) on S3. When the
+//! parts do not combine to the source's CRC, each part's range is read again
+//! and hashed, and only the parts the store holds wrong are sent again
+//! ([`resend_differing`]).
 
+use crate::copy_part::source_crc;
 use crate::crc;
 use crate::error::{Error, Result};
+use crate::plan::{sequential_reason, DEFAULT_PARALLEL};
+use crate::presign::part_task;
 use crate::retry::RetryPolicy;
+use crate::schedule::copy_once;
 use crate::store::Store;
 use crate::{Job, PartCheck, PartResult, Plan, Report};
+use futures::stream::{self, StreamExt};
 use md5::{Digest as _, Md5};
 
 /// The ETag S3 gives an object completed from parts with these MD5s:
@@ -25,13 +33,20 @@ pub fn multipart_etag<'a>(part_md5s: impl IntoIterator<Item = &'a str>) -> Optio
 /// The MD5 of nothing: the ETag of an empty S3 object.
 const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
-/// Which checks a report's numbers come from, for people.
-fn checks(check: PartCheck, source_crc: bool) -> String {
+/// Which checks a report's numbers come from, for people. `hashed`: the
+/// parts' CRC-64s were computed in ferry as the bytes passed.
+fn checks(check: PartCheck, source_crc: bool, hashed: bool) -> String {
     match (check, source_crc) {
-        (PartCheck::Crc64Xz, true) => "source header, part CRCs, store: all equal".into(),
-        (PartCheck::Crc64Xz, false) => {
-            "part CRCs, store: all equal; the source offers no CRC-64".into()
-        }
+        (PartCheck::Crc64Xz, true) if !hashed => "the store's CRC-64s of the parts combine to \
+            the source header's CRC-64 before completion, and the object's CRC-64 equals it; \
+            no hashing in ferry"
+            .into(),
+        (PartCheck::Crc64Xz, true) => "ferry's CRC-64 of each part equals the store's; \
+            combined they equal the source header's CRC-64 and the object's CRC-64"
+            .into(),
+        (PartCheck::Crc64Xz, false) => "ferry's CRC-64 of each part equals the store's, and \
+            combined they equal the object's CRC-64; the source offers no CRC-64"
+            .into(),
         (PartCheck::Md5Etag, true) => "part MD5s equal the store's ETags, the object's \
             multipart ETag is theirs, and the part CRCs combine to the source header's CRC-64"
             .into(),
@@ -47,9 +62,21 @@ fn checks(check: PartCheck, source_crc: bool) -> String {
 pub async fn complete(
     job: &Job,
     plan: &Plan,
-    mut parts: Vec<PartResult>,
+    parts: Vec<PartResult>,
     retries: u32,
     reused_parts: u32,
+) -> Result<Report> {
+    complete_noting(job, plan, parts, (retries, reused_parts), &mut |_| {}).await
+}
+
+/// As [`complete`], telling `note` when parts are read again and sent again.
+/// `counts`: the copy's retries and the parts reused from a kept upload.
+pub async fn complete_noting(
+    job: &Job,
+    plan: &Plan,
+    mut parts: Vec<PartResult>,
+    (mut retries, reused_parts): (u32, u32),
+    note: &mut dyn FnMut(&str),
 ) -> Result<Report> {
     let store = Store::from_job(job)?;
     let key = &job.target_object_name;
@@ -99,7 +126,26 @@ pub async fn complete(
         // the parts (sizes, and CRC-64s on OSS) is what is checked.
         parts = checked_by_store(&store, key, upload_id, parts).await?;
     }
-    let combined = crc::combine_all(parts.iter().map(|p| (p.crc64, p.length)));
+    let mut combined = crc::combine_all(parts.iter().map(|p| (p.crc64, p.length)));
+    // Parts streamed by ranges can be read and sent again one by one.
+    let ranged = !plan.server_side && sequential_reason(&plan.source).is_none();
+    if let Some(source_crc) = plan.source.crc64.filter(|&c| c != combined && ranged) {
+        note(&format!(
+            "the parts' CRC-64s combine to {combined}, not the source's {source_crc}; reading \
+             each part's range again to find the parts the store holds wrong"
+        ));
+        let resent = match resend_differing(job, &store, plan, &mut parts, source_crc, note).await {
+            Ok(resent) => resent,
+            Err(e) => {
+                if job.keep_partial != Some(true) {
+                    let _ = store.abort(key, upload_id).await;
+                }
+                return Err(e);
+            }
+        };
+        retries += resent;
+        combined = crc::combine_all(parts.iter().map(|p| (p.crc64, p.length)));
+    }
     let expected_etag = match check {
         PartCheck::Crc64Xz => None,
         PartCheck::Md5Etag => Some(
@@ -167,7 +213,10 @@ pub async fn complete(
         checks: if plan.server_side {
             server_side_checks(check)
         } else {
-            checks(check, plan.source.crc64.is_some())
+            // The parts were hashed in ferry unless a CRC-stating source
+            // was streamed by ranges into a store answering part CRC-64s.
+            let hashed = check == PartCheck::Md5Etag || plan.source.crc64.is_none() || !ranged;
+            checks(check, plan.source.crc64.is_some(), hashed)
         },
     })
 }
@@ -221,6 +270,98 @@ async fn checked_by_store(
         }
     }
     Ok(parts)
+}
+
+/// How many times a round sends again the parts the store holds wrong.
+const RESEND_ROUNDS: u32 = 2;
+
+/// The parts' CRCs do not combine to the source's: reads every part's range
+/// again and hashes it. If those CRCs do not combine to the source's either,
+/// the source's stated CRC is not that of its bytes, and nothing is sent
+/// again. Otherwise the parts whose CRC differs from their range's are sent
+/// again (same part numbers), at most [`RESEND_ROUNDS`] times, until the
+/// store holds each as read. Returns how many UploadParts were sent again,
+/// retries included. Never copies the whole object again.
+async fn resend_differing(
+    job: &Job,
+    store: &Store,
+    plan: &Plan,
+    parts: &mut [PartResult],
+    stated: u64,
+    note: &mut dyn FnMut(&str),
+) -> Result<u32> {
+    let policy = RetryPolicy::from_job(job);
+    let parallel = job.parallel.unwrap_or(DEFAULT_PARALLEL).max(1) as usize;
+    let read: Vec<Result<u64>> = stream::iter(parts.iter().map(|p| p.part_number))
+        .map(|n| async move {
+            let task = part_task(job, store, plan, n)?;
+            let (crc, _) = policy.run(|| source_crc(&task), |_, _| {}).await?;
+            Ok(crc)
+        })
+        .buffered(parallel)
+        .collect()
+        .await;
+    let read = read
+        .into_iter()
+        .zip(parts.iter())
+        .map(|(crc, p)| crc.map_err(|e| e.part(p.part_number)))
+        .collect::<Result<Vec<u64>>>()?;
+    let from_source = crc::combine_all(read.iter().zip(parts.iter()).map(|(&c, p)| (c, p.length)));
+    if from_source != stated {
+        return Err(Error::integrity(format!(
+            "the source states CRC-64 {stated} but its bytes give {from_source} (read again \
+             part by part, as the store holds them); its x-oss-hash-crc64ecma is wrong or it \
+             changed without a new ETag, so nothing was completed; check the source"
+        )));
+    }
+    let mut resent = 0;
+    for round in 1..=RESEND_ROUNDS + 1 {
+        let differing: Vec<usize> = (0..parts.len())
+            .filter(|&i| parts[i].crc64 != read[i])
+            .collect();
+        let Some(&first) = differing.first() else {
+            return Ok(resent);
+        };
+        if round > RESEND_ROUNDS {
+            return Err(Error::integrity(format!(
+                "the store still differs from the source in {} part(s) (part {} holds CRC-64 \
+                 {} where the source's bytes give {}) after sending them again {RESEND_ROUNDS} \
+                 times, so nothing was completed; check the store",
+                differing.len(),
+                parts[first].part_number,
+                parts[first].crc64,
+                read[first]
+            ))
+            .part(parts[first].part_number));
+        }
+        for &i in &differing {
+            note(&format!(
+                "part {}: the store holds CRC-64 {} where the source's bytes give {}; sending it \
+                 again",
+                parts[i].part_number, parts[i].crc64, read[i]
+            ));
+        }
+        let sent: Vec<Result<(PartResult, u32)>> = stream::iter(differing.iter())
+            .map(|&i| {
+                let n = parts[i].part_number;
+                let policy = &policy;
+                async move {
+                    policy
+                        .run(|| copy_once(job, store, plan, n), |_, _| {})
+                        .await
+                        .map_err(|e| e.part(n))
+                }
+            })
+            .buffered(parallel)
+            .collect()
+            .await;
+        for (&i, outcome) in differing.iter().zip(sent) {
+            let (part, tries) = outcome?;
+            resent += 1 + tries;
+            parts[i] = part;
+        }
+    }
+    Ok(resent)
 }
 
 /// What a server-side copy's report says was checked.

@@ -1,6 +1,8 @@
 //! One part: a ranged GET of the source streamed into one UploadPart, with
 //! the CRC-64 computed over the bytes as they pass and compared with the
-//! store's.
+//! store's; or, when the source states its whole CRC-64 and the store
+//! answers each part's, not computed at all: the store's CRC is the part's,
+//! checked when the parts' CRCs are combined and compared with the source's.
 
 use crate::crc;
 use crate::error::{Error, Result};
@@ -48,6 +50,9 @@ async fn copy(task: &PartTask) -> Result<PartResult> {
 #[derive(Debug, Clone, Copy)]
 pub struct Checks {
     pub store: PartCheck,
+    /// Compute the CRC-64/XZ of the bytes in ferry. When false on a store
+    /// that answers each part's CRC-64 (OSS), the part's CRC is the store's,
+    /// which the completion combines and compares with the source's.
     pub crc64: bool,
 }
 
@@ -60,11 +65,28 @@ impl Checks {
         }
     }
 
+    /// The checks of a task. A source that states its CRC-64 is not hashed
+    /// on OSS: the store's part CRCs, combined, must equal the source's
+    /// before completion, which checks every byte end to end. On S3, whose
+    /// UploadPart answers no CRC-64, the parts are hashed as before.
     pub fn of(task: &PartTask) -> Checks {
         let store = task.check.unwrap_or(PartCheck::Crc64Xz);
+        let source_crc = task.source_crc64 == Some(true);
         Checks {
             store,
-            crc64: store == PartCheck::Crc64Xz || task.source_crc64 == Some(true),
+            crc64: match store {
+                PartCheck::Crc64Xz => !source_crc,
+                PartCheck::Md5Etag => source_crc,
+            },
+        }
+    }
+
+    /// The checks that hash a part's CRC-64 in ferry whatever the source
+    /// offers: for reading a range again to compare it with the store's.
+    fn hashed(task: &PartTask) -> Checks {
+        Checks {
+            crc64: true,
+            ..Checks::of(task)
         }
     }
 }
@@ -220,8 +242,9 @@ pub fn check_stated_size(
 }
 
 /// Streams `length` bytes from `chunks` into the presigned UploadPart URL,
-/// hashing them as they pass and checking the store's answer: its
-/// `x-oss-hash-crc64ecma` (OSS) or its ETag, the MD5 of the part (S3).
+/// hashing them as they pass (as `checks` asks) and checking the store's
+/// answer: its `x-oss-hash-crc64ecma` (OSS), taken as the part's CRC when
+/// ferry computed none, or its ETag, the MD5 of the part (S3).
 pub async fn upload(
     upload_url: &str,
     checks: Checks,
@@ -273,7 +296,7 @@ pub async fn upload(
     if !(200..300).contains(&response.status) {
         return Err(store::status_error(response, "UploadPart", checks.kind()).await);
     }
-    let (ours, md5) = digest.finish();
+    let (mut ours, md5) = digest.finish();
     let etag = response.header("etag").unwrap_or_default().to_string();
     let theirs = response
         .header("x-oss-hash-crc64ecma")
@@ -284,6 +307,7 @@ pub async fn upload(
     }
     match checks.store {
         PartCheck::Crc64Xz => match theirs {
+            Some(theirs) if !checks.crc64 => ours = theirs,
             Some(theirs) if theirs != ours => {
                 return Err(Error::integrity(format!(
                     "CRC-64 mismatch: ferry read {ours} from the source, the store holds {theirs}"
@@ -320,12 +344,23 @@ pub async fn upload(
 }
 
 /// Reads a part's range of the source and returns its CRC-64/XZ and MD5
-/// (as `checks` asks), without uploading: used to check the parts a resumed
-/// upload already holds.
+/// (as the task's checks ask), without uploading: used to check the parts a
+/// resumed upload already holds.
 pub async fn source_digest(task: &PartTask) -> Result<(u64, Option<String>)> {
+    range_digest(task, Checks::of(task)).await
+}
+
+/// Reads a part's range of the source and returns its CRC-64/XZ, computed
+/// in ferry whatever the task's checks: to find which parts a store holds
+/// wrong when their CRCs do not combine to the source's.
+pub async fn source_crc(task: &PartTask) -> Result<u64> {
+    Ok(range_digest(task, Checks::hashed(task)).await?.0)
+}
+
+async fn range_digest(task: &PartTask, checks: Checks) -> Result<(u64, Option<String>)> {
     let mut reader = fetch_range(task).await?;
     let shown = redact(&task.source_url);
-    let mut digest = Digests::new(Checks::of(task));
+    let mut digest = Digests::new(checks);
     let mut read = 0u64;
     while let Some(chunk) = reader
         .chunk(CHUNK)

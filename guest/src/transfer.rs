@@ -4,7 +4,7 @@
 //! source that redirects is copied from where it leads, resolved again if
 //! that stops answering mid-copy ([`run_redirected`]).
 
-use crate::complete::complete;
+use crate::complete::complete_noting;
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::pacing::{Pacer, Summary};
@@ -106,7 +106,8 @@ pub async fn run_paced(job: &Job, sink: &mut Sink) -> Result<(Report, Option<Sum
                 (parts, retries + first_retries)
             }
         };
-        complete(job, &plan, parts, retries, reused).await
+        let mut note = |message: &str| sink.note(message);
+        complete_noting(job, &plan, parts, (retries, reused), &mut note).await
     }
     .await;
     match (outcome, &plan.upload_id) {
