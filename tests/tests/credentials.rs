@@ -5,7 +5,10 @@
 
 mod bed;
 
+use bed::{component, ferry_bin, Bed, REGION};
 use ferry_host::credentials::{format_time, Chain, Found, Refreshing, Vars};
+use ferry_testbed::source::SourceConfig;
+use ferry_testbed::store::Credential;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -405,6 +408,27 @@ async fn oidc_role_assumption_through_sts() {
     );
 }
 
+#[tokio::test]
+async fn a_credentials_service_last_in_the_alibaba_chain() {
+    let home = Home::new("credentials-uri");
+    let service = Stand::start(|_| {
+        (
+            200,
+            format!(
+                r#"{{"Code":"Success","AccessKeyId":"{ID}","AccessKeySecret":"{SECRET}",
+                "SecurityToken":"{TOKEN}","Expiration":"{}"}}"#,
+                in_secs(3600)
+            ),
+        )
+    })
+    .await;
+    let uri = format!("{}/credentials", service.url);
+    let v = vars(&home, &[("ALIBABA_CLOUD_CREDENTIALS_URI", &uri)]);
+    let found = Chain::with_vars(false, v).resolve().await.unwrap();
+    assert_found(&found, ID, SECRET, Some(TOKEN));
+    assert!(found.expires.is_some());
+}
+
 // ---- S3 / AWS ----
 
 #[tokio::test]
@@ -472,6 +496,38 @@ fn web_identity(home: &Home, sts: &Stand) -> Vec<(String, String)> {
         ),
         ("AWS_ENDPOINT_URL_STS".into(), sts.url.clone()),
     ]
+}
+
+#[tokio::test]
+async fn a_profile_with_a_credential_process() {
+    let home = Home::new("credential-process");
+    let script = home.write(
+        "creds.sh",
+        &format!(
+            "echo '{{\"Version\": 1, \"AccessKeyId\": \"{ID}\", \"SecretAccessKey\": \
+             \"{SECRET}\", \"SessionToken\": \"{TOKEN}\"}}'\n"
+        ),
+    );
+    home.write(
+        ".aws/config",
+        &format!(
+            "[profile vault]\ncredential_process = sh {}\n[profile broken]\n\
+             credential_process = sh -c 'exit 3'\n",
+            script.display()
+        ),
+    );
+    let found = Chain::with_vars(true, vars(&home, &[]))
+        .profile(Some("vault".into()))
+        .resolve()
+        .await
+        .unwrap();
+    assert_found(&found, ID, SECRET, Some(TOKEN));
+    let err = Chain::with_vars(true, vars(&home, &[]))
+        .profile(Some("broken".into()))
+        .resolve()
+        .await
+        .unwrap_err();
+    assert!(err.contains("credential_process failed"), "{err}");
 }
 
 fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -567,6 +623,7 @@ async fn nothing_found_names_what_was_tried_in_order_and_no_secret() {
         "config.json",
         ".alibabacloud/credentials",
         "ECS instance RAM role",
+        "ALIBABA_CLOUD_CREDENTIALS_URI",
     ] {
         assert!(err.contains(w), "{w} not in: {err}");
     }
@@ -585,4 +642,91 @@ async fn credentials_near_their_expiry_are_fetched_again() {
     let next = refreshing.current().await.unwrap();
     assert_found(&next, &format!("{ID}-2"), SECRET, Some(TOKEN));
     assert_eq!(sts.seen().len(), 2);
+}
+
+// ---- Real copies with what the chain found ----
+
+const BUCKET: &str = "ferry-creds";
+const SEED: u64 = 23;
+/// 3 parts and a tail, in parts of 1 MiB (OSS) or 5 MiB (S3's smallest).
+const SIZE: u64 = 3 * 1024 * 1024 + 4321;
+const S3_SIZE: u64 = 3 * 5 * 1024 * 1024 + 4321;
+
+/// A bed whose store knows `keys` (id, with [`SECRET`] and, when `token`,
+/// [`TOKEN`]).
+fn bed(tag: &str, ids: &[String], token: bool) -> Bed {
+    let keys = ids
+        .iter()
+        .map(|id| Credential {
+            id: id.clone(),
+            secret: SECRET.into(),
+            token: token.then(|| TOKEN.into()),
+        })
+        .collect();
+    Bed::start(tag, BUCKET, SourceConfig::default(), keys, true)
+}
+
+/// `ferry copy` into the bed's store (`s3`: as `s3://`) with only `env`,
+/// HOME and the component in its environment; the copy must succeed and
+/// the object match the source, and no secret may show in its output.
+async fn copy_with(bed: &Bed, home: &Home, s3: bool, key: &str, args: &[&str], env: Vars) {
+    let (scheme, size, part) = if s3 {
+        ("s3", S3_SIZE, "5MiB")
+    } else {
+        ("oss", SIZE, "1MiB")
+    };
+    let mut cmd = std::process::Command::new(ferry_bin());
+    cmd.arg("copy")
+        .arg(bed.source.url(SEED, size))
+        .arg(format!("{scheme}://{BUCKET}/{key}"))
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .args(["--part-size", part, "--json"])
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("FERRY_COMPONENT", component())
+        .envs(env.pairs());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("ferry runs"))
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    for secret in [SECRET, TOKEN, OIDC_TOKEN, IMDS_TOKEN, CONTAINER_AUTH] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret leaked into ferry's output: {stdout}\n{stderr}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    bed.check_copied(SEED, size, key).unwrap();
+}
+
+// ---- The source request ----
+
+/// What ferry calls itself on every request.
+const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_source_request_names_ferry_and_its_version() {
+    let home = Home::new("user-agent");
+    let bed = bed("user-agent", &[ID.into()], false);
+    let env = vars(
+        &home,
+        &[("OSS_ACCESS_KEY_ID", ID), ("OSS_ACCESS_KEY_SECRET", SECRET)],
+    );
+    copy_with(&bed, &home, false, "ua", &[], env).await;
+    let received = bed.source.received();
+    assert!(received.len() > 4, "{received:?}");
+    for r in &received {
+        let ua = r.headers.iter().find(|(k, _)| k == "user-agent");
+        assert_eq!(
+            ua.map(|(_, v)| v.as_str()),
+            Some(USER_AGENT),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
 }

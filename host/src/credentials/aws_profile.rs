@@ -4,10 +4,10 @@
 //! is `--profile`, else `AWS_PROFILE`, else `default`; keys in the
 //! credentials file win over the config file's, as in the AWS CLI. A
 //! profile holds a key (`aws_access_key_id`, `aws_secret_access_key`,
-//! `aws_session_token`) or a role to assume with a web identity token
-//! (`role_arn`, `web_identity_token_file`).
+//! `aws_session_token`), a role to assume with a web identity token
+//! (`role_arn`, `web_identity_token_file`) or a `credential_process`.
 
-use super::{credentials, ini, web_identity, Failed, Found, Step, Vars};
+use super::{credentials, ini, process, web_identity, Failed, Found, Step, Vars};
 use std::collections::HashMap;
 
 pub(super) async fn provide(v: &Vars, profile: Option<&str>) -> Result<Step, Failed> {
@@ -67,10 +67,12 @@ pub(super) async fn provide(v: &Vars, profile: Option<&str>) -> Result<Step, Fai
             .await
             .map(Step::Found);
     }
+    if let Some(command) = get("credential_process") {
+        return process::run(&command, &label).await.map(Step::Found);
+    }
     let unsupported = [
         "source_profile",
         "credential_source",
-        "credential_process",
         "sso_session",
         "sso_start_url",
     ]

@@ -37,8 +37,9 @@ pub(super) struct RoleCredentials {
     /// AWS names it `SecretAccessKey`, Alibaba `AccessKeySecret`.
     #[serde(alias = "AccessKeySecret")]
     pub secret_access_key: String,
-    /// AWS: `Token`; Alibaba: `SecurityToken`.
-    #[serde(alias = "SecurityToken")]
+    /// AWS: `Token` (`SessionToken` from a credential process); Alibaba:
+    /// `SecurityToken`.
+    #[serde(alias = "SecurityToken", alias = "SessionToken")]
     pub token: Option<String>,
     pub expiration: Option<String>,
 }

@@ -5,7 +5,8 @@
 //!   (ossutil's), `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` /
 //!   `ALIBABA_CLOUD_SECURITY_TOKEN`, OIDC role assumption (RRSA), the aliyun
 //!   CLI's `~/.aliyun/config.json`, the credentials file
-//!   `~/.alibabacloud/credentials`, then the ECS instance's RAM role.
+//!   `~/.alibabacloud/credentials`, the ECS instance's RAM role, then a
+//!   credentials service (`ALIBABA_CLOUD_CREDENTIALS_URI`).
 //! - **S3**: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
 //!   `AWS_SESSION_TOKEN`, the profile in `~/.aws/credentials` and
 //!   `~/.aws/config`, web identity, container credentials, then the EC2
@@ -21,12 +22,14 @@ mod alibaba_file;
 mod aliyun_cli;
 mod aws_profile;
 mod container;
+mod credentials_uri;
 mod env;
 mod fetch;
 mod handout;
 mod ini;
 mod instance;
 mod oidc;
+mod process;
 mod time;
 mod web_identity;
 
@@ -156,6 +159,7 @@ enum Provider {
     AliyunCli,
     AlibabaFile,
     EcsRamRole,
+    CredentialsUri,
     AwsEnv,
     AwsProfile,
     WebIdentity,
@@ -170,6 +174,7 @@ const OSS_CHAIN: &[Provider] = &[
     Provider::AliyunCli,
     Provider::AlibabaFile,
     Provider::EcsRamRole,
+    Provider::CredentialsUri,
 ];
 
 const S3_CHAIN: &[Provider] = &[
@@ -237,6 +242,7 @@ impl Chain {
             Provider::AliyunCli => aliyun_cli::provide(v, profile).await,
             Provider::AlibabaFile => alibaba_file::provide(v, profile).await,
             Provider::EcsRamRole => instance::ecs_ram_role(v, None).await,
+            Provider::CredentialsUri => credentials_uri::provide(v).await,
             Provider::AwsEnv => Ok(env::aws(v)),
             Provider::AwsProfile => aws_profile::provide(v, profile).await,
             Provider::WebIdentity => web_identity::from_env(v).await,
