@@ -1,11 +1,12 @@
 //! The Alibaba Cloud credentials file, `~/.alibabacloud/credentials` (or
 //! `ALIBABA_CLOUD_CREDENTIALS_FILE`), as the Alibaba Cloud SDKs read it: INI
 //! sections named by profile (`--profile`, else `ALIBABA_CLOUD_PROFILE`,
-//! else `default`), each with a `type`: `access_key`, `sts`,
-//! `ecs_ram_role` (`role_name`) or `oidc_role_arn` (`role_arn`,
-//! `oidc_provider_arn`, `oidc_token_file_path`).
+//! else `default`), each with a `type`: `access_key`, `sts`, `ram_role_arn`
+//! (a key and `role_arn`), `ecs_ram_role` (`role_name`) or `oidc_role_arn`
+//! (`role_arn`, `oidc_provider_arn`, `oidc_token_file_path`).
 
 use super::oidc::{self, OidcRole};
+use super::ram_role::{self, RamRole};
 use super::{credentials, ini, instance, Failed, Found, Step, Vars};
 
 pub(super) async fn provide(v: &Vars, profile: Option<&str>) -> Result<Step, Failed> {
@@ -52,10 +53,20 @@ pub(super) async fn provide(v: &Vars, profile: Option<&str>) -> Result<Step, Fai
             };
             oidc::assume(v, &role, &label).await.map(Step::Found)
         }
+        "ram_role_arn" => {
+            let role = RamRole {
+                key: credentials(need("access_key_id")?, need("access_key_secret")?, None),
+                role_arn: need("role_arn")?,
+                session_name: get("role_session_name"),
+                external_id: get("external_id"),
+                policy: get("policy"),
+            };
+            ram_role::assume(v, role, &label).await.map(Step::Found)
+        }
         other => Err(format!(
             "{label} is of type {other}, which ferry does not read; use access_key, sts, \
-             ecs_ram_role or oidc_role_arn, or set ALIBABA_CLOUD_ACCESS_KEY_ID and \
-             ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+             ram_role_arn, ecs_ram_role or oidc_role_arn, or set ALIBABA_CLOUD_ACCESS_KEY_ID \
+             and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
         )),
     }
 }

@@ -1,9 +1,10 @@
 //! The aliyun CLI's profiles, `~/.aliyun/config.json`: the profile named by
 //! `--profile`, else `ALIBABA_CLOUD_PROFILE`, else the file's `current`; modes
-//! `AK`, `StsToken`, `EcsRamRole` and `OIDC`.
+//! `AK`, `StsToken`, `RamRoleArn`, `EcsRamRole` and `OIDC`.
 //! `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true` skips the file, as the SDKs do.
 
 use super::oidc::{self, OidcRole};
+use super::ram_role::{self, RamRole};
 use super::{credentials, instance, Failed, Found, Step, Vars};
 use serde::Deserialize;
 
@@ -28,6 +29,7 @@ struct Profile {
     ram_session_name: String,
     oidc_provider_arn: String,
     oidc_token_file: String,
+    external_id: String,
 }
 
 pub(super) async fn provide(v: &Vars, profile: Option<&str>) -> Result<Step, Failed> {
@@ -91,9 +93,23 @@ pub(super) async fn provide(v: &Vars, profile: Option<&str>) -> Result<Step, Fai
             };
             oidc::assume(v, &role, &label).await.map(Step::Found)
         }
+        "RamRoleArn" => {
+            let role = RamRole {
+                key: credentials(
+                    need(p.access_key_id.clone(), "access_key_id")?,
+                    need(p.access_key_secret.clone(), "access_key_secret")?,
+                    Some(p.sts_token.clone()),
+                ),
+                role_arn: need(p.ram_role_arn.clone(), "ram_role_arn")?,
+                session_name: Some(p.ram_session_name.clone()).filter(|s| !s.is_empty()),
+                external_id: Some(p.external_id.clone()).filter(|s| !s.is_empty()),
+                policy: None,
+            };
+            ram_role::assume(v, role, &label).await.map(Step::Found)
+        }
         other => Err(format!(
             "{label} is in mode {other}, which ferry does not read; use a profile in mode AK, \
-             StsToken, EcsRamRole or OIDC, or set ALIBABA_CLOUD_ACCESS_KEY_ID and \
+             StsToken, RamRoleArn, EcsRamRole or OIDC, or set ALIBABA_CLOUD_ACCESS_KEY_ID and \
              ALIBABA_CLOUD_ACCESS_KEY_SECRET"
         )),
     }

@@ -30,6 +30,7 @@ mod ini;
 mod instance;
 mod oidc;
 mod process;
+mod ram_role;
 mod time;
 mod web_identity;
 

@@ -7,7 +7,7 @@
 //! the region's (`ALIBABA_CLOUD_STS_REGION`, over the VPC with
 //! `ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED=true`), else `sts.aliyuncs.com`.
 
-use super::fetch::{send, Request};
+use super::fetch::{send, Answer, Request};
 use super::{credentials, time, Failed, Found, Step, Vars};
 use http::Method;
 use serde::Deserialize;
@@ -57,7 +57,7 @@ pub(super) async fn from_env(v: &Vars) -> Result<Step, Failed> {
 }
 
 /// The STS endpoint, as a base URL.
-fn endpoint(v: &Vars) -> String {
+pub(super) fn sts_endpoint(v: &Vars) -> String {
     let host = v.get("ALIBABA_CLOUD_STS_ENDPOINT").unwrap_or_else(|| {
         match v.get("ALIBABA_CLOUD_STS_REGION") {
             Some(region) if v.is_true("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED") => {
@@ -78,8 +78,9 @@ fn endpoint(v: &Vars) -> String {
     }
 }
 
+/// What STS answers `AssumeRole` and `AssumeRoleWithOIDC` with.
 #[derive(Deserialize)]
-struct Answer {
+pub(super) struct StsAnswer {
     #[serde(rename = "Credentials")]
     credentials: Option<StsCredentials>,
     #[serde(rename = "Code")]
@@ -103,7 +104,7 @@ pub(super) async fn assume(v: &Vars, role: &OidcRole, label: &str) -> Result<Fou
             role.token_file
         )
     })?;
-    let base = endpoint(v);
+    let base = sts_endpoint(v);
     let sts = ferry_rules::redact(&base);
     let mut req = Request::get(format!("{}/", base.trim_end_matches('/')), TIMEOUT);
     req.method = Method::POST;
@@ -124,25 +125,37 @@ pub(super) async fn assume(v: &Vars, role: &OidcRole, label: &str) -> Result<Fou
         ("DurationSeconds", "3600".into()),
     ]);
     let a = send(req).await.map_err(|e| format!("{label}: STS {e}"))?;
-    let parsed: Option<Answer> = serde_json::from_str(&a.body).ok();
-    match parsed {
-        Some(Answer {
-            credentials: Some(c),
-            ..
-        }) if a.ok() => Ok(Found::new(
-            credentials(c.access_key_id, c.access_key_secret, Some(c.security_token)),
-            c.expiration.as_deref().and_then(time::parse),
-            format!("{label} of {}", role.role_arn),
-        )),
-        other => Err(format!(
-            "{label}: STS at {sts} refused to let {} be assumed (HTTP {}{}); check the role's \
-             trust policy, the provider ARN and that the token has not expired",
-            role.role_arn,
-            a.status,
-            other
-                .and_then(|o| o.code)
-                .map(|c| format!(", {c}"))
-                .unwrap_or_default()
-        )),
+    StsAnswer::read(&a, &sts, &role.role_arn, label)
+}
+
+impl StsAnswer {
+    /// The credentials in STS's answer `a`, or why `role_arn` was not
+    /// assumed (`sts` is where it was asked, shown).
+    pub(super) fn read(
+        a: &Answer,
+        sts: &str,
+        role_arn: &str,
+        label: &str,
+    ) -> Result<Found, Failed> {
+        let parsed: Option<StsAnswer> = serde_json::from_str(&a.body).ok();
+        match parsed {
+            Some(StsAnswer {
+                credentials: Some(c),
+                ..
+            }) if a.ok() => Ok(Found::new(
+                credentials(c.access_key_id, c.access_key_secret, Some(c.security_token)),
+                c.expiration.as_deref().and_then(time::parse),
+                format!("{label} of {role_arn}"),
+            )),
+            other => Err(format!(
+                "{label}: STS at {sts} refused to let {role_arn} be assumed (HTTP {}{}); check \
+                 the role's trust policy and what the caller may assume",
+                a.status,
+                other
+                    .and_then(|o| o.code)
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default()
+            )),
+        }
     }
 }
