@@ -39,15 +39,16 @@ fn bed(tag: &str, crc_header: bool, faults: Faults) -> Bed {
     bed
 }
 
-/// Copies the pattern object (seed, SIZE) to `key`: exit code, JSON result
-/// and stderr.
-fn copy(bed: &Bed, seed: u64, key: &str) -> (i32, Value, String) {
+/// Copies the pattern object (seed, SIZE) to `key`, with `extra` arguments:
+/// exit code, JSON result and stderr.
+fn copy(bed: &Bed, seed: u64, key: &str, extra: &[&str]) -> (i32, Value, String) {
     let out = Command::new(ferry_bin())
         .arg("copy")
         .arg(bed.source.url(seed, SIZE))
         .arg(format!("oss://{BUCKET}/{key}"))
         .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
         .args(["--json", "--part-size", "1MiB", "--instances", "3"])
+        .args(extra)
         .env_clear()
         .env("OSS_ACCESS_KEY_ID", KEY_ID)
         .env("OSS_ACCESS_KEY_SECRET", SECRET)
@@ -81,7 +82,7 @@ fn a_crc_source_is_copied_unhashed_and_a_corrupted_part_alone_is_sent_again() {
             ..Faults::default()
         },
     );
-    let (code, r, stderr) = copy(&bed, 31, "unhashed.bin");
+    let (code, r, stderr) = copy(&bed, 31, "unhashed.bin", &[]);
     assert_eq!(code, 0, "{r}\n{stderr}");
     let checks = r["checks"].as_str().unwrap();
     assert!(checks.contains("no hashing in ferry"), "{checks}");
@@ -107,7 +108,7 @@ fn a_store_that_keeps_corrupting_a_part_fails_the_copy_and_leaves_nothing() {
             ..Faults::default()
         },
     );
-    let (code, r, stderr) = copy(&bed, 32, "corrupting.bin");
+    let (code, r, stderr) = copy(&bed, 32, "corrupting.bin", &[]);
     assert_eq!(code, 5, "{r}\n{stderr}");
     assert_eq!(r["kind"], "integrity");
     let message = r["message"].as_str().unwrap();
@@ -131,7 +132,7 @@ fn a_source_that_states_a_wrong_crc_fails_with_integrity_and_leaves_no_upload() 
             ..Faults::default()
         },
     );
-    let (code, r, stderr) = copy(&bed, 33, "liar.bin");
+    let (code, r, stderr) = copy(&bed, 33, "liar.bin", &[]);
     assert_eq!(code, 5, "{r}\n{stderr}");
     assert_eq!(r["kind"], "integrity");
     let message = r["message"].as_str().unwrap();
@@ -156,7 +157,7 @@ fn a_plain_source_is_hashed_in_ferry_part_by_part() {
             ..Faults::default()
         },
     );
-    let (code, r, stderr) = copy(&bed, 34, "plain.bin");
+    let (code, r, stderr) = copy(&bed, 34, "plain.bin", &[]);
     assert_eq!(code, 0, "{r}\n{stderr}");
     let checks = r["checks"].as_str().unwrap();
     assert!(checks.contains("ferry's CRC-64 of each part"), "{checks}");
@@ -164,4 +165,26 @@ fn a_plain_source_is_hashed_in_ferry_part_by_part() {
     bed.check_copied(34, SIZE, "plain.bin").unwrap();
     assert_eq!(bed.store.counts().upload_part, PARTS + 1);
     assert_eq!(bed.source.get_requests(), PARTS + 1);
+}
+
+/// With --keep-partial the upload of a copy that failed the source's CRC is
+/// kept for --resume, not aborted.
+#[test]
+fn keep_partial_keeps_the_upload_of_a_copy_that_failed_the_source_crc() {
+    let bed = bed(
+        "kept",
+        true,
+        Faults {
+            wrong_crc_header: true,
+            ..Faults::default()
+        },
+    );
+    let (code, r, stderr) = copy(&bed, 35, "kept.bin", &["--keep-partial"]);
+    assert_eq!(code, 5, "{r}\n{stderr}");
+    assert_eq!(r["kind"], "integrity");
+    let message = r["message"].as_str().unwrap();
+    assert!(message.contains("--resume"), "{message}");
+    assert!(bed.store.object(BUCKET, "kept.bin").is_none());
+    assert_eq!(bed.store.open_uploads(BUCKET).len(), 1);
+    assert_eq!(bed.store.history().uploads_aborted, 0);
 }
