@@ -721,6 +721,39 @@ async fn credentials_near_their_expiry_are_fetched_again() {
     assert_eq!(sts.seen().len(), 2);
 }
 
+#[tokio::test]
+async fn held_credentials_serve_while_a_refresh_fails_until_they_expire() {
+    let home = Home::new("refresh-outage");
+    let calls = Arc::new(Mutex::new(0u32));
+    let counted = calls.clone();
+    // The first call answers with keys that expire in 60 s (refreshed at
+    // once); the next fail.
+    let sts = Stand::start(move |_| {
+        let mut n = counted.lock().unwrap();
+        *n += 1;
+        if *n > 1 {
+            return (503, "<Error><Code>ServiceUnavailable</Code></Error>".into());
+        }
+        (
+            200,
+            format!(
+                "<Credentials><AccessKeyId>{ID}</AccessKeyId>\
+                 <SecretAccessKey>{SECRET}</SecretAccessKey><SessionToken>{TOKEN}</SessionToken>\
+                 <Expiration>{}</Expiration></Credentials>",
+                in_secs(60)
+            ),
+        )
+    })
+    .await;
+    let v = vars(&home, &borrowed(&web_identity(&home, &sts)));
+    let chain = Chain::with_vars(true, v);
+    let first = chain.resolve().await.unwrap();
+    let refreshing = Refreshing::new(chain, first);
+    let held = refreshing.current().await.unwrap();
+    assert_found(&held, ID, SECRET, Some(TOKEN));
+    assert_eq!(*calls.lock().unwrap(), 2, "the refresh was tried");
+}
+
 // ---- Real copies with what the chain found ----
 
 const BUCKET: &str = "ferry-creds";
@@ -780,6 +813,114 @@ async fn copy_with(bed: &Bed, home: &Home, s3: bool, key: &str, args: &[&str], e
     bed.check_copied(SEED, size, key).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_s3_with_an_aws_profile() {
+    let home = Home::new("copy-aws-profile");
+    home.write(
+        ".aws/credentials",
+        "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\
+         [dev]\naws_access_key_id = found-key-id\naws_secret_access_key = found-secret-value\n",
+    );
+    let bed = bed("copy-aws-profile", &[ID.into()], false);
+    let env = vars(&home, &[]);
+    copy_with(&bed, &home, true, "by-flag", &["--profile", "dev"], env).await;
+    let env = vars(&home, &[("AWS_PROFILE", "dev")]);
+    copy_with(&bed, &home, true, "by-variable", &[], env).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_oss_with_the_aliyun_cli_profile() {
+    let home = Home::new("copy-aliyun");
+    home.write(
+        ".aliyun/config.json",
+        r#"{"current": "main", "profiles": [{"name": "main", "mode": "StsToken",
+            "access_key_id": "found-key-id", "access_key_secret": "found-secret-value",
+            "sts_token": "found-session-token"}]}"#,
+    );
+    let bed = bed("copy-aliyun", &[ID.into()], true);
+    copy_with(&bed, &home, false, "aliyun", &[], vars(&home, &[])).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_oss_with_the_ecs_instance_ram_role() {
+    let home = Home::new("copy-ecs");
+    let imds = metadata("aliyun", 3600).await;
+    let bed = bed("copy-ecs", &[ID.into()], true);
+    let env = vars(
+        &home,
+        &[("ALIBABA_CLOUD_ECS_METADATA_SERVICE_ENDPOINT", &imds.url)],
+    );
+    copy_with(&bed, &home, false, "ecs", &[], env).await;
+    assert!(imds.seen().iter().any(|r| r.method == "PUT"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_s3_with_container_credentials() {
+    let home = Home::new("copy-container");
+    let server = Stand::start(|req| match req.header("authorization") {
+        Some(CONTAINER_AUTH) => (
+            200,
+            format!(
+                r#"{{"AccessKeyId":"{ID}","SecretAccessKey":"{SECRET}","Token":"{TOKEN}",
+                "Expiration":"{}"}}"#,
+                in_secs(3600)
+            ),
+        ),
+        _ => (403, String::new()),
+    })
+    .await;
+    let bed = bed("copy-container", &[ID.into()], true);
+    let full = format!("{}/creds", server.url);
+    let env = vars(
+        &home,
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_AUTH),
+        ],
+    );
+    copy_with(&bed, &home, true, "container", &[], env).await;
+}
+
+/// Web identity whose STS hands out a new key that expires within seconds
+/// at each call: the copy asks again before it presigns each part, and
+/// completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_with_web_identity_credentials_refreshed_as_they_expire() {
+    let home = Home::new("copy-refresh");
+    let sts = sts(20).await;
+    let ids: Vec<String> = (1..=40).map(|n| format!("{ID}-{n}")).collect();
+    let bed = bed("copy-refresh", &ids, true);
+    let env = vars(&home, &borrowed(&web_identity(&home, &sts)));
+    copy_with(&bed, &home, true, "refreshed", &[], env).await;
+    let calls = sts.seen().len();
+    assert!(
+        calls > 4,
+        "STS was asked {calls} time(s): the 4 parts were not signed with fresh credentials"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_without_credentials_says_what_it_tried() {
+    let home = Home::new("copy-none");
+    let bed = bed("copy-none", &[ID.into()], false);
+    let mut cmd = std::process::Command::new(ferry_bin());
+    cmd.arg("copy")
+        .arg(bed.source.url(SEED, SIZE))
+        .arg(format!("s3://{BUCKET}/none"))
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .env_clear()
+        .env("FERRY_COMPONENT", component())
+        .envs(vars(&home, &[("AWS_SECRET_ACCESS_KEY", SECRET)]).pairs());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tried, in order"), "{stderr}");
+    assert!(stderr.contains("EC2 instance role"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
 // ---- The source request ----
 
 /// What ferry calls itself on every request.
@@ -804,6 +945,77 @@ async fn every_source_request_names_ferry_and_its_version() {
             "{} {}",
             r.method,
             r.path
+        );
+    }
+}
+
+/// A cookie's value, which must never show in ferry's output.
+const COOKIE_VALUE: &str = "session=c00kie-s3cret";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn source_headers_go_on_the_probe_and_every_part_and_are_never_shown() {
+    let home = Home::new("source-headers");
+    let bed = bed("source-headers", &[ID.into()], false);
+    let env = vars(
+        &home,
+        &[("OSS_ACCESS_KEY_ID", ID), ("OSS_ACCESS_KEY_SECRET", SECRET)],
+    );
+    let cookie = format!("Cookie: {COOKIE_VALUE}");
+    let args = [
+        "--header",
+        &cookie,
+        "--header",
+        "Referer: https://example.com/downloads",
+    ];
+    copy_with(&bed, &home, false, "with-headers", &args, env).await;
+    let received = bed.source.received();
+    assert!(received.len() > 4, "{received:?}");
+    for r in &received {
+        let get = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("cookie"), Some(COOKIE_VALUE), "{} {}", r.method, r.path);
+        assert_eq!(
+            get("referer"),
+            Some("https://example.com/downloads"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[test]
+fn malformed_or_reserved_source_headers_are_refused() {
+    for bad in [
+        "NoColon c00kie-s3cret",
+        ": c00kie-s3cret",
+        "Bad Name: c00kie-s3cret",
+        "Host: c00kie-s3cret.example",
+        "range: bytes=0-1",
+        "Content-Length: 3",
+    ] {
+        let out = std::process::Command::new(ferry_bin())
+            .args(["copy", "http://127.0.0.1:9/x", "oss://b/k", "--json"])
+            .args(["--header", bad])
+            .env_clear()
+            .env("OSS_ACCESS_KEY_ID", ID)
+            .env("OSS_ACCESS_KEY_SECRET", SECRET)
+            .env("FERRY_COMPONENT", component())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stdout}\n{stderr}");
+        assert!(stderr.contains("--header"), "{bad}: {stderr}");
+        assert!(
+            !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+            "{bad}: {stdout}\n{stderr}"
         );
     }
 }
