@@ -360,6 +360,15 @@ impl BodyReader {
     }
 }
 
+/// Which side of [`BodyWriter::splice_from`] failed.
+#[derive(Debug)]
+pub enum SpliceError {
+    /// The body read from.
+    Read(HttpError),
+    /// The body written to.
+    Write(HttpError),
+}
+
 /// A request body being written. Dropping it unfinished makes the request
 /// fail rather than send a short body.
 pub struct BodyWriter {
@@ -403,6 +412,39 @@ impl BodyWriter {
             data = &data[n..];
         }
         Ok(())
+    }
+
+    /// Moves up to `max` bytes of `reader` into this body inside the host
+    /// (`wasi:io` splice): the bytes never pass through the component's
+    /// memory. The count moved, or `None` once `reader` has ended.
+    pub async fn splice_from(
+        &mut self,
+        reader: &BodyReader,
+        max: u64,
+    ) -> Result<Option<u64>, SpliceError> {
+        let stream = self.stream.as_ref().expect("stream open until finish");
+        loop {
+            let budget = stream.check_write().map_err(|e| {
+                SpliceError::Write(match e {
+                    StreamError::Closed => {
+                        HttpError::Stream("request body closed by the peer".into())
+                    }
+                    StreamError::LastOperationFailed(e) => HttpError::Stream(e.to_debug_string()),
+                })
+            })?;
+            if budget == 0 {
+                wait(stream.subscribe()).await;
+                continue;
+            }
+            match stream.splice(&reader.stream, max.min(budget)) {
+                Ok(0) => wait(reader.stream.subscribe()).await,
+                Ok(n) => return Ok(Some(n)),
+                Err(StreamError::Closed) => return Ok(None),
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(SpliceError::Read(HttpError::Stream(e.to_debug_string())))
+                }
+            }
+        }
     }
 
     /// Ends the body; the request completes. No flush is needed first: the

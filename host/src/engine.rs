@@ -36,7 +36,11 @@ impl EngineSession {
         env: &[(String, String)],
         egress: Egress,
     ) -> Result<EngineSession> {
-        let wasi = WasiCtx::builder().envs(env).inherit_stderr().build();
+        let wasi = WasiCtx::builder()
+            .envs(env)
+            .env(crate::runtime::SPLICE_VAR, "1")
+            .inherit_stderr()
+            .build();
         let outgoing = Outgoing {
             egress: Arc::new(egress),
             fanout: None,

@@ -24,6 +24,12 @@ use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
 
+/// Set to `1` in every instance this host makes: its `wasi:io` splice moves
+/// a body between streams inside the host, which the component then uses
+/// for parts it does not hash (other runtimes' splice may not work across
+/// HTTP bodies: jco's does not).
+pub(crate) const SPLICE_VAR: &str = "FERRY_SPLICE";
+
 /// The ferry component, ready to instantiate many times.
 pub struct Runtime {
     engine: Engine,
@@ -122,7 +128,10 @@ impl Runtime {
     /// A store for one part task: no credentials, no arguments, egress to
     /// the source and the store only, the part deadline.
     pub(crate) fn part_store(&self, egress: Arc<Egress>) -> Store<State> {
-        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let wasi = WasiCtx::builder()
+            .env(SPLICE_VAR, "1")
+            .inherit_stderr()
+            .build();
         let outgoing = Outgoing {
             egress,
             fanout: None,
@@ -174,7 +183,11 @@ impl Runtime {
             self.limits.part_deadline,
             interrupt,
         ));
-        let wasi = WasiCtx::builder().envs(env).inherit_stderr().build();
+        let wasi = WasiCtx::builder()
+            .envs(env)
+            .env(SPLICE_VAR, "1")
+            .inherit_stderr()
+            .build();
         let outgoing = Outgoing {
             egress,
             fanout: Some(fanout),

@@ -188,3 +188,28 @@ fn keep_partial_keeps_the_upload_of_a_copy_that_failed_the_source_crc() {
     assert_eq!(bed.store.open_uploads(BUCKET).len(), 1);
     assert_eq!(bed.store.history().uploads_aborted, 0);
 }
+
+/// Unhashed parts move from the source's body to the store's inside the
+/// host; a body cut on either side, and a store refusing parts, are retried
+/// as when the bytes pass through ferry, and the object is exact.
+#[test]
+fn an_unhashed_copy_survives_cuts_on_both_sides() {
+    let bed = bed(
+        "cuts",
+        true,
+        Faults {
+            reset_after: Some((300_000, 2)),
+            reset_part_after: Some((200_000, 2)),
+            part_status_burst: Some((503, 2, None)),
+            ..Faults::default()
+        },
+    );
+    let (code, r, stderr) = copy(&bed, 36, "cuts.bin", &[]);
+    assert_eq!(code, 0, "{r}\n{stderr}");
+    assert!(r["retries"].as_u64().unwrap() >= 4, "{r}");
+    assert!(r["checks"]
+        .as_str()
+        .unwrap()
+        .contains("no hashing in ferry"));
+    bed.check_copied(36, SIZE, "cuts.bin").unwrap();
+}
