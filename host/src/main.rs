@@ -18,10 +18,15 @@ use std::time::Duration;
     version,
     about = "Copy a large file from an HTTP(S) URL into OSS or S3: parallel ranged parts, each in \
              its own sandboxed instance, every byte checked.",
-    after_help = "Credentials come from OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET and, for STS keys, \
-                  OSS_SESSION_TOKEN; for s3:// targets from AWS_ACCESS_KEY_ID, \
-                  AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. They are handed to the coordinating instance only; part \
-                  instances get presigned URLs and no credentials.\n\n\
+    after_help = "Credentials come from where the store's own tools look, in their order: for \
+                  oss:// OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN, the \
+                  ALIBABA_CLOUD_* variables, OIDC role assumption, ~/.aliyun/config.json, \
+                  ~/.alibabacloud/credentials, the ECS instance RAM role; for s3:// \
+                  AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, the profile in \
+                  ~/.aws/credentials and ~/.aws/config, web identity, container credentials, \
+                  the EC2 instance role. Temporary ones are refreshed during the copy. They are \
+                  handed to the coordinating instance only; part instances get presigned URLs \
+                  and no credentials.\n\n\
                   The command line trusts its user: sources on loopback and private addresses are \
                   allowed. Instances may connect only to the source's host and the store's \
                   endpoint."
@@ -47,6 +52,11 @@ enum Command {
 struct CopyArgs {
     #[command(flatten)]
     job: JobArgs,
+    /// The profile of the credential files to read: ~/.aws/credentials and ~/.aws/config for
+    /// s3://, ~/.aliyun/config.json and ~/.alibabacloud/credentials for oss:// [default:
+    /// AWS_PROFILE or ALIBABA_CLOUD_PROFILE, else the files' own].
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// Parts in flight (sandboxed part instances at once), pinned, 1 to 1000 [default: found
     /// while the copy runs, from 4 up to what --max-memory holds; with --workers, up to
     /// workers x --worker-concurrency; with --fc-function, up to 256].
@@ -182,6 +192,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
     let mut transfer = Transfer::builder()
         .job_args(&args.job)
         .defaults_from_env(true)
+        .profile(args.profile.clone())
         .limits(limits);
     transfer = match args.instances {
         Some(n) => transfer.instances(n),

@@ -16,6 +16,7 @@
 //! ```
 
 use crate::bindings::{Addressing, EndpointKind, Failure, Job, SignatureVersion, StoreKind};
+use crate::credentials::{credentials_url, Chain, Refreshing, CREDENTIALS_URL_VAR};
 use crate::engine::EngineSession;
 use crate::events::{on_one_line, one_line, Event, Progress};
 use crate::fc::{FcConfig, FcInvoker};
@@ -177,6 +178,7 @@ pub struct Transfer {
     part_size: Option<String>,
     signature: Option<String>,
     credentials: Option<Credentials>,
+    profile: Option<String>,
     component: Option<PathBuf>,
     limits: Limits,
     retries: Option<u32>,
@@ -315,9 +317,18 @@ impl Transfer {
         self
     }
 
-    /// Credentials; read from the environment when not given.
+    /// Credentials; when not given, the store's chain finds them where its
+    /// own tools look ([`crate::credentials::Chain`]), and refreshes
+    /// temporary ones during the copy.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
+        self
+    }
+
+    /// The profile of the credential files the chain reads (`--profile`),
+    /// over `AWS_PROFILE` / `ALIBABA_CLOUD_PROFILE`.
+    pub fn profile(mut self, profile: Option<String>) -> Self {
+        self.profile = profile;
         self
     }
 
@@ -573,11 +584,20 @@ impl Transfer {
         self.check()?;
         let (job, egress) = self.resolve(runtime).await?;
         let s3 = job.target_store == Some(StoreKind::S3);
-        let credentials = self
-            .credentials
-            .clone()
-            .or_else(|| ferry_rules::credentials_from_env(s3))
-            .ok_or_else(|| TransferError::invalid(ferry_rules::missing_credentials(s3)))?;
+        let (credentials, refreshing) = match self.credentials.clone() {
+            Some(given) => (given, None),
+            None => {
+                let chain = Chain::new(s3).profile(self.profile.clone());
+                let found = chain.resolve().await.map_err(TransferError::invalid)?;
+                // Temporary credentials are asked for again as they near
+                // their expiry, by the coordinator before it signs.
+                let refreshing = found
+                    .expires
+                    .is_some()
+                    .then(|| Arc::new(Refreshing::new(chain, found.clone())));
+                (found.credentials, refreshing)
+            }
+        };
         // The coordinating instance reads them as the store's own tools name them.
         let vars = ferry_rules::credential_vars(s3);
         let mut env = vec![
@@ -586,6 +606,9 @@ impl Transfer {
         ];
         if let Some(t) = credentials.security_token {
             env.push((vars.token[0].to_string(), t));
+        }
+        if refreshing.is_some() {
+            env.push((CREDENTIALS_URL_VAR.to_string(), credentials_url()));
         }
         let runner = match self.remote_runner()? {
             Some(runner) => runner,
@@ -600,7 +623,15 @@ impl Transfer {
         let parts_ran_on = runner.clone();
         let coordinator = tokio::spawn(async move {
             runtime
-                .run_job(&job, &env, egress, Progress(tx), interrupt, runner)
+                .run_job_refreshing(
+                    &job,
+                    &env,
+                    egress,
+                    Progress(tx),
+                    interrupt,
+                    runner,
+                    refreshing,
+                )
                 .await
         });
         // The coordinator runs on its own task; if this future is dropped,

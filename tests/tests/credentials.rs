@@ -813,6 +813,114 @@ async fn copy_with(bed: &Bed, home: &Home, s3: bool, key: &str, args: &[&str], e
     bed.check_copied(SEED, size, key).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_s3_with_an_aws_profile() {
+    let home = Home::new("copy-aws-profile");
+    home.write(
+        ".aws/credentials",
+        "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\
+         [dev]\naws_access_key_id = found-key-id\naws_secret_access_key = found-secret-value\n",
+    );
+    let bed = bed("copy-aws-profile", &[ID.into()], false);
+    let env = vars(&home, &[]);
+    copy_with(&bed, &home, true, "by-flag", &["--profile", "dev"], env).await;
+    let env = vars(&home, &[("AWS_PROFILE", "dev")]);
+    copy_with(&bed, &home, true, "by-variable", &[], env).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_oss_with_the_aliyun_cli_profile() {
+    let home = Home::new("copy-aliyun");
+    home.write(
+        ".aliyun/config.json",
+        r#"{"current": "main", "profiles": [{"name": "main", "mode": "StsToken",
+            "access_key_id": "found-key-id", "access_key_secret": "found-secret-value",
+            "sts_token": "found-session-token"}]}"#,
+    );
+    let bed = bed("copy-aliyun", &[ID.into()], true);
+    copy_with(&bed, &home, false, "aliyun", &[], vars(&home, &[])).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_oss_with_the_ecs_instance_ram_role() {
+    let home = Home::new("copy-ecs");
+    let imds = metadata("aliyun", 3600).await;
+    let bed = bed("copy-ecs", &[ID.into()], true);
+    let env = vars(
+        &home,
+        &[("ALIBABA_CLOUD_ECS_METADATA_SERVICE_ENDPOINT", &imds.url)],
+    );
+    copy_with(&bed, &home, false, "ecs", &[], env).await;
+    assert!(imds.seen().iter().any(|r| r.method == "PUT"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_into_s3_with_container_credentials() {
+    let home = Home::new("copy-container");
+    let server = Stand::start(|req| match req.header("authorization") {
+        Some(CONTAINER_AUTH) => (
+            200,
+            format!(
+                r#"{{"AccessKeyId":"{ID}","SecretAccessKey":"{SECRET}","Token":"{TOKEN}",
+                "Expiration":"{}"}}"#,
+                in_secs(3600)
+            ),
+        ),
+        _ => (403, String::new()),
+    })
+    .await;
+    let bed = bed("copy-container", &[ID.into()], true);
+    let full = format!("{}/creds", server.url);
+    let env = vars(
+        &home,
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_AUTH),
+        ],
+    );
+    copy_with(&bed, &home, true, "container", &[], env).await;
+}
+
+/// Web identity whose STS hands out a new key that expires within seconds
+/// at each call: the copy asks again before it presigns each part, and
+/// completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_with_web_identity_credentials_refreshed_as_they_expire() {
+    let home = Home::new("copy-refresh");
+    let sts = sts(20).await;
+    let ids: Vec<String> = (1..=40).map(|n| format!("{ID}-{n}")).collect();
+    let bed = bed("copy-refresh", &ids, true);
+    let env = vars(&home, &borrowed(&web_identity(&home, &sts)));
+    copy_with(&bed, &home, true, "refreshed", &[], env).await;
+    let calls = sts.seen().len();
+    assert!(
+        calls > 4,
+        "STS was asked {calls} time(s): the 4 parts were not signed with fresh credentials"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_without_credentials_says_what_it_tried() {
+    let home = Home::new("copy-none");
+    let bed = bed("copy-none", &[ID.into()], false);
+    let mut cmd = std::process::Command::new(ferry_bin());
+    cmd.arg("copy")
+        .arg(bed.source.url(SEED, SIZE))
+        .arg(format!("s3://{BUCKET}/none"))
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .env_clear()
+        .env("FERRY_COMPONENT", component())
+        .envs(vars(&home, &[("AWS_SECRET_ACCESS_KEY", SECRET)]).pairs());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tried, in order"), "{stderr}");
+    assert!(stderr.contains("EC2 instance role"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
 // ---- The source request ----
 
 /// What ferry calls itself on every request.
