@@ -37,7 +37,7 @@ mod web_identity;
 pub use handout::{credentials_url, CREDENTIALS_HOST, CREDENTIALS_URL_VAR};
 pub use time::format as format_time;
 
-use crate::transfer::Credentials;
+use ferry_rules::Credentials;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
