@@ -124,6 +124,7 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
             EndpointKind::Public
         }),
         max_parallel: Some(args.max_parallel),
+        source_headers: Some(a.source_headers().map_err(Error::invalid)?).filter(|h| !h.is_empty()),
     };
     Ok(target::resolve(job, Some(&a.target))?.job)
 }

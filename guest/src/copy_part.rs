@@ -166,7 +166,7 @@ impl Chunks<'_> {
 /// The ranged GET of a task: 206 with exactly the asked range, from the
 /// planned version of the source.
 pub async fn fetch_range(task: &PartTask) -> Result<BodyReader> {
-    let source = parse_source_url(&task.source_url)?;
+    let source = parse_source_url(&task.source_url)?.with_headers(&task.source_headers);
     let shown = redact(&task.source_url);
     let last = task.offset + task.length - 1;
     let mut headers = vec![("range", format!("bytes={}-{last}", task.offset))];

@@ -90,10 +90,12 @@ wit_bindgen::generate!({
         "ferry:transfer/engine@0.1.0/job.addressing": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.endpoint-kind": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/job.max-parallel": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/job.source-headers": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.check": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.source-crc64": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.copy-source": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/part-task.upload-headers": [#[serde(default, skip_serializing_if = "Option::is_none")]],
+        "ferry:transfer/engine@0.1.0/part-task.source-headers": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/upload-plan.store-source": [#[serde(default, skip_serializing_if = "Option::is_none")]],
         "ferry:transfer/engine@0.1.0/upload-plan.server-side": [#[serde(default)]],
         "ferry:transfer/engine@0.1.0/part-result.md5": [#[serde(default, skip_serializing_if = "Option::is_none")]],
@@ -137,6 +139,7 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
 
 impl exports::ferry::transfer::engine::Guest for Component {
     fn plan(job: Job) -> Result<Plan, Failure> {
+        source::use_headers(&job);
         runtime::block_on(plan::plan(&job)).map_err(Into::into)
     }
 
@@ -177,6 +180,7 @@ impl exports::ferry::transfer::engine::Guest for Component {
 /// line and the typed `run` both do.
 pub fn transfer(job: &Job, sink: &mut events::Sink) -> error::Result<Report> {
     let started = std::time::Instant::now();
+    source::use_headers(job);
     // The parts read the URL the source's redirects led to.
     let ((mut report, pacing), final_url) = runtime::block_on(transfer::run_redirected(job, sink))?;
     report.final_url = final_url;

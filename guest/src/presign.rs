@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::server_copy::StoreObject;
+use crate::source::headers_for;
 use crate::store::Store;
 use crate::{Job, PartTask, Plan};
 
@@ -46,19 +47,26 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
             copy_source: Some(copy_source.clone()),
             upload_headers: Some(headers),
             source_size: plan.source.size,
+            source_headers: None,
         });
     }
     // A store object the store would not copy itself is streamed through
     // a presigned GET.
-    let source_url = match plan
+    let (source_url, source_headers) = match plan
         .store_source
         .as_deref()
         .and_then(StoreObject::from_copy_source)
     {
-        Some(o) => store
-            .with_bucket(&o.bucket)
-            .presign_get(&o.key, PRESIGN_SECS),
-        None => job.source_url.clone(),
+        Some(o) => (
+            store
+                .with_bucket(&o.bucket)
+                .presign_get(&o.key, PRESIGN_SECS),
+            None,
+        ),
+        None => (
+            job.source_url.clone(),
+            headers_for(&job.source_url, &job.source_headers),
+        ),
     };
     Ok(PartTask {
         part_number,
@@ -77,6 +85,7 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
         copy_source: None,
         upload_headers: None,
         source_size: plan.source.size,
+        source_headers,
     })
 }
 
@@ -118,6 +127,7 @@ mod tests {
                 part_size: None,
                 parallel: None,
                 max_parallel: None,
+                source_headers: None,
                 signature_version: Some(version),
                 fanout_url: None,
                 retries: None,

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::http::{self, Timeouts};
 use crate::retry::RetryPolicy;
-use crate::source::{parse_source_url, source_status, source_transport};
+use crate::source::{headers_for, parse_source_url, source_status, source_transport};
 use crate::store::Store;
 use crate::target::redact;
 use crate::{Job, PartResult, Plan};
@@ -70,7 +70,8 @@ async fn stream_once(
     retries: &mut u32,
     sink: &mut Sink,
 ) -> Result<()> {
-    let url = parse_source_url(&job.source_url)?;
+    let url = parse_source_url(&job.source_url)?
+        .with_headers(&headers_for(&job.source_url, &job.source_headers));
     let shown = redact(&job.source_url);
     let mut headers = Vec::new();
     if let Some(etag) = &plan.source.etag {

@@ -8,7 +8,7 @@ use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
 use crate::target::redact;
-use crate::SourceInfo;
+use crate::{Job, SourceInfo};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
@@ -35,10 +35,40 @@ pub struct Located {
 }
 
 thread_local! {
+    /// The job's own source headers (`--header`), for the probes of
+    /// [`locate`] and [`probe`]: set by [`use_headers`].
+    static HEADERS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+    /// A final URL that redirects led off the given URL's origin: the
+    /// job's headers do not go there.
+    static OFF_ORIGIN: RefCell<Option<String>> = const { RefCell::new(None) };
     /// The last [`locate`]: its final URL and what the probe learned
     /// there, so that the planner's probe of that URL costs no second
     /// request.
     static LOCATED: RefCell<Option<(String, SourceInfo)>> = const { RefCell::new(None) };
+}
+
+/// Sends `job`'s source headers with the probes that follow (the parts
+/// carry theirs in their tasks).
+pub fn use_headers(job: &Job) {
+    HEADERS.with(|h| *h.borrow_mut() = job.source_headers.clone().unwrap_or_default());
+}
+
+/// The source headers to send to `url` (a job's source URL, perhaps where
+/// its redirects led): `headers`, unless redirects led `url` off the
+/// given URL's origin.
+pub fn headers_for(
+    url: &str,
+    headers: &Option<Vec<(String, String)>>,
+) -> Option<Vec<(String, String)>> {
+    let off = OFF_ORIGIN.with(|o| o.borrow().as_deref() == Some(url));
+    headers.clone().filter(|h| !off && !h.is_empty())
+}
+
+/// Whether `a` and `b` have the same scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Learns the source's size, validators, range support and CRC: HEAD, or a
@@ -62,18 +92,26 @@ pub async fn probe(source_url: &str) -> Result<SourceInfo> {
 /// most [`MAX_REDIRECTS`]): each hop is a new request, which the host holds
 /// to its egress list (a hop is allowed because an allowed host redirected
 /// to it) and its address policy. A relative `Location` is resolved
-/// against the URL that answered; credentials go only to the given URL's
-/// own scheme, host and port.
+/// against the URL that answered; credentials and the job's headers
+/// ([`use_headers`]) go only to the given URL's own scheme, host and port.
 pub async fn locate(source_url: &str) -> Result<Located> {
     let given = Url::parse(source_url).ok();
     let mut current = source_url.to_string();
     let mut hops = 0;
     loop {
-        let url = parse_source_url(&current)?;
+        let on_origin = match (&given, Url::parse(&current)) {
+            (Some(given), Ok(now)) => same_origin(given, &now),
+            _ => true,
+        };
+        let mut url = parse_source_url(&current)?;
+        if on_origin {
+            url.extra = HEADERS.with(|h| h.borrow().clone());
+        }
         let shown = redact(&current);
         match probe_once(&url, &shown).await? {
             Probed::Info(info) => {
                 LOCATED.with(|l| *l.borrow_mut() = Some((current.clone(), info.clone())));
+                OFF_ORIGIN.with(|o| *o.borrow_mut() = (!on_origin).then(|| current.clone()));
                 return Ok(Located {
                     url: current,
                     hops,
@@ -118,10 +156,7 @@ fn next_hop(current: &str, given: Option<&Url>, location: &str) -> Option<String
         next.password().map(str::to_string),
     );
     if let Some(given) = given {
-        let same = given.scheme() == next.scheme()
-            && given.host_str() == next.host_str()
-            && given.port_or_known_default() == next.port_or_known_default();
-        if same && user.is_empty() && pass.is_none() {
+        if same_origin(given, &next) && user.is_empty() && pass.is_none() {
             user = given.username().to_string();
             pass = given.password().map(str::to_string);
         }
@@ -237,16 +272,26 @@ pub struct SourceUrl {
     pub url: String,
     /// `Basic …` from the URL's user and password. Never shown.
     authorization: Option<String>,
+    /// The job's source headers (`--header`), sent on every request.
+    /// Their values are never shown.
+    extra: Vec<(String, String)>,
 }
 
 impl SourceUrl {
-    /// The headers of a request to the source: `extra`, and the URL's
-    /// credentials.
+    /// This URL with the job's source headers (`--header`) to send.
+    pub fn with_headers(mut self, headers: &Option<Vec<(String, String)>>) -> SourceUrl {
+        self.extra = headers.clone().unwrap_or_default();
+        self
+    }
+
+    /// The headers of a request to the source: `extra`, the job's source
+    /// headers and the URL's credentials.
     pub fn headers(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
         let mut headers: Vec<(String, String)> = extra
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
+        headers.extend(self.extra.iter().cloned());
         if let Some(auth) = &self.authorization {
             headers.push(("authorization".into(), auth.clone()));
         }
@@ -306,7 +351,11 @@ pub fn parse_source_url(source_url: &str) -> Result<SourceUrl> {
     let authority = crate::target::authority(&parsed).ok_or_else(bad)?;
     let url = format!("{}://{authority}{path}", parsed.scheme());
     url.parse::<::http::Uri>().map_err(|_| bad())?;
-    Ok(SourceUrl { url, authorization })
+    Ok(SourceUrl {
+        url,
+        authorization,
+        extra: Vec::new(),
+    })
 }
 
 fn head_size(r: &Response) -> Option<u64> {

@@ -185,6 +185,10 @@ pub struct Transfer {
     part_timeout: Option<u32>,
     keep_partial: bool,
     resume: Option<String>,
+    /// Source headers (name, value); the values are secrets.
+    source_headers: Vec<(String, String)>,
+    /// The same as `--header` items, checked by [`Transfer::check`].
+    header_args: Vec<String>,
     ca_bundle: Option<PathBuf>,
     interrupt: Interrupt,
     remote: Remote,
@@ -267,6 +271,23 @@ impl Transfer {
         self.part_timeout = Some(args.part_timeout);
         self.keep_partial = args.keep_partial;
         self.resume = args.resume.clone();
+        self.source_headers = args
+            .header
+            .iter()
+            .filter_map(|h| ferry_rules::job::parse_header(h).ok())
+            .collect();
+        self.header_args = args.header.clone();
+        self
+    }
+
+    /// A header for every request to the source (`--header`): a cookie, a
+    /// token, a referer; repeatable. Sent to the source URL's own origin
+    /// only, its value never shown. A malformed one, or one ferry sets
+    /// itself (Host, Range, ...), fails the transfer before it starts.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        self.header_args.push(format!("{name}: {value}"));
+        self.source_headers.push((name, value));
         self
     }
 
@@ -454,6 +475,8 @@ impl Transfer {
         if let Remote::Workers { concurrency, .. } = &self.remote {
             limits::check_worker_concurrency(*concurrency)?;
         }
+        ferry_rules::job::source_headers(&self.header_args, &self.source)
+            .map_err(limits::BadOption)?;
         Ok(())
     }
 
@@ -524,6 +547,7 @@ impl Transfer {
             addressing: self.addressing,
             endpoint_kind: self.endpoint_kind,
             max_parallel,
+            source_headers: (!self.source_headers.is_empty()).then(|| self.source_headers.clone()),
         }
     }
 

@@ -184,6 +184,7 @@ impl SourceKnobs {
             no_etag: self.no_etag,
             lie_head_size: self.lie_head_size,
             lie_range_total: self.lie_range_total,
+            require_header: None,
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct SourceConfig {
     /// a-b/TOTAL`, `bytes */TOTAL`); ranges are still cut from the true
     /// object. Same ETag.
     pub lie_range_total: Option<u64>,
+    /// A header (lower-case name, value) every request must carry, as a
+    /// source behind a cookie or a token does: 403 without it.
+    pub require_header: Option<(String, String)>,
 }
 
 /// The range, conditional and authorization headers of one request the
@@ -255,6 +258,11 @@ impl SourceService {
             Method::HEAD if !self.cfg.refuse_head => true,
             _ => return status_only(StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD")),
         };
+        if let Some((name, value)) = &self.cfg.require_header {
+            if req.headers().get(name.as_str()).map(|v| v.as_bytes()) != Some(value.as_bytes()) {
+                return status_only(StatusCode::FORBIDDEN, None);
+            }
+        }
         let Some((seed, size)) = parse_path(req.uri().path()) else {
             return status_only(StatusCode::NOT_FOUND, None);
         };

@@ -33,6 +33,7 @@ fn job(bed: &Bed, seed: u64, size: u64, object: &str) -> Job {
         addressing: None,
         endpoint_kind: None,
         max_parallel: None,
+        source_headers: None,
     }
 }
 

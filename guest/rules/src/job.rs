@@ -66,6 +66,10 @@ pub struct JobArgs {
     /// Only the parts the store does not hold (or holds wrongly) are copied.
     #[arg(long, num_args = 0..=1, default_missing_value = "")]
     pub resume: Option<String>,
+    /// A header for every request to the source, 'Name: value' (repeatable): a cookie, a
+    /// token, a referer. Sent to the given URL's origin only; its value is never shown.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
 }
 
 /// Retries of one part after its first attempt, unless told otherwise.
@@ -95,8 +99,91 @@ impl JobArgs {
             check_signature(v)?;
         }
         check_retries(self.retries)?;
-        check_part_timeout(self.part_timeout)
+        check_part_timeout(self.part_timeout)?;
+        self.source_headers().map(drop)
     }
+
+    /// `--header` as (name, value) pairs, checked against the source URL
+    /// ([`source_headers`]).
+    pub fn source_headers(&self) -> Result<Vec<(String, String)>, String> {
+        source_headers(&self.header, &self.source_url)
+    }
+}
+
+/// Headers ferry sets on a source request itself, which `--header` may not.
+pub const RESERVED_HEADERS: [&str; 7] = [
+    "host",
+    "range",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "if-match",
+    "if-unmodified-since",
+];
+
+/// `--header 'Name: value'` items as (name, value) pairs, for a source at
+/// `source_url`. Refused, in one line naming the header but never its
+/// value: no colon, an empty or invalid name, a value with control
+/// characters, a header ferry sets itself ([`RESERVED_HEADERS`]), or
+/// `Authorization` when the URL has its own `user:pass@`.
+pub fn source_headers(items: &[String], source_url: &str) -> Result<Vec<(String, String)>, String> {
+    items
+        .iter()
+        .map(|item| {
+            let (name, value) = parse_header(item)?;
+            let lower = name.to_ascii_lowercase();
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
+                return Err(format!(
+                    "--header {name}: ferry sets {name} on each source request itself; drop                      this --header"
+                ));
+            }
+            if lower == "authorization" && url_has_userinfo(source_url) {
+                return Err(format!(
+                    "--header {name}: the source URL carries its own user:pass@, sent as                      Authorization; give one or the other"
+                ));
+            }
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// One `Name: value`: a token name (RFC 9110) and a value without control
+/// characters other than tab, both trimmed.
+pub fn parse_header(item: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = item.split_once(':') else {
+        return Err(
+            "--header needs the form 'Name: value' (a colon between the header's \
+                 name and its value); one has no colon"
+                .into(),
+        );
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("--header needs the form 'Name: value'; one has an empty name".into());
+    }
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !name.chars().all(token) {
+        return Err(format!(
+            "--header {name:?} is not a header name: use letters, digits and -, as in              'Cookie: NAME=VALUE'"
+        ));
+    }
+    let value = value.trim();
+    if value
+        .chars()
+        .any(|c| (c.is_control() && c != '\t') || c == '\u{7f}')
+    {
+        return Err(format!(
+            "--header {name}: its value has a control character (a line break?); give one              header per --header"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Whether an http(s) URL names a `user[:pass]@` before its host.
+fn url_has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@')
 }
 
 /// Whether `target` names an S3 bucket (`s3://BUCKET/KEY`).
@@ -258,6 +345,39 @@ mod tests {
             .unwrap_err()
             .starts_with("--part-timeout 0"));
         assert_eq!(job(&["oss://b/k", "--resume"]).resume.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn source_headers_are_parsed_and_refused_without_their_values() {
+        let j = job(&[
+            "oss://b/k",
+            "--header",
+            "Cookie: a=1",
+            "--header",
+            "Referer:x",
+        ]);
+        assert_eq!(
+            j.source_headers().unwrap(),
+            [
+                ("Cookie".into(), "a=1".into()),
+                ("Referer".into(), "x".into())
+            ]
+        );
+        for bad in [
+            "nocolon s3cret",
+            ": s3cret",
+            "Bad Name: s3cret",
+            "Cookie: s3cret\r\nX: 1",
+            "HOST: s3cret",
+            "If-Match: s3cret",
+        ] {
+            let e = source_headers(&[bad.into()], "http://h/x").unwrap_err();
+            assert!(e.starts_with("--header") && !e.contains("s3cret"), "{e}");
+        }
+        let auth = ["Authorization: Bearer s3cret".to_string()];
+        assert!(source_headers(&auth, "http://h/x").is_ok());
+        let e = source_headers(&auth, "http://u:p@h/x").unwrap_err();
+        assert!(e.contains("user:pass@") && !e.contains("s3cret"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,150 @@
+//! `--header 'Name: value'` on the source request: sent on the probe and on
+//! every part's ranged GET, a source behind a cookie copied with it and
+//! refused without it, malformed and reserved headers refused before any
+//! request, and the value never shown. Each copy runs the built `ferry`
+//! binary against the loopback test bed.
+//!
+//! Needs `make build` first (the binary and the component).
+
+mod bed;
+
+use bed::{component, ferry_bin, key, Bed, REGION};
+use ferry_testbed::source::SourceConfig;
+use std::process::{Command, Output};
+
+const BUCKET: &str = "ferry-headers";
+const KEY_ID: &str = "headers-key";
+const SECRET: &str = "headers-secret-value";
+/// 3 parts of 1 MiB and a tail.
+const SEED: u64 = 41;
+const SIZE: u64 = 3 * 1024 * 1024 + 777;
+/// A cookie's value, which must never show in ferry's output.
+const COOKIE: &str = "session=c00kie-s3cret";
+const REFERER: &str = "https://example.com/downloads";
+
+fn bed(tag: &str, source: SourceConfig) -> Bed {
+    Bed::start(tag, BUCKET, source, vec![key(KEY_ID, SECRET)], true)
+}
+
+/// `ferry copy` of the bed's source into `oss://BUCKET/key` in parts of
+/// 1 MiB with `--json` and `extra`; asserts the cookie's value is not in
+/// its output.
+fn copy(bed: &Bed, key: &str, extra: &[&str]) -> Output {
+    copy_from(bed, &bed.source.url(SEED, SIZE), key, extra)
+}
+
+/// [`copy`] from `source`.
+fn copy_from(bed: &Bed, source: &str, key: &str, extra: &[&str]) -> Output {
+    let out = Command::new(ferry_bin())
+        .args(["copy", source, &format!("oss://{BUCKET}/{key}")])
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .args(["--part-size", "1MiB", "--json"])
+        .args(extra)
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_COMPONENT", component())
+        .output()
+        .expect("ferry runs");
+    assert_not_shown(&out);
+    out
+}
+
+fn assert_not_shown(out: &Output) {
+    let (stdout, stderr) = text(out);
+    for secret in ["c00kie-s3cret", SECRET] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret shows in ferry's output: {stdout}\n{stderr}"
+        );
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn source_headers_go_on_the_probe_and_every_part_and_are_never_shown() {
+    let bed = bed("headers-every", SourceConfig::default());
+    let cookie = format!("Cookie: {COOKIE}");
+    let referer = format!("Referer: {REFERER}");
+    let out = copy(
+        &bed,
+        "with-headers",
+        &["--header", &cookie, "--header", &referer],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    bed.check_copied(SEED, SIZE, "with-headers").unwrap();
+    let received = bed.source.received();
+    let ranged = received.iter().filter(|r| r.range.is_some()).count();
+    assert!(ranged >= 4, "every part's GET: {received:?}");
+    for r in &received {
+        let get = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let at = format!("{} {} {:?}", r.method, r.path, r.range);
+        assert_eq!(get("cookie"), Some(COOKIE), "{at}");
+        assert_eq!(get("referer"), Some(REFERER), "{at}");
+    }
+}
+
+#[test]
+fn a_source_behind_a_cookie_copies_with_it_and_fails_without() {
+    let bed = bed(
+        "headers-cookie",
+        SourceConfig {
+            require_header: Some(("cookie".into(), COOKIE.into())),
+            ..SourceConfig::default()
+        },
+    );
+    let out = copy(&bed, "without", &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(bed.store.object(BUCKET, "without").is_none());
+
+    let cookie = format!("cookie:{COOKIE}");
+    let out = copy(&bed, "with", &["--header", &cookie]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    bed.check_copied(SEED, SIZE, "with").unwrap();
+}
+
+#[test]
+fn malformed_or_reserved_source_headers_are_refused_before_any_request() {
+    let bed = bed("headers-refused", SourceConfig::default());
+    for bad in [
+        "NoColon c00kie-s3cret",
+        ": c00kie-s3cret",
+        "Bad Name: c00kie-s3cret",
+        "Cookie: c00kie-s3cret\r\nX-Injected: 1",
+        "Host: c00kie-s3cret.example",
+        "range: bytes=0-1",
+        "Content-Length: 3",
+        "Transfer-Encoding: chunked",
+        "Connection: close",
+        "If-Match: \"c00kie-s3cret\"",
+        "If-Unmodified-Since: c00kie-s3cret",
+    ] {
+        let out = copy(&bed, "refused", &["--header", bad]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stdout}\n{stderr}");
+        let error = stderr.lines().find(|l| l.contains("error:")).unwrap_or("");
+        assert!(error.contains("--header"), "{bad}: {stderr}");
+    }
+    // Authorization together with the URL's user:pass@.
+    let url = bed.source.url(SEED, SIZE).replace("://", "://u:p@");
+    let auth = ["--header", "Authorization: Bearer c00kie-s3cret"];
+    let out = copy_from(&bed, &url, "refused", &auth);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Authorization"), "{stderr}");
+    assert_eq!(bed.source.requests(), 0, "a request was sent");
+}
