@@ -858,6 +858,9 @@ impl Server {
         if let Some(id) = &job.resume {
             transfer = transfer.resume(id);
         }
+        for (name, value) in &job.headers.0 {
+            transfer = transfer.header(name, value);
+        }
         if let Some(fc) = fc {
             transfer = transfer.fc(fc);
         }

@@ -99,6 +99,43 @@ pub struct Job {
     pub resume: Option<String>,
     /// `v1` or `v4`.
     pub signature: Option<String>,
+    /// Headers for every source request (`headers`: `["Name: value"]`).
+    pub headers: SourceHeaders,
+}
+
+/// A job's source headers, (name, value); shown by name only, as their
+/// values are secrets (a cookie, a token).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SourceHeaders(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for SourceHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}: <redacted>")))
+            .finish()
+    }
+}
+
+/// A job's `headers` (a list of `"Name: value"` strings, as `--header`
+/// takes them), checked against its source URL. No value is shown in an
+/// error.
+fn source_headers(
+    value: Option<serde_json::Value>,
+    source_url: &str,
+) -> Result<SourceHeaders, Invalid> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(SourceHeaders::default());
+    };
+    let items: Option<Vec<String>> = value.as_array().and_then(|list| {
+        list.iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect()
+    });
+    let items =
+        items.ok_or_else(|| Invalid("headers must be a list of \"Name: value\" strings".into()))?;
+    ferry_rules::job::source_headers(&items, source_url)
+        .map(SourceHeaders)
+        .map_err(|e| Invalid(format!("headers: {e}")))
 }
 
 impl Job {
@@ -133,6 +170,9 @@ struct JobEvent {
     resume: Option<String>,
     #[serde(default)]
     signature_version: Option<String>,
+    /// Read by [`source_headers`], so that no value shows in a type error.
+    #[serde(default)]
+    headers: Option<serde_json::Value>,
     /// Meaningful under `wasmtime serve` only; ferry serve fans out itself.
     #[serde(default)]
     #[allow(dead_code)]
@@ -268,6 +308,7 @@ fn job(value: serde_json::Value, rules: &Rules, fc_region: Option<&str>) -> Resu
             )))
         }
     };
+    let headers = source_headers(e.headers, &e.source_url)?;
     Ok(Job {
         source_url: e.source_url,
         bucket: e.target_bucket_name,
@@ -288,6 +329,7 @@ fn job(value: serde_json::Value, rules: &Rules, fc_region: Option<&str>) -> Resu
         keep_partial: e.keep_partial.unwrap_or(false),
         resume: e.resume,
         signature,
+        headers,
     })
 }
 
@@ -538,6 +580,31 @@ mod tests {
             parse(v, &rules()).unwrap()[0].part_size.as_deref(),
             Some("6MiB")
         );
+    }
+
+    #[test]
+    fn source_headers_are_a_job_field_shown_by_name_only() {
+        let mut v = fc_event();
+        v["headers"] = json!(["Cookie: session=s3cret", "Referer: https://r.example/"]);
+        let job = parse(v.clone(), &rules()).unwrap().remove(0);
+        assert_eq!(
+            job.headers.0,
+            [
+                ("Cookie".to_string(), "session=s3cret".to_string()),
+                ("Referer".to_string(), "https://r.example/".to_string())
+            ]
+        );
+        assert!(!format!("{job:?}").contains("s3cret"));
+        for bad in [
+            json!("Cookie: s3cret"),
+            json!(["Cookie s3cret"]),
+            json!(["Range: s3cret"]),
+            json!([{"Cookie": "s3cret"}]),
+        ] {
+            v["headers"] = bad;
+            let e = parse(v.clone(), &rules()).unwrap_err().0;
+            assert!(e.contains("headers") && !e.contains("s3cret"), "{e}");
+        }
     }
 
     #[test]
