@@ -10,7 +10,9 @@ mod bed;
 
 use bed::{component, ferry_bin, key, Bed, REGION};
 use ferry_testbed::source::SourceConfig;
+use std::io::{Read, Write};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 const BUCKET: &str = "ferry-headers";
 const KEY_ID: &str = "headers-key";
@@ -147,4 +149,60 @@ fn malformed_or_reserved_source_headers_are_refused_before_any_request() {
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(stderr.contains("Authorization"), "{stderr}");
     assert_eq!(bed.source.requests(), 0, "a request was sent");
+}
+
+/// A loopback server answering every request with a 302 to `location`;
+/// it records each request's head (lower-cased) and lives as long as the
+/// test process.
+fn redirector(location: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/short", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).to_ascii_lowercase());
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\
+                 connection: close\r\n\r\n"
+            );
+            let _ = conn.write_all(answer.as_bytes());
+        }
+    });
+    (url, heads)
+}
+
+#[test]
+fn source_headers_stay_on_the_given_origin_across_redirects() {
+    let bed = bed("headers-redirect", SourceConfig::default());
+    let (short, heads) = redirector(bed.source.url(SEED, SIZE));
+    let cookie = format!("Cookie: {COOKIE}");
+    let out = copy_from(&bed, &short, "redirected", &["--header", &cookie]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    bed.check_copied(SEED, SIZE, "redirected").unwrap();
+    let heads = heads.lock().unwrap().clone();
+    assert!(!heads.is_empty());
+    for head in &heads {
+        assert!(head.contains(&format!("cookie: {COOKIE}")), "{head}");
+    }
+    // The source is on another port: another origin.
+    let received = bed.source.received();
+    assert!(received.len() >= 4, "{received:?}");
+    for r in &received {
+        assert!(
+            r.headers.iter().all(|(k, _)| k != "cookie"),
+            "{} {} {:?}",
+            r.method,
+            r.path,
+            r.range
+        );
+    }
 }
