@@ -28,6 +28,15 @@ fn bed(tag: &str, source: SourceConfig) -> Bed {
     Bed::start(tag, BUCKET, source, vec![key(KEY_ID, SECRET)], true)
 }
 
+/// A bed whose source answers 403 without the cookie [`COOKIE`].
+fn cookie_bed(tag: &str) -> Bed {
+    let source = SourceConfig {
+        require_header: Some(("cookie".into(), COOKIE.into())),
+        ..SourceConfig::default()
+    };
+    bed(tag, source)
+}
+
 /// `ferry copy` of the bed's source into `oss://BUCKET/key` in parts of
 /// 1 MiB with `--json` and `extra`; asserts the cookie's value is not in
 /// its output.
@@ -100,13 +109,7 @@ fn source_headers_go_on_the_probe_and_every_part_and_are_never_shown() {
 
 #[test]
 fn a_source_behind_a_cookie_copies_with_it_and_fails_without() {
-    let bed = bed(
-        "headers-cookie",
-        SourceConfig {
-            require_header: Some(("cookie".into(), COOKIE.into())),
-            ..SourceConfig::default()
-        },
-    );
+    let bed = cookie_bed("headers-cookie");
     let out = copy(&bed, "without", &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
@@ -205,4 +208,67 @@ fn source_headers_stay_on_the_given_origin_across_redirects() {
             r.range
         );
     }
+}
+
+/// `ferry serve`: a job's `headers` reach its source, whose parts run in
+/// the server's instances; the job's log and answer show no value.
+#[test]
+fn a_serve_job_sends_its_headers_and_logs_no_value() {
+    let bed = cookie_bed("headers-serve");
+    let addr = format!("127.0.0.1:{}", bed::free_port());
+    let log = std::env::temp_dir().join(format!("ferry-headers-serve-{}", std::process::id()));
+    let mut child = Command::new(ferry_bin())
+        .args(["serve", "--listen", &addr])
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .args(["--allow-cidr", "127.0.0.1/32"])
+        .env_clear()
+        .env("FERRY_COMPONENT", component())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+        .spawn()
+        .expect("ferry serve starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "ferry serve exited");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ferry serve did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let body = serde_json::json!({
+        "source_url": bed.source.url(SEED, SIZE),
+        "target_bucket_name": BUCKET,
+        "target_object_name": "served",
+        "target_region": REGION,
+        "part_size": 1 << 20,
+        "headers": [format!("Cookie: {COOKIE}")],
+    })
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /jobs HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
+         content-type: application/json\r\nx-fc-access-key-id: {KEY_ID}\r\n\
+         x-fc-access-key-secret: {SECRET}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default()
+        + &std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(log.with_extension("err"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}\n{logged}");
+    for text in [&answer, &logged] {
+        assert!(
+            !text.contains("c00kie-s3cret") && !text.contains(SECRET),
+            "{text}"
+        );
+    }
+    bed.check_copied(SEED, SIZE, "served").unwrap();
 }
