@@ -258,6 +258,42 @@ async fn alibaba_credentials_file_profile_by_variable_and_by_flag() {
     assert_found(&found, ID, SECRET, Some(TOKEN));
 }
 
+/// A profile named with `--profile` outranks key variables that are set,
+/// as the AWS CLI's `--profile` does; without it the variables come first.
+#[tokio::test]
+async fn a_named_profile_outranks_key_variables() {
+    let home = Home::new("profile-over-env");
+    home.write(
+        ".alibabacloud/credentials",
+        "[work]\ntype = sts\naccess_key_id = found-key-id\naccess_key_secret = found-secret-value\n\
+         security_token = found-session-token\n",
+    );
+    home.write(
+        ".aws/credentials",
+        "[work]\naws_access_key_id = found-key-id\naws_secret_access_key = found-secret-value\n\
+         aws_session_token = found-session-token\n",
+    );
+    let env = [
+        ("OSS_ACCESS_KEY_ID", "env-id"),
+        ("OSS_ACCESS_KEY_SECRET", "env-secret"),
+        ("AWS_ACCESS_KEY_ID", "env-id"),
+        ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+    ];
+    for s3 in [false, true] {
+        let found = Chain::with_vars(s3, vars(&home, &env))
+            .resolve()
+            .await
+            .unwrap();
+        assert_found(&found, "env-id", "env-secret", None);
+        let found = Chain::with_vars(s3, vars(&home, &env))
+            .profile(Some("work".into()))
+            .resolve()
+            .await
+            .unwrap();
+        assert_found(&found, ID, SECRET, Some(TOKEN));
+    }
+}
+
 #[tokio::test]
 async fn aliyun_cli_config_current_profile_before_the_credentials_file() {
     let home = Home::new("aliyun-cli");

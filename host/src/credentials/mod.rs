@@ -211,7 +211,7 @@ impl Chain {
     }
 
     /// The profile to read (`--profile`), over `AWS_PROFILE` /
-    /// `ALIBABA_CLOUD_PROFILE`.
+    /// `ALIBABA_CLOUD_PROFILE` and over key variables that are set.
     pub fn profile(mut self, profile: Option<String>) -> Chain {
         self.profile = profile.filter(|p| !p.is_empty());
         self
@@ -222,6 +222,15 @@ impl Chain {
     pub async fn resolve(&self) -> Result<Found, String> {
         let mut tried = Vec::new();
         for provider in if self.s3 { S3_CHAIN } else { OSS_CHAIN } {
+            // A profile named with --profile outranks key variables, as the
+            // AWS CLI's --profile does.
+            let keys = matches!(
+                provider,
+                Provider::OssEnv | Provider::AlibabaEnv | Provider::AwsEnv
+            );
+            if keys && self.profile.is_some() {
+                continue;
+            }
             match self.ask(*provider).await? {
                 Step::Found(found) => {
                     tracing::debug!(from = %found.from, "store credentials found");
