@@ -88,7 +88,7 @@ fmt:
 	$(CARGO) fmt --all
 
 clippy: setup
-	$(CARGO) clippy --release --all-targets -p ferry-host -p ferry-testbed -- -D warnings
+	$(CARGO) clippy --release --all-targets -p ferry-host -p ferry-testbed -p ferry-rules -- -D warnings
 	$(CARGO) clippy --release --lib -p ferry-guest --target $(WASM_TARGET) -- -D warnings
 	$(CARGO) clippy --release --all-targets -p ferry-guest -- -D warnings
 
