@@ -8,7 +8,7 @@
 
 mod bed;
 
-use bed::{component, ferry_bin, key, Bed, REGION};
+use bed::{component, ferry_bin, ferry_copy, key, Bed, REGION};
 use ferry_testbed::source::SourceConfig;
 use std::io::{Read, Write};
 use std::process::{Command, Output};
@@ -46,15 +46,9 @@ fn copy(bed: &Bed, key: &str, extra: &[&str]) -> Output {
 
 /// [`copy`] from `source`.
 fn copy_from(bed: &Bed, source: &str, key: &str, extra: &[&str]) -> Output {
-    let out = Command::new(ferry_bin())
-        .args(["copy", source, &format!("oss://{BUCKET}/{key}")])
-        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+    let out = ferry_copy(bed, source, BUCKET, key, (KEY_ID, SECRET))
         .args(["--part-size", "1MiB", "--json"])
         .args(extra)
-        .env_clear()
-        .env("OSS_ACCESS_KEY_ID", KEY_ID)
-        .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .env("FERRY_COMPONENT", component())
         .output()
         .expect("ferry runs");
     assert_not_shown(&out);

@@ -9,11 +9,10 @@
 
 mod bed;
 
-use bed::{component, ferry_bin, key, last_json, Bed, REGION};
+use bed::{ferry_copy, key, last_json, Bed};
 use ferry_testbed::faults::Faults;
 use ferry_testbed::source::SourceConfig;
 use serde_json::Value;
-use std::process::Command;
 
 const BUCKET: &str = "ferry-source-crc";
 const KEY_ID: &str = "crc-key";
@@ -42,19 +41,17 @@ fn bed(tag: &str, crc_header: bool, faults: Faults) -> Bed {
 /// Copies the pattern object (seed, SIZE) to `key`, with `extra` arguments:
 /// exit code, JSON result and stderr.
 fn copy(bed: &Bed, seed: u64, key: &str, extra: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(ferry_bin())
-        .arg("copy")
-        .arg(bed.source.url(seed, SIZE))
-        .arg(format!("oss://{BUCKET}/{key}"))
-        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
-        .args(["--json", "--part-size", "1MiB", "--instances", "3"])
-        .args(extra)
-        .env_clear()
-        .env("OSS_ACCESS_KEY_ID", KEY_ID)
-        .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .env("FERRY_COMPONENT", component())
-        .output()
-        .expect("ferry runs");
+    let out = ferry_copy(
+        bed,
+        &bed.source.url(seed, SIZE),
+        BUCKET,
+        key,
+        (KEY_ID, SECRET),
+    )
+    .args(["--json", "--part-size", "1MiB", "--instances", "3"])
+    .args(extra)
+    .output()
+    .expect("ferry runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

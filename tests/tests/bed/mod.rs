@@ -9,6 +9,7 @@ use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::process::Command;
 
 pub const REGION: &str = "cn-hangzhou";
 
@@ -149,4 +150,24 @@ pub fn last_json(stdout: &[u8]) -> Value {
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or(Value::Null)
+}
+
+/// `ferry copy SOURCE oss://BUCKET/KEY` into `bed`'s store, in a clean
+/// environment holding only the OSS key `key_id`/`secret` and the component.
+pub fn ferry_copy(
+    bed: &Bed,
+    source: &str,
+    bucket: &str,
+    key: &str,
+    (key_id, secret): (&str, &str),
+) -> Command {
+    let mut command = Command::new(ferry_bin());
+    command
+        .args(["copy", source, &format!("oss://{bucket}/{key}")])
+        .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", key_id)
+        .env("OSS_ACCESS_KEY_SECRET", secret)
+        .env("FERRY_COMPONENT", component());
+    command
 }
