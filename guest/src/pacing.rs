@@ -198,10 +198,8 @@ pub struct Pacer {
     trial: Option<(u32, f64)>,
     /// The target before the latest change.
     before_change: u32,
-    /// The first part's time.
-    first_secs: f64,
-    /// One connection's rate, from the first part.
-    first_rate: Option<f64>,
+    /// The first part: its time, and its rate (one connection's).
+    first: Option<(f64, f64)>,
     steady_rounds: u32,
     probe_every: u32,
     last_cut: f64,
@@ -247,9 +245,8 @@ impl Pacer {
             before_step: None,
             probe: None,
             trial: None,
-            first_rate: None,
+            first: None,
             before_change: target,
-            first_secs: 0.0,
             steady_rounds: 0,
             probe_every: PROBE_EVERY,
             last_cut: f64::NEG_INFINITY,
@@ -298,8 +295,7 @@ impl Pacer {
             // connection's. Rounds measure from here.
             self.ramping = false;
             let per_connection = bytes as f64 / now.max(1e-3);
-            self.first_rate = Some(per_connection);
-            self.first_secs = now;
+            self.first = Some((now, per_connection));
             let want = (AIM / per_connection.max(1.0))
                 .ceil()
                 .min(f64::from(u32::MAX)) as u32;
@@ -327,7 +323,7 @@ impl Pacer {
         // A round spans at least one part's time (the first part's): parts
         // that began together end together, and a round shorter than a
         // part would measure one such wave's burst, not the rate.
-        let shortest = self.first_rate.map_or(0.0, |_| self.first_secs);
+        let shortest = self.first.map_or(0.0, |(secs, _)| secs);
         if round.done < round.length || elapsed < MIN_ROUND_SECS.max(shortest) {
             return None;
         }
@@ -400,12 +396,12 @@ impl Pacer {
                 self.levels.push((self.target, rate));
                 let gain = self.last_rate.map(|last| rate / last.max(1.0));
                 let crowded = self
-                    .first_rate
+                    .first_rate()
                     .is_some_and(|first| rate < CROWDED * f64::from(self.target) * first);
                 let step = match gain {
                     _ if crowded => 0,
                     // The first part's rate chose this level already.
-                    None if self.first_rate.is_some() => 2,
+                    None if self.first.is_some() => 2,
                     None => 4,
                     Some(g) if g >= STRONG_GAIN => 4,
                     Some(g) if g >= SLOW_START_GAIN => 2,
@@ -458,12 +454,17 @@ impl Pacer {
         }
     }
 
+    /// One connection's rate, from the first part.
+    fn first_rate(&self) -> Option<f64> {
+        self.first.map(|(_, rate)| rate)
+    }
+
     /// Where a level past the knee is tried lower: its throughput carried at
     /// the first part's rate a connection, with [`TRIM_ROOM`]. The first
     /// level after the first part's jump can be far past the knee (a source
     /// slow a connection on a link or cores that carry few of them).
     fn trim_to(&self, level: u32) -> Option<(u32, f64)> {
-        let first = self.first_rate?;
+        let first = self.first_rate()?;
         let rate = self.levels.iter().find(|l| l.0 == level)?.1;
         if rate >= CROWDED * f64::from(level) * first {
             return None;
