@@ -391,8 +391,14 @@ impl Client {
                 }
             }
         };
-        Ok(response
-            .map(|incoming| BetweenBytes::new(incoming, timeouts.between_bytes).boxed_unsync()))
+        let response = response
+            .map(|incoming| BetweenBytes::new(incoming, timeouts.between_bytes).boxed_unsync());
+        // `--bwlimit` holds what is read (the source's bodies: the stores
+        // answer uploads with short ones) to one rate for the process.
+        Ok(match crate::net::bwlimit::global() {
+            Some(rate) => response.map(|body| rate.throttle(body)),
+            None => response,
+        })
     }
 }
 

@@ -1,9 +1,11 @@
 //! The network every instance's requests go through: the outgoing hooks
 //! that serve part tasks and pass the rest on ([`outgoing`]), the per-job
-//! egress allow-list ([`egress`]), the pooled client ([`client`]) and the
-//! address policy it holds connections to ([`address_policy`]).
+//! egress allow-list ([`egress`]), the pooled client ([`client`]), the
+//! address policy it holds connections to ([`address_policy`]) and the
+//! rate `--bwlimit` holds its bodies to ([`bwlimit`]).
 
 pub mod address_policy;
+pub mod bwlimit;
 pub mod client;
 pub mod egress;
 pub mod outgoing;
