@@ -1,9 +1,12 @@
 //! The coordinator's progress: the WIT `progress-event`s the component's
 //! typed `run` posts, in batches, to the progress URL; this host answers
 //! those posts itself and hands the events on. Nothing reaches the network.
+//! Beside them, [`UPLOADED`] counts the bytes of part bodies as they flow.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 use wasmtime_wasi_http::WasiBody;
 
@@ -47,6 +50,94 @@ impl Progress {
                     .boxed_unsync(),
             )
             .expect("a static response always builds")
+    }
+}
+
+/// The bytes of store-bound request bodies (UploadPart, PutObject) as the
+/// instances of this process write them, for a progress display to read:
+/// they flow in every part in flight, long before its part-done event.
+/// Process-wide: a display that shares the process with other transfers
+/// sees theirs too.
+pub static UPLOADED: Uploaded = Uploaded::new();
+
+/// A count of body bytes written to the store: `sent` grows as bodies are
+/// written; `lost` takes back those of requests that then failed (an error,
+/// a refusal, an instance stopped), whose parts will be sent again.
+pub struct Uploaded {
+    sent: AtomicU64,
+    lost: AtomicU64,
+}
+
+impl Uploaded {
+    const fn new() -> Self {
+        Uploaded {
+            sent: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes written in requests that succeeded or are still being sent.
+    pub fn moved(&self) -> u64 {
+        let lost = self.lost.load(Ordering::Relaxed);
+        self.sent.load(Ordering::Relaxed).saturating_sub(lost)
+    }
+
+    /// Starts counting one request's body: the tally counts its bytes as
+    /// they are written and takes them back when dropped unless
+    /// [`Tally::keep`] was called.
+    pub fn tally(&'static self) -> Tally {
+        Tally {
+            uploaded: self,
+            request: Arc::new(Request::default()),
+            kept: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Request {
+    bytes: AtomicU64,
+    /// Set once the request failed: what it still writes is not counted.
+    failed: AtomicBool,
+}
+
+/// One request's share of [`UPLOADED`] (see [`Uploaded::tally`]).
+pub struct Tally {
+    uploaded: &'static Uploaded,
+    request: Arc<Request>,
+    kept: bool,
+}
+
+impl Tally {
+    /// `body`, counted as it is written.
+    pub fn count(&self, body: WasiBody) -> WasiBody {
+        let (uploaded, request) = (self.uploaded, self.request.clone());
+        body.map_frame(move |frame| {
+            if let Some(data) = frame.data_ref() {
+                if !request.failed.load(Ordering::Relaxed) {
+                    let n = data.len() as u64;
+                    request.bytes.fetch_add(n, Ordering::Relaxed);
+                    uploaded.sent.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            frame
+        })
+        .boxed_unsync()
+    }
+
+    /// The request succeeded: its bytes stay counted.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.request.failed.store(true, Ordering::Relaxed);
+            let n = self.request.bytes.load(Ordering::Relaxed);
+            self.uploaded.lost.fetch_add(n, Ordering::Relaxed);
+        }
     }
 }
 
@@ -170,6 +261,27 @@ mod tests {
             "the part instance trapped: wasm trap: interrupt"
         );
         assert_eq!(one_line("plain: one line."), "plain: one line.");
+    }
+
+    /// Bytes count as a body is read from; a request that fails takes its
+    /// bytes back, one that succeeds keeps them.
+    #[tokio::test]
+    async fn bodies_are_counted_and_failed_ones_taken_back() {
+        static COUNT: Uploaded = Uploaded::new();
+        let body = |n: usize| {
+            Full::new(Bytes::from(vec![7u8; n]))
+                .map_err(|never| match never {})
+                .boxed_unsync()
+        };
+        let kept = COUNT.tally();
+        let read = kept.count(body(1000)).collect().await.unwrap().to_bytes();
+        assert_eq!((read.len(), COUNT.moved()), (1000, 1000));
+        kept.keep();
+        let failed = COUNT.tally();
+        failed.count(body(300)).collect().await.unwrap();
+        assert_eq!(COUNT.moved(), 1300, "counted while it is being sent");
+        drop(failed);
+        assert_eq!(COUNT.moved(), 1000, "taken back when it failed");
     }
 
     /// A batch as the guest posts it (serde's plain form of the WIT

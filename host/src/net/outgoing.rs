@@ -1,7 +1,8 @@
 //! Where an instance's outgoing requests go: requests to the fan-out
 //! authority run on a fresh instance and never touch the network; the rest
 //! pass the egress policy and go out through the pooled [`Client`], which
-//! also holds them to the address policy.
+//! also holds them to the address policy. The bodies of PUTs are counted as
+//! they are written ([`crate::events::UPLOADED`]).
 
 use crate::net::client::Client;
 use crate::net::egress::Egress;
@@ -87,10 +88,24 @@ impl WasiHttpHooks for Outgoing {
         let client = self.client.clone();
         let egress = self.egress.clone();
         let uri = request.uri().clone();
+        // A PUT carries a part (or a whole small object) to the store: its
+        // bytes are counted as they are written, for the progress shown.
+        let (request, tally) = if request.method() == http::Method::PUT {
+            let tally = crate::events::UPLOADED.tally();
+            let request = request.map(|body| tally.count(body));
+            (request, Some(tally))
+        } else {
+            (request, None)
+        };
         Box::new(async move {
             // The pool drives its connections itself; there is nothing left
             // for the caller to poll.
             let response = client.send(request, options).await?;
+            if let Some(tally) = tally {
+                if response.status().is_success() {
+                    tally.keep();
+                }
+            }
             if matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
                 // The guest follows redirects itself, each hop a request of
                 // its own; the host lets the hop through because an allowed
