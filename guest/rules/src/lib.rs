@@ -27,16 +27,34 @@ pub fn http_status(kind: &str) -> u16 {
     }
 }
 
-/// The exit code of a command that failed with `kind`.
+/// Every failure kind a command exits with: its exit code and what it
+/// means, for people (`ferry --help` prints them). 0 is success and 130 an
+/// interruption, which are no failure kinds.
+pub const EXIT_CODES: [(&str, u8, &str); 6] = [
+    (
+        "invalid-input",
+        2,
+        "bad input: an option out of its range, a source that is not a URL (checked before anything runs)",
+    ),
+    ("source", 3, "the source failed or refused"),
+    ("store", 4, "the store refused (credentials, bucket, policy)"),
+    ("integrity", 5, "a CRC-64 disagreed"),
+    ("exhausted", 6, "a transient failure outlasted its retries"),
+    ("internal", 70, "an internal error"),
+];
+
+/// The fields of a report's JSON that hold a CRC-64. They are written as
+/// decimal strings, as OSS sends `x-oss-hash-crc64ecma`: as JSON numbers,
+/// values past 2^53 lose digits in JavaScript and jq.
+pub const CRC64_JSON_FIELDS: [&str; 3] = ["crc64", "store_crc64", "source_crc64"];
+
+/// The exit code of a command that failed with `kind` ([`EXIT_CODES`];
+/// 70 for a kind not there).
 pub fn exit_code(kind: &str) -> u8 {
-    match kind {
-        "invalid-input" => 2,
-        "source" => 3,
-        "store" => 4,
-        "integrity" => 5,
-        "exhausted" => 6,
-        _ => 70,
-    }
+    EXIT_CODES
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(70, |&(_, code, _)| code)
 }
 
 /// Why `bucket` is not a bucket name, if it is not: 3 to 63 characters of
