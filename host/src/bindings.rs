@@ -17,7 +17,7 @@ mod generated {
 pub(crate) use generated::{Embedder, EmbedderPre};
 
 pub use generated::exports::ferry::transfer::engine::{
-    Addressing, EndpointKind, Failure, FailureKind, Job, Note, PaceChange, Parallelism, PartDone,
-    PartResult, PartTask, Planned, ProgressEvent, Report, Resolved, Retrying, SignatureVersion,
-    SourceInfo, StoreKind, UploadPlan,
+    Addressing, EndpointKind, Failure, FailureKind, Job, Note, ObjectProperties, PaceChange,
+    Parallelism, PartDone, PartResult, PartTask, Planned, ProgressEvent, Report, Resolved,
+    Retrying, SignatureVersion, SourceInfo, StoreKind, UploadPlan,
 };

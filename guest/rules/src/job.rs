@@ -70,6 +70,32 @@ pub struct JobArgs {
     /// token, a referer. Sent to the given URL's origin only; its value is never shown.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub header: Vec<String>,
+    /// Refuse to replace an object that exists at the target: checked before the upload, and by
+    /// the store itself on completion.
+    #[arg(long)]
+    pub no_clobber: bool,
+    /// The object's Content-Type [default: the source's].
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// User metadata on the object, KEY=VALUE (repeatable): x-oss-meta-KEY, x-amz-meta-KEY.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+    /// The object's storage class: OSS Standard, IA, Archive, ColdArchive, DeepColdArchive;
+    /// S3 STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER,
+    /// DEEP_ARCHIVE... [default: the bucket's].
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+    /// The object's canned ACL: OSS private, public-read, public-read-write, default; S3
+    /// private, public-read, public-read-write, authenticated-read, bucket-owner-read,
+    /// bucket-owner-full-control... [default: the bucket's].
+    #[arg(long)]
+    pub acl: Option<String>,
+    /// Server-side encryption: OSS AES256, KMS, SM4; S3 AES256, aws:kms.
+    #[arg(long)]
+    pub sse: Option<String>,
+    /// The KMS key for --sse KMS (OSS) or --sse aws:kms (S3) [default: the store's managed key].
+    #[arg(long, value_name = "ID", requires = "sse")]
+    pub sse_kms_key_id: Option<String>,
 }
 
 /// Retries of one part after its first attempt, unless told otherwise.
@@ -100,7 +126,28 @@ impl JobArgs {
         }
         check_retries(self.retries)?;
         check_part_timeout(self.part_timeout)?;
-        self.source_headers().map(drop)
+        self.source_headers().map(drop)?;
+        self.properties().map(drop)
+    }
+
+    /// The object's properties as the flags give them, checked for the
+    /// target's store ([`check_properties`]).
+    pub fn properties(&self) -> Result<Properties, String> {
+        let meta = self
+            .meta
+            .iter()
+            .map(|m| parse_meta(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        let p = Properties {
+            content_type: self.content_type.clone(),
+            meta,
+            storage_class: self.storage_class.clone(),
+            acl: self.acl.clone(),
+            sse: self.sse.clone(),
+            sse_kms_key_id: self.sse_kms_key_id.clone(),
+            ..Properties::default()
+        };
+        check_properties(self.s3(), &p)
     }
 
     /// `--header` as (name, value) pairs, checked against the source URL
@@ -184,6 +231,169 @@ fn url_has_userinfo(url: &str) -> bool {
     let rest = url.split_once("://").map_or("", |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     authority.contains('@')
+}
+
+/// An object's properties: what it carries besides its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub cache_control: Option<String>,
+    /// User metadata (name, value), names in lower case.
+    pub meta: Vec<(String, String)>,
+    pub storage_class: Option<String>,
+    pub acl: Option<String>,
+    pub sse: Option<String>,
+    pub sse_kms_key_id: Option<String>,
+}
+
+/// OSS's storage classes, as its API names them.
+pub const OSS_STORAGE_CLASSES: [&str; 5] = [
+    "Standard",
+    "IA",
+    "Archive",
+    "ColdArchive",
+    "DeepColdArchive",
+];
+/// S3's storage classes, as its API names them.
+pub const S3_STORAGE_CLASSES: [&str; 11] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+/// OSS's object ACLs (`default`: the bucket's).
+pub const OSS_ACLS: [&str; 4] = ["private", "public-read", "public-read-write", "default"];
+/// S3's canned ACLs for an object.
+pub const S3_ACLS: [&str; 7] = [
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+];
+/// OSS's server-side encryption methods.
+pub const OSS_SSE: [&str; 3] = ["AES256", "KMS", "SM4"];
+/// S3's server-side encryption methods.
+pub const S3_SSE: [&str; 3] = ["AES256", "aws:kms", "aws:kms:dsse"];
+
+/// `value` as `names` spell it (matched without regard to case), or a
+/// one-line refusal naming the flag and the values it takes.
+fn one_of(flag: &str, value: &str, names: &[&str], store: &str) -> Result<String, String> {
+    let v = value.trim();
+    names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(v))
+        .map(|n| n.to_string())
+        .ok_or_else(|| {
+            format!(
+                "{flag} {value:?} is not one {store} takes: give {}",
+                names.join(", ")
+            )
+        })
+}
+
+/// A header value as a store takes it: printable ASCII (RFC 9110 field
+/// content), trimmed.
+fn header_value(what: &str, value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.chars()
+        .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
+    {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "{what} has a character a header cannot carry (a line break, a control or a \
+             non-ASCII character); percent-encode it"
+        ))
+    }
+}
+
+/// The properties checked for a store (`s3`: S3, else OSS): the storage
+/// class, ACL and encryption each one the store names (returned as it
+/// spells them), a KMS key only with KMS encryption, header-safe values.
+pub fn check_properties(s3: bool, p: &Properties) -> Result<Properties, String> {
+    let store = if s3 { "S3" } else { "OSS" };
+    let mut out = p.clone();
+    for (what, value) in [
+        ("--content-type", &mut out.content_type),
+        ("Content-Disposition", &mut out.content_disposition),
+        ("Content-Encoding", &mut out.content_encoding),
+        ("Cache-Control", &mut out.cache_control),
+        ("--sse-kms-key-id", &mut out.sse_kms_key_id),
+    ] {
+        if let Some(v) = value {
+            *v = header_value(what, v)?;
+        }
+    }
+    for (name, value) in &mut out.meta {
+        *name = meta_name(name)?;
+        *value = header_value(&format!("--meta {name}"), value)?;
+    }
+    let (classes, acls, sses): (&[&str], &[&str], &[&str]) = if s3 {
+        (&S3_STORAGE_CLASSES, &S3_ACLS, &S3_SSE)
+    } else {
+        (&OSS_STORAGE_CLASSES, &OSS_ACLS, &OSS_SSE)
+    };
+    if let Some(c) = &p.storage_class {
+        out.storage_class = Some(one_of("--storage-class", c, classes, store)?);
+    }
+    if let Some(a) = &p.acl {
+        out.acl = Some(one_of("--acl", a, acls, store)?);
+    }
+    if let Some(e) = &p.sse {
+        out.sse = Some(one_of("--sse", e, sses, store)?);
+    }
+    let kms = out
+        .sse
+        .as_deref()
+        .is_some_and(|e| e == "KMS" || e.starts_with("aws:kms"));
+    if out.sse_kms_key_id.is_some() && !kms {
+        return Err(format!(
+            "--sse-kms-key-id names a KMS key, for --sse {}; give that --sse too",
+            if s3 { "aws:kms" } else { "KMS" }
+        ));
+    }
+    Ok(out)
+}
+
+/// A metadata name: letters, digits, `-` and `_`, in lower case (as both
+/// stores keep them).
+fn meta_name(name: &str) -> Result<String, String> {
+    let n = name.trim();
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "--meta {n:?}: a metadata name has letters, digits, '-' and '_' only, as in \
+             --meta owner=ops"
+        ));
+    }
+    Ok(n.to_ascii_lowercase())
+}
+
+/// One `--meta KEY=VALUE`.
+pub fn parse_meta(item: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = item.split_once('=') else {
+        return Err(format!(
+            "--meta {item:?} needs the form KEY=VALUE, as in --meta owner=ops"
+        ));
+    };
+    let name = meta_name(name)?;
+    let value = header_value(&format!("--meta {name}"), value)?;
+    Ok((name, value))
 }
 
 /// Whether `target` names an S3 bucket (`s3://BUCKET/KEY`).
@@ -378,6 +588,81 @@ mod tests {
         assert!(source_headers(&auth, "http://h/x").is_ok());
         let e = source_headers(&auth, "http://u:p@h/x").unwrap_err();
         assert!(e.contains("user:pass@") && !e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn object_properties_are_checked_for_their_store() {
+        let p = job(&[
+            "oss://b/k",
+            "--storage-class",
+            "ia",
+            "--acl",
+            "PUBLIC-READ",
+            "--sse",
+            "kms",
+            "--sse-kms-key-id",
+            "k1",
+            "--meta",
+            "Owner=ops",
+        ])
+        .properties()
+        .unwrap();
+        assert_eq!(p.storage_class.as_deref(), Some("IA"));
+        assert_eq!(p.acl.as_deref(), Some("public-read"));
+        assert_eq!(p.sse.as_deref(), Some("KMS"));
+        assert_eq!(p.meta, [("owner".to_string(), "ops".to_string())]);
+        let s3 = job(&[
+            "s3://b/k",
+            "--sse",
+            "AWS:KMS",
+            "--storage-class",
+            "standard_ia",
+        ])
+        .properties()
+        .unwrap();
+        assert_eq!(s3.sse.as_deref(), Some("aws:kms"));
+        assert_eq!(s3.storage_class.as_deref(), Some("STANDARD_IA"));
+        for (target, flag, value, starts) in [
+            (
+                "oss://b/k",
+                "--storage-class",
+                "GLACIER",
+                "--storage-class \"GLACIER\" is not one OSS takes: give Standard, IA",
+            ),
+            (
+                "s3://b/k",
+                "--storage-class",
+                "IA",
+                "--storage-class \"IA\" is not one S3 takes",
+            ),
+            ("oss://b/k", "--acl", "bucket-owner-read", "--acl"),
+            (
+                "s3://b/k",
+                "--sse",
+                "SM4",
+                "--sse \"SM4\" is not one S3 takes",
+            ),
+            (
+                "oss://b/k",
+                "--meta",
+                "novalue",
+                "--meta \"novalue\" needs the form KEY=VALUE",
+            ),
+            ("oss://b/k", "--meta", "a b=c", "--meta"),
+            (
+                "oss://b/k",
+                "--content-type",
+                "text/plain\r\nX: y",
+                "--content-type has a character",
+            ),
+        ] {
+            let e = job(&[target, flag, value]).check().unwrap_err();
+            assert!(e.starts_with(starts), "{flag} {value}: {e}");
+        }
+        let e = job(&["oss://b/k", "--sse", "AES256", "--sse-kms-key-id", "k"])
+            .check()
+            .unwrap_err();
+        assert!(e.starts_with("--sse-kms-key-id"), "{e}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod job;
 pub fn http_status(kind: &str) -> u16 {
     match kind {
         "invalid-input" => 400,
+        "conflict" => 409,
         "source" | "store" | "integrity" => 502,
         "exhausted" | "stopping" => 503,
         _ => 500,
@@ -30,7 +31,7 @@ pub fn http_status(kind: &str) -> u16 {
 /// Every failure kind a command exits with: its exit code and what it
 /// means, for people (`ferry --help` prints them). 0 is success and 130 an
 /// interruption, which are no failure kinds.
-pub const EXIT_CODES: [(&str, u8, &str); 6] = [
+pub const EXIT_CODES: [(&str, u8, &str); 7] = [
     (
         "invalid-input",
         2,
@@ -40,6 +41,11 @@ pub const EXIT_CODES: [(&str, u8, &str); 6] = [
     ("store", 4, "the store refused (credentials, bucket, policy)"),
     ("integrity", 5, "a CRC-64 disagreed"),
     ("exhausted", 6, "a transient failure outlasted its retries"),
+    (
+        "conflict",
+        7,
+        "the target exists and --no-clobber said not to replace it",
+    ),
     ("internal", 70, "an internal error"),
 ];
 
