@@ -6,6 +6,7 @@ use crate::server_copy;
 use crate::size::human;
 use crate::source::probe;
 use crate::store::{min_part_size, Store};
+use crate::target;
 use crate::{FailureKind, Job, Plan, SourceInfo};
 
 /// Parts in flight for a step that is not paced (checking held parts on
@@ -42,6 +43,15 @@ pub const UNKNOWN_SIZE_PART_SIZE: u64 = 32 << 20;
 pub async fn plan(job: &Job) -> Result<Plan> {
     let store = Store::from_job(job)?;
     let policy = RetryPolicy::from_job(job);
+    let key = &job.target_object_name;
+    if target::is_folder(key) {
+        // `run` names it from the source; the steps alone cannot.
+        return Err(Error::invalid(format!(
+            "the target key {key:?} is a folder; name the object (KEY, not FOLDER/)"
+        )));
+    }
+    // `no-clobber`: an object there stops the copy before any upload.
+    policy.run(|| store.refuse_existing(key), |_, _| {}).await?;
     let mut object = server_copy::store_object(&job.source_url, &store)?;
     let probed = match &object {
         Some(o) => Some(

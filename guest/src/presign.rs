@@ -134,6 +134,8 @@ mod tests {
                 part_timeout: None,
                 keep_partial: None,
                 resume: None,
+                no_clobber: None,
+                properties: None,
                 target_store: Some(kind),
                 addressing: None,
                 endpoint_kind: None,

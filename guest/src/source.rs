@@ -8,7 +8,7 @@ use crate::crc;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError, Response, Timeouts};
 use crate::target::redact;
-use crate::{Job, SourceInfo};
+use crate::{Job, ObjectProperties, SourceInfo};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
@@ -32,6 +32,9 @@ pub struct Located {
     /// Redirects followed to get there.
     pub hops: u32,
     pub info: SourceInfo,
+    /// What the source says of its content: Content-Type,
+    /// Content-Disposition, Content-Encoding and Cache-Control.
+    pub props: ObjectProperties,
 }
 
 thread_local! {
@@ -109,13 +112,14 @@ pub async fn locate(source_url: &str) -> Result<Located> {
         }
         let shown = redact(&current);
         match probe_once(&url, &shown).await? {
-            Probed::Info(info) => {
+            Probed::Info(info, props) => {
                 LOCATED.with(|l| *l.borrow_mut() = Some((current.clone(), info.clone())));
                 OFF_ORIGIN.with(|o| *o.borrow_mut() = (!on_origin).then(|| current.clone()));
                 return Ok(Located {
                     url: current,
                     hops,
                     info,
+                    props,
                 });
             }
             Probed::Redirect(status, location) => {
@@ -171,7 +175,7 @@ fn next_hop(current: &str, given: Option<&Url>, location: &str) -> Option<String
 
 /// What one URL answered the probe.
 enum Probed {
-    Info(SourceInfo),
+    Info(SourceInfo, ObjectProperties),
     /// A redirect: its status and `Location`.
     Redirect(u16, String),
 }
@@ -203,19 +207,23 @@ async fn probe_once(url: &SourceUrl, shown: &str) -> Result<Probed> {
     }
     if (200..300).contains(&head.status) {
         let info = info_from(&head, head_size(&head));
+        let props = props_from(&head);
         let advertised = head
             .header("accept-ranges")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
         let _ = head.bytes(0).await;
         if advertised || !info.ranges || info.size.is_none_or(|s| s == 0) {
-            return Ok(Probed::Info(info));
+            return Ok(Probed::Info(info, props));
         }
         // Silent about ranges: ask for one byte to find out.
         return Ok(match range_probe(url, shown).await? {
-            Probed::Info(ranged) => Probed::Info(SourceInfo {
-                ranges: ranged.ranges,
-                ..info
-            }),
+            Probed::Info(ranged, _) => Probed::Info(
+                SourceInfo {
+                    ranges: ranged.ranges,
+                    ..info
+                },
+                props,
+            ),
             hop => hop,
         });
     }
@@ -237,6 +245,7 @@ async fn range_probe(url: &SourceUrl, shown: &str) -> Result<Probed> {
     if let Some(hop) = redirect(&get) {
         return Ok(hop);
     }
+    let props = props_from(&get);
     let info = match get.status {
         206 => {
             let size = get
@@ -260,7 +269,7 @@ async fn range_probe(url: &SourceUrl, shown: &str) -> Result<Probed> {
         _ => return Err(source_status(&get, shown)),
     };
     drop(get); // Not reading the rest: dropping the body closes the request.
-    Ok(Probed::Info(info))
+    Ok(Probed::Info(info, props))
 }
 
 /// A source URL ready to request: the URL as sent, without its
@@ -379,6 +388,23 @@ fn info_from(r: &Response, size: Option<u64>) -> SourceInfo {
         ranges: !r
             .header("accept-ranges")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("none")),
+    }
+}
+
+/// What a source's answer says of its content, for the object to carry.
+fn props_from(r: &Response) -> ObjectProperties {
+    let header = |name: &str| {
+        r.header(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    ObjectProperties {
+        content_type: header("content-type"),
+        content_disposition: header("content-disposition"),
+        content_encoding: header("content-encoding"),
+        cache_control: header("cache-control"),
+        ..ObjectProperties::default()
     }
 }
 

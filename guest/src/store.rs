@@ -9,7 +9,7 @@ use crate::http::{self, HttpError, Response, Timeouts};
 use crate::sign::{encode, Credentials, RequestParts, Scheme, Signer};
 use crate::target::{self, check_bucket, check_key};
 use crate::xml;
-use crate::{Addressing, Job, PartCheck, SignatureVersion, StoreKind};
+use crate::{Addressing, FailureKind, Job, PartCheck, SignatureVersion, StoreKind};
 use std::time::SystemTime;
 use url::Url;
 
@@ -22,6 +22,12 @@ pub struct Store {
     signer: Signer,
     addressing: Addressing,
     refresh: Refresh,
+    /// The object's properties as this store's headers ([`property_headers`]),
+    /// sent on InitiateMultipartUpload and an empty object's PutObject.
+    properties: Vec<(String, String)>,
+    /// Refuse to replace an object (`no-clobber`): the store's own guard on
+    /// CompleteMultipartUpload and PutObject.
+    no_clobber: bool,
 }
 
 /// Where the host hands out the credentials to sign with now
@@ -59,7 +65,11 @@ impl Store {
     pub fn from_job(job: &Job) -> Result<Store> {
         let kind = job.target_store.unwrap_or(StoreKind::Oss);
         check_bucket(kind, &job.target_bucket_name)?;
-        check_key(&job.target_object_name)?;
+        // A folder's key is completed from the source before any request
+        // names it ([`target::named`]).
+        if !target::is_folder(&job.target_object_name) {
+            check_key(&job.target_object_name)?;
+        }
         let endpoint = target::endpoint(job)?;
         let scheme = match kind {
             StoreKind::Oss => Scheme::from(job.signature_version.unwrap_or(SignatureVersion::V4)),
@@ -97,9 +107,69 @@ impl Store {
             },
         })
     }
+            properties: job
+                .properties
+                .as_ref()
+                .map(|p| property_headers(kind, p))
+                .unwrap_or_default(),
+            no_clobber: job.no_clobber == Some(true),
 
     /// Asks the host for the credentials to sign with now, when it hands
     /// them out (a long copy with temporary keys): called before each part
+    /// `req` with the object's properties ([`property_headers`]).
+    fn with_properties(&self, mut req: RequestParts) -> RequestParts {
+        req.headers.extend(self.properties.iter().cloned());
+        req
+    }
+
+    /// `req` with the store's guard against replacing an object, when the
+    /// job asks for one: OSS `x-oss-forbid-overwrite: true`, S3
+    /// `If-None-Match: *`.
+    fn guarded(&self, req: RequestParts) -> RequestParts {
+        match (self.no_clobber, self.kind) {
+            (false, _) => req,
+            (true, StoreKind::Oss) => req.header("x-oss-forbid-overwrite", "true"),
+            (true, StoreKind::S3) => req.header("if-none-match", "*"),
+        }
+    }
+
+    /// The refusal of a write to `key` because it exists.
+    pub fn exists(&self, key: &str) -> Error {
+        Error::new(
+            FailureKind::Conflict,
+            format!(
+                "{}://{}/{key} exists; ferry was asked not to replace it: remove --no-clobber \
+                 to replace it, or choose another key",
+                target::scheme(self.kind),
+                self.bucket
+            ),
+        )
+    }
+
+    /// `e` as a [`Store::exists`] refusal when it is the guard's
+    /// (409 FileAlreadyExists, 412 PreconditionFailed).
+    fn guard_refusal(&self, e: Error, key: &str) -> Error {
+        let guard = self.no_clobber
+            && (e.is_code("FileAlreadyExists") && e.status == Some(409)
+                || e.is_code("PreconditionFailed") && e.status == Some(412));
+        if guard {
+            let mut conflict = self.exists(key);
+            (conflict.status, conflict.code, conflict.request_id) =
+                (e.status, e.code, e.request_id);
+            conflict
+        } else {
+            e
+        }
+    }
+
+    /// With `no-clobber`, refuses (before any upload) a key that exists.
+    pub async fn refuse_existing(&self, key: &str) -> Result<()> {
+        if self.no_clobber && self.head(key).await?.is_some() {
+            return Err(self.exists(key));
+        }
+        Ok(())
+    }
+
     /// is presigned, so no part carries a signature of expired keys.
     pub async fn refresh_credentials(&self) -> Result<()> {
         let Some(url) = &self.refresh.url else {
@@ -225,7 +295,7 @@ impl Store {
 
     /// InitiateMultipartUpload; returns the upload id.
     pub async fn initiate(&self, key: &str) -> Result<String> {
-        let req = self.request("POST", key).query("uploads", "");
+        let req = self.with_properties(self.request("POST", key).query("uploads", ""));
         let response = self.send(req, None, "InitiateMultipartUpload").await?;
         let body = read_text(response, "InitiateMultipartUpload").await?;
         let result: xml::InitiateMultipartUploadResult = xml::parse(&body).map_err(|e| {
@@ -343,8 +413,9 @@ impl Store {
     /// PutObject with an empty body (an empty source needs no multipart upload).
     pub async fn put_empty(&self, key: &str) -> Result<Stored> {
         let response = self
-            .send(self.request("PUT", key), Some(&[]), "PutObject")
-            .await?;
+            .send(req, Some(&[]), "PutObject")
+            .await
+            .map_err(|e| self.guard_refusal(e, key))?;
         let stored = Stored {
             etag: response.header("etag").unwrap_or_default().to_string(),
             crc64: self.crc_of(&response),
@@ -366,8 +437,13 @@ impl Store {
             .query("uploadId", upload_id)
             .header("content-type", "application/xml");
         let response = self
-            .send(req, Some(body.as_bytes()), "CompleteMultipartUpload")
-            .await?;
+            .send(
+                self.guarded(req),
+                Some(body.as_bytes()),
+                "CompleteMultipartUpload",
+            )
+            .await
+            .map_err(|e| self.guard_refusal(e, key))?;
         let crc64 = self.crc_of(&response);
         let text = read_text(response, "CompleteMultipartUpload").await?;
         // OSS and S3 may answer 200 with an error document when a long
@@ -376,6 +452,7 @@ impl Store {
             return Err(error_document(
                 &text,
                 200,
+        let req = self.guarded(self.with_properties(self.request("PUT", key)));
                 "CompleteMultipartUpload",
                 self.kind,
             ));
@@ -540,6 +617,45 @@ fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error
         "InvalidSecurityToken" | "SecurityTokenExpired" | "InvalidToken" | "ExpiredToken" => {
             format!(" Check {token}: the token is wrong or expired.")
         }
+/// An object's properties as `kind`'s headers: the content headers,
+/// user metadata (`x-oss-meta-*`, `x-amz-meta-*`), the storage class, the
+/// ACL and server-side encryption with its KMS key.
+pub fn property_headers(kind: StoreKind, p: &crate::ObjectProperties) -> Vec<(String, String)> {
+    let (prefix, acl, kms_key) = match kind {
+        StoreKind::Oss => (
+            "x-oss",
+            "x-oss-object-acl",
+            "x-oss-server-side-encryption-key-id",
+        ),
+        StoreKind::S3 => (
+            "x-amz",
+            "x-amz-acl",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ),
+    };
+    let mut headers = Vec::new();
+    let mut add = |name: String, value: &Option<String>| {
+        if let Some(v) = value {
+            headers.push((name, v.clone()));
+        }
+    };
+    add("content-type".into(), &p.content_type);
+    add("content-disposition".into(), &p.content_disposition);
+    add("content-encoding".into(), &p.content_encoding);
+    add("cache-control".into(), &p.cache_control);
+    add(format!("{prefix}-storage-class"), &p.storage_class);
+    add(acl.into(), &p.acl);
+    add(format!("{prefix}-server-side-encryption"), &p.sse);
+    add(kms_key.into(), &p.sse_kms_key_id);
+    for (name, value) in p.meta.iter().flatten() {
+        headers.push((
+            format!("{prefix}-meta-{}", name.to_ascii_lowercase()),
+            value.clone(),
+        ));
+    }
+    headers
+}
+
         "EntityTooSmall" => " Parts must be larger: choose a larger --part-size.".into(),
         "AccessDenied" => " The key may not write to this bucket; check its policy.".into(),
         "NoSuchBucket" => " Check the bucket name, the region and the endpoint.".into(),
@@ -694,6 +810,8 @@ mod sdk_shapes {
                 "../other/evil.bin",
                 "dot/./x",
             ] {
+            properties: Vec::new(),
+            no_clobber: false,
                 let url = s3.presign_upload_part_at(key, "UP", 1, 60, now());
                 assert!(url.starts_with(&format!("{prefix}{key}?")), "{url}");
                 // What the request layer sends keeps them too.

@@ -16,7 +16,7 @@ use crate::schedule::{copy_all, copy_once};
 use crate::server_copy;
 use crate::source::locate;
 use crate::store::Store;
-use crate::target::redact;
+use crate::target::{self, redact};
 use crate::{resume, sequential};
 use crate::{FailureKind, Job, PartResult, Plan, Report, StoreKind};
 use std::cell::RefCell;
@@ -208,23 +208,41 @@ pub async fn abort_until_gone(
 
 /// The job to run: `job` with its source URL replaced by the final one
 /// when an HTTP source redirects, and that final URL as the report shows
-/// it. A source in the store itself is left to the planner.
+/// it; a folder target's key completed by the source's file name
+/// ([`target::named`]); the properties the job leaves out taken from the
+/// source's answer. A source in the store itself is left to the planner
+/// (a folder target takes its key's last segment).
 pub async fn follow(job: &Job) -> Result<(Job, Option<String>)> {
     let store = Store::from_job(job)?;
-    if server_copy::store_object(&job.source_url, &store)?.is_some() {
-        return Ok((job.clone(), None));
+    if let Some(object) = server_copy::store_object(&job.source_url, &store)? {
+        let name = target::clean_name(&object.key);
+        let job = target::named(job.clone(), name, &job.source_url)?;
+        return Ok((job, None));
     }
     let policy = RetryPolicy::from_job(job);
     let (located, _) = policy.run(|| locate(&job.source_url), |_, _| {}).await?;
+    let name = target::file_name(located.props.content_disposition.as_deref(), &located.url);
+    let named = target::named(job.clone(), name, &located.url)?;
+    let named = target::with_source_properties(named, &located.props);
     if located.hops == 0 {
-        return Ok((job.clone(), None));
+        return Ok((named, None));
     }
     let shown = redact(&located.url);
     let job = Job {
         source_url: located.url,
-        ..job.clone()
+        ..named
     };
     Ok((job, Some(shown)))
+}
+
+/// Runs `job` as [`run_redirected_to`] does, and names the object's key in
+/// its report (a folder target's completed one).
+pub async fn run_redirected(job: &Job, sink: &mut Sink) -> Result<(Ran, Option<String>)> {
+    let (first, shown) = follow(job).await?;
+    let key = first.target_object_name.clone();
+    let ((mut report, summary), shown) = run_redirected_to(job, first, shown, sink).await?;
+    report.key = Some(key);
+    Ok(((report, summary), shown))
 }
 
 /// Runs `job` (plan, parts, complete) from the URL its source redirects
@@ -233,8 +251,13 @@ pub async fn follow(job: &Job) -> Result<(Job, Option<String>)> {
 /// moved; or 412: the object there changed), the given URL is resolved
 /// once more and the upload so far is resumed from where it now leads. Returns the run's
 /// outcome and the final URL as the report shows it.
-pub async fn run_redirected(job: &Job, sink: &mut Sink) -> Result<(Ran, Option<String>)> {
-    let (first, shown) = follow(job).await?;
+async fn run_redirected_to(
+    job: &Job,
+    first: Job,
+    shown: Option<String>,
+    sink: &mut Sink,
+) -> Result<(Ran, Option<String>)> {
+    let key = first.target_object_name.clone();
     if shown.is_none() || job.resume.is_some() {
         return Ok((run_paced(&first, sink).await?, shown));
     }
@@ -255,8 +278,10 @@ pub async fn run_redirected(job: &Job, sink: &mut Sink) -> Result<(Ran, Option<S
     };
     if stale {
         let (again, shown) = follow(job).await?;
+        // The upload is of the key first named, whatever the name is now.
         let resumed = Job {
             resume: Some(upload_id),
+            target_object_name: key,
             ..again
         };
         return Ok((run_paced(&resumed, sink).await?, shown));
@@ -275,8 +300,7 @@ pub async fn run_redirected(job: &Job, sink: &mut Sink) -> Result<(Ran, Option<S
     err.upload_id = None;
     let store = Store::from_job(job)?;
     let policy = RetryPolicy::from_job(job);
-    if let Err(abort) = abort_until_gone(&store, &job.target_object_name, &upload_id, &policy).await
-    {
+    if let Err(abort) = abort_until_gone(&store, &key, &upload_id, &policy).await {
         err.message = format!(
             "{} The upload {upload_id} could not be aborted ({}); its parts remain until it is \
              aborted or expires by lifecycle rule.",
