@@ -185,6 +185,7 @@ impl SourceKnobs {
             lie_head_size: self.lie_head_size,
             lie_range_total: self.lie_range_total,
             require_header: None,
+            response_headers: Vec::new(),
         }
     }
 }

@@ -60,6 +60,10 @@ pub struct SourceConfig {
     /// A header (lower-case name, value) every request must carry, as a
     /// source behind a cookie or a token does: 403 without it.
     pub require_header: Option<(String, String)>,
+    /// Headers (name, value) every answer for an object carries, as a web
+    /// server sends `Content-Type` or `Content-Disposition`; a
+    /// `content-type` here replaces the default `application/octet-stream`.
+    pub response_headers: Vec<(String, String)>,
 }
 
 /// The range, conditional and authorization headers of one request the
@@ -311,6 +315,14 @@ impl SourceService {
         let mut resp = Response::builder()
             .header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified))
             .header(header::CONTENT_TYPE, "application/octet-stream");
+        for (name, value) in &self.cfg.response_headers {
+            if let Some(headers) = resp.headers_mut() {
+                headers.insert(
+                    header::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                    header::HeaderValue::from_str(value).expect("a header value"),
+                );
+            }
+        }
         if let Some(etag) = &etag {
             resp = resp.header(header::ETAG, etag);
         }
@@ -409,10 +421,12 @@ fn injected_status(status: u16, retry_after: Option<u32>) -> Response<ResponseBo
     resp.body(body::full(text)).expect("valid response")
 }
 
-/// `/obj/{seed}/{size}` with decimal numbers.
+/// `/obj/{seed}/{size}` with decimal numbers, and perhaps a file name
+/// after them (`/obj/{seed}/{size}/{name}`, the same object).
 fn parse_path(path: &str) -> Option<(u64, u64)> {
     let rest = path.strip_prefix("/obj/")?;
     let (seed, size) = rest.split_once('/')?;
+    let size = size.split_once('/').map_or(size, |(size, _)| size);
     Some((seed.parse().ok()?, size.parse().ok()?))
 }
 
@@ -465,6 +479,7 @@ mod tests {
         assert_eq!(parse_path(&SourceServer::path(9, 0)), Some((9, 0)));
         assert_eq!(parse_path("/obj/3"), None);
         assert_eq!(parse_path("/obj/x/1"), None);
+        assert_eq!(parse_path("/obj/3/100/big.iso"), Some((3, 100)));
         assert_ne!(SourceServer::etag(1, 10), SourceServer::etag(2, 10));
         assert_ne!(SourceServer::etag(1, 10), SourceServer::etag(1, 11));
         assert!(SourceServer::etag(1, 10).starts_with('"'));

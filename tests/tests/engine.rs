@@ -34,6 +34,8 @@ fn job(bed: &Bed, seed: u64, size: u64, object: &str) -> Job {
         endpoint_kind: None,
         max_parallel: None,
         source_headers: None,
+        no_clobber: None,
+        properties: None,
     }
 }
 

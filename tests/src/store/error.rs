@@ -51,6 +51,9 @@ pub enum OssError {
     #[error("{0}")]
     NotImplemented(String),
     #[error("The specified method is not allowed against this resource.")]
+    /// `x-oss-forbid-overwrite: true` on a write to a key that exists.
+    #[error("The object you specified already exists and can not be overwritten.")]
+    FileAlreadyExists,
     MethodNotAllowed,
     #[error("{0}")]
     InternalError(String),
@@ -115,6 +118,7 @@ impl OssError {
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::InternalError(_) => "InternalError",
             Self::Injected { status, .. } => injected_code(*status),
+            Self::FileAlreadyExists => "FileAlreadyExists",
         }
     }
 
@@ -141,6 +145,7 @@ impl OssError {
             Self::InternalError(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            Self::FileAlreadyExists => StatusCode::CONFLICT,
             }
         }
     }

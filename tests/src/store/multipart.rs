@@ -11,7 +11,7 @@ use hyper::header;
 use hyper::{Request, Response, StatusCode};
 
 use super::error::OssError;
-use super::object::{content_md5, content_type, user_meta};
+use super::object::{content_md5, content_type, user_meta, Guard};
 use super::service::{drain, read_small, xml_response, Ctx, Store};
 use super::state::{Object, Part, Segment, Stored, Upload};
 use super::{etag, sink, xml, MAX_PART_NUMBER, MIN_PART_SIZE};
@@ -330,6 +330,7 @@ pub async fn complete(
         crc64: crc,
         etag: etag_value.clone(),
         parts: Some(kept.len() as u32),
+    let guard = Guard::of(req.headers());
         content_type: upload.content_type.clone(),
         meta: upload.meta.clone(),
         last_modified: SystemTime::now(),
@@ -355,6 +356,8 @@ pub async fn complete(
 
     let doc = xml::document(&xml::CompleteResult {
         location: format!("http://{}/{}/{}", ctx.host, ctx.bucket, ctx.key),
+    // Refused, the upload stays (the client aborts it).
+    guard.refuse(bucket.objects.contains_key(&ctx.key))?;
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
         etag: etag_value.clone(),

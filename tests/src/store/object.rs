@@ -24,6 +24,8 @@ pub async fn put(
 ) -> Result<Response<ResponseBody>, OssError> {
     let (parts, body) = req.into_parts();
     let content_md5 = content_md5(&parts.headers)?;
+    let guard = Guard::of(&parts.headers);
+    guard.check(store, ctx)?;
     let file = store.new_blob();
     let received = sink::receive(
         body,
@@ -53,15 +55,22 @@ pub async fn put(
         },
     };
     let etag_value = object.etag.clone();
-    let old = store
-        .state
-        .lock()
-        .unwrap()
-        .buckets
-        .get_mut(&ctx.bucket)
-        .expect("bucket checked")
-        .objects
-        .insert(ctx.key.clone(), object);
+    let old = {
+        let mut state = store.state.lock().unwrap();
+        let objects = &mut state
+            .buckets
+            .get_mut(&ctx.bucket)
+            .expect("bucket checked")
+            .objects;
+        // Checked again now that the body is in: another write may have
+        // made the object meanwhile.
+        if let Err(e) = guard.refuse(objects.contains_key(&ctx.key)) {
+            drop(state);
+            sink::remove(object.data.files());
+            return Err(e);
+        }
+        objects.insert(ctx.key.clone(), object)
+    };
     store.note(|h| h.objects_written += 1);
     if let Some(old) = old {
         sink::remove(old.data.files());
@@ -134,8 +143,23 @@ pub fn get(
             } else {
                 "Normal"
             },
-        )
-        .header("x-oss-storage-class", "Standard");
+        );
+    if !object
+        .meta
+        .iter()
+        .any(|(k, _)| k.ends_with("-storage-class"))
+    {
+        resp = resp.header("x-oss-storage-class", "Standard");
+    }
+    // S3 answers the full-object checksum to a whole-object read that asks.
+    let checksum_mode = headers
+        .get("x-amz-checksum-mode")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"enabled"));
+    if let (true, Some(nvme), StatusCode::OK) = (checksum_mode, object.crc64nvme, status) {
+        resp = resp
+            .header("x-amz-checksum-crc64nvme", crate::crc64::to_base64(nvme))
+            .header("x-amz-checksum-type", "FULL_OBJECT");
+    }
     if status == StatusCode::PARTIAL_CONTENT {
         resp = resp.header(
             header::CONTENT_RANGE,
@@ -207,9 +231,76 @@ pub fn content_type(headers: &HeaderMap) -> String {
 }
 
 pub fn user_meta(headers: &HeaderMap) -> Vec<(String, String)> {
+/// The headers an object keeps from the request that made it (PutObject,
+/// InitiateMultipartUpload) and returns on HeadObject and GetObject, names
+/// in lower case: user metadata (`x-oss-meta-*`, `x-amz-meta-*`), the
+/// content headers, the storage class, the ACL and server-side encryption,
+/// as OSS and S3 name them.
     headers
+    const KEPT: [&str; 11] = [
+        "content-disposition",
+        "content-encoding",
+        "cache-control",
+        "x-oss-storage-class",
+        "x-amz-storage-class",
+        "x-oss-object-acl",
+        "x-amz-acl",
+        "x-oss-server-side-encryption",
+        "x-oss-server-side-encryption-key-id",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ];
         .iter()
-        .filter(|(k, _)| k.as_str().starts_with("x-oss-meta-"))
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            k.starts_with("x-oss-meta-") || k.starts_with("x-amz-meta-") || KEPT.contains(&k)
+        })
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect()
+}
+
+/// A write's guard against replacing an object, as the stores document
+/// them: OSS `x-oss-forbid-overwrite: true` (409 FileAlreadyExists), S3
+/// `If-None-Match: *` (412 PreconditionFailed). On PutObject and
+/// CompleteMultipartUpload.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Guard {
+    forbid_overwrite: bool,
+    if_none_match: bool,
+}
+
+impl Guard {
+    pub fn of(headers: &HeaderMap) -> Guard {
+        Guard {
+            forbid_overwrite: headers
+                .get("x-oss-forbid-overwrite")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")),
+            if_none_match: headers
+                .get(header::IF_NONE_MATCH)
+                .is_some_and(|v| v.as_bytes().trim_ascii() == b"*"),
+        }
+    }
+
+    /// The refusal when the key exists.
+    pub fn refuse(self, exists: bool) -> Result<(), OssError> {
+        match (exists, self.forbid_overwrite, self.if_none_match) {
+            (true, true, _) => Err(OssError::FileAlreadyExists),
+            (true, _, true) => Err(OssError::PreconditionFailed {
+                condition: "If-None-Match".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Guard::refuse`] for the request's key as the bucket holds it now.
+    pub fn check(self, store: &Arc<Store>, ctx: &Ctx) -> Result<(), OssError> {
+        let exists = store
+            .state
+            .lock()
+            .unwrap()
+            .buckets
+            .get(&ctx.bucket)
+            .is_some_and(|b| b.objects.contains_key(&ctx.key));
+        self.refuse(exists)
+    }
 }

@@ -159,15 +159,32 @@ pub fn ferry_copy(
     source: &str,
     bucket: &str,
     key: &str,
+    secrets: (&str, &str),
+) -> Command {
+    ferry_copy_to(bed, source, &format!("oss://{bucket}/{key}"), secrets)
+}
+
+/// `ferry copy SOURCE TARGET` (`oss://…` or `s3://…`) into `bed`'s store,
+/// in a clean environment holding only the key `key_id`/`secret` (in the
+/// target store's variables) and the component.
+pub fn ferry_copy_to(
+    bed: &Bed,
+    source: &str,
+    target: &str,
     (key_id, secret): (&str, &str),
 ) -> Command {
+    let (id_var, secret_var) = if target.starts_with("s3://") {
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    } else {
+        ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET")
+    };
     let mut command = Command::new(ferry_bin());
     command
-        .args(["copy", source, &format!("oss://{bucket}/{key}")])
+        .args(["copy", source, target])
         .args(["--endpoint", &bed.store.endpoint(), "--region", REGION])
         .env_clear()
-        .env("OSS_ACCESS_KEY_ID", key_id)
-        .env("OSS_ACCESS_KEY_SECRET", secret)
+        .env(id_var, key_id)
+        .env(secret_var, secret)
         .env("FERRY_COMPONENT", component());
     command
 }

@@ -1,0 +1,261 @@
+//! Object properties: the source's Content-Type, Content-Disposition,
+//! Content-Encoding and Cache-Control carried onto the object, and
+//! `--content-type`, `--meta`, `--storage-class`, `--acl`, `--sse` and
+//! `--sse-kms-key-id`, signed as each store wants them (OSS V1 and V4, S3
+//! SigV4), read back through oss2 (OSS) and boto3 (S3). Each copy runs the
+//! built `ferry` binary against the loopback test bed.
+//!
+//! Needs `make build` first (the binary and the component) and `make venv`.
+
+mod bed;
+
+use bed::{ferry_copy_to, key, last_json, output_hiding, python, text, Bed, REGION};
+use ferry_testbed::source::SourceConfig;
+use serde_json::Value;
+use std::process::Command;
+
+const BUCKET: &str = "ferry-props";
+const KEY_ID: &str = "props-key";
+const SECRET: &str = "props-secret-value";
+const SEED: u64 = 61;
+
+/// What the source says of its object, as a web server would.
+fn web_source() -> SourceConfig {
+    SourceConfig {
+        response_headers: vec![
+            ("content-type".into(), "text/csv; charset=utf-8".into()),
+            (
+                "content-disposition".into(),
+                "attachment; filename=\"report.csv\"".into(),
+            ),
+            ("content-encoding".into(), "identity".into()),
+            ("cache-control".into(), "max-age=3600, public".into()),
+        ],
+        ..SourceConfig::default()
+    }
+}
+
+fn bed(tag: &str) -> Bed {
+    Bed::start(tag, BUCKET, web_source(), vec![key(KEY_ID, SECRET)], true)
+}
+
+/// `ferry copy` of object (SEED, size) into `target` with `extra`; it must
+/// succeed.
+fn copy(bed: &Bed, size: u64, target: &str, extra: &[&str]) -> Value {
+    let part = if target.starts_with("s3://") {
+        "5MiB"
+    } else {
+        "1MiB"
+    };
+    let out = output_hiding(
+        ferry_copy_to(bed, &bed.source.url(SEED, size), target, (KEY_ID, SECRET))
+            .args(["--part-size", part, "--json"])
+            .args(extra),
+        &[SECRET],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    last_json(&out.stdout)
+}
+
+/// The object's headers as the store's own SDK reads them back: oss2's
+/// `head_object` (OSS) or boto3's (S3), names in lower case; for boto3 also
+/// its parsed fields under `boto3`.
+fn read_back(bed: &Bed, s3: bool, key: &str) -> Value {
+    let script = if s3 {
+        r#"
+import json, sys, boto3
+from botocore.config import Config
+endpoint, bucket, key, ident, secret, region = sys.argv[1:7]
+c = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ident,
+                 aws_secret_access_key=secret, region_name=region,
+                 config=Config(s3={"addressing_style": "path"}))
+r = c.head_object(Bucket=bucket, Key=key)
+headers = {k.lower(): v for k, v in r["ResponseMetadata"]["HTTPHeaders"].items()}
+fields = {k: r.get(k) for k in ("ContentType", "ContentDisposition", "ContentEncoding",
+          "CacheControl", "Metadata", "StorageClass", "ServerSideEncryption", "SSEKMSKeyId",
+          "ContentLength")}
+headers["boto3"] = fields
+print(json.dumps(headers))
+"#
+    } else {
+        r#"
+import json, sys, oss2
+endpoint, bucket, key, ident, secret, region = sys.argv[1:7]
+b = oss2.Bucket(oss2.Auth(ident, secret), endpoint, bucket)
+r = b.head_object(key)
+print(json.dumps({k.lower(): v for k, v in r.headers.items()}))
+"#
+    };
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args([&bed.store.endpoint(), BUCKET, key, KEY_ID, SECRET, REGION])
+        .output()
+        .expect("python runs");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    serde_json::from_str(stdout.trim()).expect("JSON headers")
+}
+
+fn assert_header(headers: &Value, name: &str, value: &str) {
+    assert_eq!(headers[name].as_str(), Some(value), "{name} in {headers:#}");
+}
+
+/// The source's content headers reach the object, by either OSS signature
+/// and on a multipart and an empty object alike.
+#[test]
+fn the_source_content_headers_reach_the_oss_object() {
+    let bed = bed("props-source");
+    for (key, size, signature) in [
+        ("v4.csv", 2 * 1024 * 1024 + 5, "v4"),
+        ("v1.csv", 2 * 1024 * 1024 + 5, "v1"),
+        ("empty.csv", 0, "v4"),
+    ] {
+        copy(
+            &bed,
+            size,
+            &format!("oss://{BUCKET}/{key}"),
+            &["--signature", signature],
+        );
+        let h = read_back(&bed, false, key);
+        assert_header(&h, "content-type", "text/csv; charset=utf-8");
+        assert_header(
+            &h,
+            "content-disposition",
+            "attachment; filename=\"report.csv\"",
+        );
+        assert_header(&h, "content-encoding", "identity");
+        assert_header(&h, "cache-control", "max-age=3600, public");
+    }
+}
+
+/// Every option onto an OSS object, signed V1 and V4, read back by oss2.
+#[test]
+fn options_set_the_oss_object_properties() {
+    let bed = bed("props-oss");
+    for signature in ["v4", "v1"] {
+        let key = format!("opts-{signature}.csv");
+        copy(
+            &bed,
+            3 * 1024 * 1024,
+            &format!("oss://{BUCKET}/{key}"),
+            &[
+                "--signature",
+                signature,
+                "--content-type",
+                "application/vnd.ms-excel",
+                "--meta",
+                "Owner=ops",
+                "--meta",
+                "build_id=42",
+                "--storage-class",
+                "ia",
+                "--acl",
+                "public-read",
+                "--sse",
+                "KMS",
+                "--sse-kms-key-id",
+                "kms-key-1",
+            ],
+        );
+        let h = read_back(&bed, false, &key);
+        assert_header(&h, "content-type", "application/vnd.ms-excel");
+        assert_header(&h, "x-oss-meta-owner", "ops");
+        assert_header(&h, "x-oss-meta-build_id", "42");
+        assert_header(&h, "x-oss-storage-class", "IA");
+        assert_header(&h, "x-oss-object-acl", "public-read");
+        assert_header(&h, "x-oss-server-side-encryption", "KMS");
+        assert_header(&h, "x-oss-server-side-encryption-key-id", "kms-key-1");
+        // The source's others stay.
+        assert_header(&h, "cache-control", "max-age=3600, public");
+    }
+}
+
+/// Every option onto an S3 object (SigV4), read back by boto3: SSE-S3 on
+/// one, SSE-KMS with a key on another.
+#[test]
+fn options_set_the_s3_object_properties() {
+    let bed = bed("props-s3");
+    for (key, size, sse) in [
+        ("aes.csv", 11 << 20, &["--sse", "AES256"][..]),
+        (
+            "kms.csv",
+            11 << 20,
+            &[
+                "--sse",
+                "aws:kms",
+                "--sse-kms-key-id",
+                "arn:aws:kms:us-east-1:1:key/k",
+            ][..],
+        ),
+    ] {
+        let mut args = vec![
+            "--content-type",
+            "application/json",
+            "--meta",
+            "owner=ops",
+            "--storage-class",
+            "standard_ia",
+            "--acl",
+            "bucket-owner-full-control",
+        ];
+        args.extend_from_slice(sse);
+        let report = copy(&bed, size, &format!("s3://{BUCKET}/{key}"), &args);
+        assert_eq!(report["ok"], Value::from(true), "{report}");
+        let h = read_back(&bed, true, key);
+        let b = &h["boto3"];
+        assert_eq!(b["ContentType"], "application/json", "{h:#}");
+        assert_eq!(b["Metadata"]["owner"], "ops", "{h:#}");
+        assert_eq!(b["StorageClass"], "STANDARD_IA", "{h:#}");
+        assert_eq!(b["CacheControl"], "max-age=3600, public", "{h:#}");
+        assert_eq!(
+            b["ContentDisposition"], "attachment; filename=\"report.csv\"",
+            "{h:#}"
+        );
+        assert_header(&h, "x-amz-acl", "bucket-owner-full-control");
+        if key == "kms.csv" {
+            assert_eq!(b["ServerSideEncryption"], "aws:kms", "{h:#}");
+            assert_eq!(b["SSEKMSKeyId"], "arn:aws:kms:us-east-1:1:key/k", "{h:#}");
+        } else {
+            assert_eq!(b["ServerSideEncryption"], "AES256", "{h:#}");
+        }
+    }
+}
+
+/// A value a store does not take is refused before any request: exit 2,
+/// one line naming the flag and what it takes.
+#[test]
+fn properties_a_store_does_not_take_are_refused() {
+    let bed = bed("props-refused");
+    for (target, flag, value, says) in [
+        ("oss", "--storage-class", "GLACIER", "Standard, IA, Archive"),
+        ("s3", "--storage-class", "ColdArchive", "STANDARD, "),
+        ("oss", "--acl", "authenticated-read", "private, public-read"),
+        ("s3", "--sse", "SM4", "AES256, aws:kms"),
+        ("oss", "--meta", "no-equals", "KEY=VALUE"),
+    ] {
+        let target = format!("{target}://{BUCKET}/k");
+        let out = output_hiding(
+            ferry_copy_to(&bed, &bed.source.url(SEED, 10), &target, (KEY_ID, SECRET))
+                .args([flag, value, "--json"]),
+            &[SECRET],
+        );
+        let (stdout, stderr) = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{flag} {value}: {stdout}\n{stderr}"
+        );
+        let message = last_json(&out.stdout)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.starts_with(flag) && message.contains(says) && !message.contains('\n'),
+            "{flag} {value}: {message}"
+        );
+    }
+    assert_eq!(bed.source.received().len(), 0, "the source was asked");
+    assert_eq!(bed.store.requests(), 0, "the store was asked");
+}
