@@ -2,15 +2,16 @@
 //! instances of the ferry component.
 
 use clap::{Parser, Subcommand};
-use ferry_host::events::{Note, PaceChange, PartDone, Planned, Retrying};
 use ferry_host::limits::{self, MAX_INSTANCES};
 use ferry_host::transfer::JobArgs;
-use ferry_host::{Event, Limits, Report, Transfer, TransferError};
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use ferry_host::{Limits, Report, Transfer, TransferError};
+use indicatif::HumanBytes;
+use progress::{Progress, Show};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+mod progress;
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +77,21 @@ struct CopyArgs {
     /// Print one JSON object with the result instead of text.
     #[arg(long)]
     json: bool,
+    /// Print nothing but errors: no plan, progress or summary (--json still prints its
+    /// result).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log more: ferry's own log at info level (FERRY_LOG sets the log finer).
+    #[arg(short, long)]
+    verbose: bool,
+    /// No progress bar or progress lines; the plan, notes and summary are still printed.
+    #[arg(long)]
+    no_progress: bool,
+    /// Seconds between progress lines when stderr is not a terminal, 0 for none (a terminal
+    /// shows a bar, redrawn continuously).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=86400))]
+    stats: u64,
     /// The ferry component [default: $FERRY_COMPONENT, or ferry.wasm beside or above the executable].
     #[arg(long)]
     component: Option<PathBuf>,
@@ -109,6 +125,30 @@ struct CopyArgs {
     fc_qualifier: Option<String>,
 }
 
+impl CopyArgs {
+    /// What the copy shows as it runs.
+    fn show(&self) -> Show {
+        if self.quiet || self.json {
+            Show::Nothing
+        } else if self.no_progress {
+            Show::NoProgress
+        } else {
+            Show::Progress {
+                every: (self.stats > 0).then(|| Duration::from_secs(self.stats)),
+            }
+        }
+    }
+
+    /// The log's level when FERRY_LOG does not set it.
+    fn log_level(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (_, true) => "warn,ferry=info,ferry_host=info",
+            _ => "warn",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Errors are one line for a person: no library backtraces, which
     // RUST_BACKTRACE=1 (common in containers) would have captured into
@@ -117,11 +157,15 @@ fn main() -> ExitCode {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
+    let cli = Cli::parse();
+    let level = match &cli.command {
+        Command::Copy(args) => args.log_level(),
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(log_filter())
+        .with_env_filter(log_filter(level))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,13 +182,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// `FERRY_LOG` (default `warn`), with the WASI crates held at `info`
+/// `FERRY_LOG` (default `level`), with the WASI crates held at `info`
 /// whatever it says: at `debug` and `trace` they log every argument of every
 /// call the guest makes, presigned URLs and signed headers included, and
 /// secrets never reach a log.
-fn log_filter() -> tracing_subscriber::EnvFilter {
+fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
     let mut filter =
-        tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "warn".into());
+        tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| level.into());
     for quiet in [
         "wasmtime_wasi_http=info",
         "wasmtime_wasi=info",
@@ -226,7 +270,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
     }
     let interrupt = transfer.interrupt();
     tokio::spawn(stop_on_signals(interrupt.clone()));
-    let mut progress = Progress::new(args.json);
+    let mut progress = Progress::new(args.show());
     let outcome = transfer.run(|event| progress.on(event)).await;
     progress.finish();
     match outcome {
@@ -235,7 +279,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
                 let mut v = ferry_host::transfer::report_json(&report);
                 v["ok"] = true.into();
                 println!("{v}");
-            } else {
+            } else if !args.quiet {
                 let in_flight = report.parallelism.as_ref().map_or(instances, |p| p.max);
                 print_report(&report, &fanout_label(&args, in_flight));
             }
@@ -301,14 +345,6 @@ fn fanout_label(args: &CopyArgs, instances: u32) -> String {
     }
 }
 
-/// `16 in flight`, or `4 in flight, automatic up to 256`.
-fn in_flight(parallel: u32, max_parallel: Option<u32>) -> String {
-    match max_parallel {
-        Some(max) if max > parallel => format!("{parallel} in flight, automatic up to {max}"),
-        _ => format!("{parallel} in flight"),
-    }
-}
-
 fn print_report(r: &Report, fanout: &str) {
     if let Some(url) = &r.final_url {
         println!("source     redirected to {url}");
@@ -337,141 +373,6 @@ fn print_report(r: &Report, fanout: &str) {
             String::new()
         }
     );
-}
-
-/// The progress bar: bytes, rate, ETA and parts; plain lines when stderr
-/// is not a terminal.
-struct Progress {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-    parts: u32,
-    retries: u32,
-    /// Parts in flight, as the pacer last set them.
-    in_flight: u32,
-    done_parts: u32,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Self {
-        Progress {
-            bar: None,
-            quiet,
-            parts: 0,
-            retries: 0,
-            in_flight: 0,
-            done_parts: 0,
-        }
-    }
-
-    fn on(&mut self, event: Event) {
-        if self.quiet {
-            return;
-        }
-        match event {
-            Event::Planned(Planned {
-                size,
-                part_size,
-                parts,
-                source_crc64,
-                parallel,
-                max_parallel,
-            }) => {
-                self.parts = parts;
-                self.in_flight = parallel;
-                eprintln!(
-                    "planning   {}, {parts} parts of {}, {}{}",
-                    HumanBytes(size),
-                    HumanBytes(part_size),
-                    in_flight(parallel, max_parallel),
-                    if source_crc64.is_some() {
-                        ", source offers CRC-64"
-                    } else {
-                        ""
-                    }
-                );
-                let bar = ProgressBar::new(size);
-                if !std::io::stderr().is_terminal() {
-                    bar.set_draw_target(ProgressDrawTarget::hidden());
-                }
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "copying    [{bar:30}] {bytes} / {total_bytes}  {bytes_per_sec}  ETA {eta}  {msg}",
-                    )
-                    .expect("the template is valid")
-                    .progress_chars("=> "),
-                );
-                bar.set_message(self.message(0));
-                self.bar = Some(bar);
-            }
-            Event::Pace(PaceChange {
-                secs,
-                parallel,
-                mbps,
-                reason,
-            }) => {
-                self.in_flight = parallel;
-                match &self.bar {
-                    Some(bar) if !bar.is_hidden() => bar.set_message(self.message(self.done_parts)),
-                    _ => eprintln!(
-                        "pacing     {parallel} in flight at {secs:.1} s ({reason}, {mbps:.1} MB/s)"
-                    ),
-                }
-            }
-            Event::Part(PartDone {
-                done_parts,
-                done_bytes,
-                ..
-            }) => {
-                self.done_parts = done_parts;
-                if let Some(bar) = &self.bar {
-                    bar.set_position(done_bytes);
-                    bar.set_message(self.message(done_parts));
-                    if bar.is_hidden() && (done_parts == self.parts || done_parts % 50 == 0) {
-                        eprintln!(
-                            "copying    {} / {}  parts {done_parts}/{}",
-                            HumanBytes(done_bytes),
-                            HumanBytes(bar.length().unwrap_or(0)),
-                            self.parts
-                        );
-                    }
-                }
-            }
-            Event::Note(Note { message }) => match &self.bar {
-                Some(bar) if !bar.is_hidden() => bar.println(format!("note       {message}")),
-                _ => eprintln!("note       {message}"),
-            },
-            Event::Retry(Retrying {
-                part_number,
-                attempt,
-                message,
-            }) => {
-                self.retries += 1;
-                let line = format!("retrying   part {part_number} (attempt {attempt}): {message}");
-                match &self.bar {
-                    Some(bar) if !bar.is_hidden() => bar.println(line),
-                    _ => eprintln!("{line}"),
-                }
-            }
-        }
-    }
-
-    fn message(&self, done_parts: u32) -> String {
-        let parts = format!(
-            "parts {done_parts}/{}  in flight {}",
-            self.parts, self.in_flight
-        );
-        if self.retries > 0 {
-            format!("{parts}  retries {}", self.retries)
-        } else {
-            parts
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 #[derive(clap::Args)]
