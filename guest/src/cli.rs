@@ -38,7 +38,7 @@ pub struct CopyArgs {
     job: JobArgs,
     /// Parts in flight at once, 1 to 1000, pinned [default: found while the copy runs, from 4
     /// up to --max-parallel].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(short = 'p', long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     parallel: Option<u32>,
     /// The most parts in flight when --parallel is not given, 1 to 1000.
     #[arg(long, default_value_t = plan::DEFAULT_MAX_PARALLEL,
@@ -125,9 +125,6 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
         }),
         max_parallel: Some(args.max_parallel),
         source_headers: Some(a.source_headers().map_err(Error::invalid)?).filter(|h| !h.is_empty()),
-        no_clobber: Some(a.no_clobber).filter(|&n| n),
-        properties: Some(target::from_rules(a.properties().map_err(Error::invalid)?))
-            .filter(|p| *p != crate::ObjectProperties::default()),
     };
     Ok(target::resolve(job, Some(&a.target))?.job)
 }
@@ -144,7 +141,7 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
     match outcome {
         Ok(report) => {
             if args.json || args.events {
-                let mut value = serde_json::to_value(&report).unwrap_or_default();
+                let mut value = report_json(&report);
                 value["ok"] = true.into();
                 println!("{value}");
             } else {
@@ -165,6 +162,18 @@ fn copy(args: CopyArgs) -> Result<(), ()> {
             Err(())
         }
     }
+}
+
+/// A report as `--json` and `POST /jobs` answer it: its CRC-64s as
+/// decimal strings ([`ferry_rules::CRC64_JSON_FIELDS`]), as OSS sends them.
+pub fn report_json(report: &Report) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    for field in ferry_rules::CRC64_JSON_FIELDS {
+        if let Some(crc) = value[field].as_u64() {
+            value[field] = crc.to_string().into();
+        }
+    }
+    value
 }
 
 fn print_report(r: &Report) {

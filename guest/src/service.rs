@@ -50,7 +50,8 @@ async fn route(request: IncomingRequest) -> Answer {
                     if job.fanout_url.is_none() {
                         job.fanout_url = own_url;
                     }
-                    answer(transfer::run(&job, &mut Sink::Quiet).await)
+                    let report = transfer::run(&job, &mut Sink::Quiet).await;
+                    answer(report.map(|r| crate::cli::report_json(&r)))
                 }
                 Err(e) => failure(e),
             }

@@ -15,9 +15,7 @@
 //! # }
 //! ```
 
-use crate::bindings::{
-    Addressing, EndpointKind, Failure, Job, ObjectProperties, SignatureVersion, StoreKind,
-};
+use crate::bindings::{Addressing, EndpointKind, Failure, Job, SignatureVersion, StoreKind};
 use crate::credentials::{credentials_url, Chain, Refreshing, CREDENTIALS_URL_VAR};
 use crate::engine::EngineSession;
 use crate::events::{on_one_line, one_line, Event, Progress};
@@ -30,7 +28,6 @@ use crate::net::egress::Egress;
 use crate::net::outgoing::fanout_url;
 use crate::parts::{LocalInstances, PartRunner, WorkerPool};
 use crate::runtime::{default_component_path, Runtime};
-use ferry_rules::job::Properties;
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -54,12 +51,15 @@ pub fn report_json(report: &Report) -> serde_json::Value {
             }
         }
     }
+    for field in ferry_rules::CRC64_JSON_FIELDS {
+        if let Some(crc) = value[field].as_u64() {
+            value[field] = crc.to_string().into();
+        }
+    }
     // Present only when the source redirected.
     if let Some(v) = value.as_object_mut() {
-        for field in ["final_url", "key"] {
-            if v.get(field).is_some_and(serde_json::Value::is_null) {
-                v.remove(field);
-            }
+        if v.get("final_url").is_some_and(serde_json::Value::is_null) {
+            v.remove("final_url");
         }
     }
     value
@@ -199,12 +199,6 @@ pub struct Transfer {
     remote: Remote,
     /// The guest finds the parts in flight, up to `limits.instances`.
     auto_parallel: bool,
-    /// Refuse to replace an object that exists (`--no-clobber`).
-    no_clobber: bool,
-    /// The object's properties; `--meta` items that did not parse stay
-    /// in `meta_args` for [`Transfer::check`] to refuse.
-    properties: Properties,
-    meta_args: Vec<String>,
     /// The component reads the endpoint and region the builder leaves out
     /// from this process's environment.
     defaults_from_env: bool,
@@ -293,77 +287,9 @@ impl Transfer {
 
     /// A header for every request to the source (`--header`): a cookie, a
     /// token, a referer; repeatable. Sent to the source URL's own origin
-        self.no_clobber = args.no_clobber;
-        self.properties = Properties {
-            content_type: args.content_type.clone(),
-            meta: Vec::new(),
-            storage_class: args.storage_class.clone(),
-            acl: args.acl.clone(),
-            sse: args.sse.clone(),
-            sse_kms_key_id: args.sse_kms_key_id.clone(),
-            ..Properties::default()
-        };
-        self.meta_args = args.meta.clone();
-        self
-    }
-
-    /// Refuse to replace an object that exists at the target
-    /// (`--no-clobber`): a HEAD before the upload, and the store's own
-    /// guard on completion; refused, the transfer fails as a `conflict`.
-    pub fn no_clobber(mut self, yes: bool) -> Self {
-        self.no_clobber = yes;
-        self
-    }
-
-    /// The object's Content-Type (default: the source's).
-    pub fn content_type(mut self, value: impl Into<String>) -> Self {
-        self.properties.content_type = Some(value.into());
-        self
-    }
-
-    /// User metadata on the object (`x-oss-meta-NAME`, `x-amz-meta-NAME`);
-    /// repeatable.
-    pub fn meta(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.meta_args
-            .push(format!("{}={}", name.into(), value.into()));
     /// only, its value never shown. A malformed one, or one ferry sets
     /// itself (Host, Range, ...), fails the transfer before it starts.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-    /// The object's storage class (OSS `IA`, S3 `STANDARD_IA`...).
-    pub fn storage_class(mut self, class: impl Into<String>) -> Self {
-        self.properties.storage_class = Some(class.into());
-        self
-    }
-
-    /// The object's canned ACL (`private`, `public-read`...).
-    pub fn acl(mut self, acl: impl Into<String>) -> Self {
-        self.properties.acl = Some(acl.into());
-        self
-    }
-
-    /// Server-side encryption (OSS `AES256`, `KMS`, `SM4`; S3 `AES256`,
-    /// `aws:kms`), with the KMS key for KMS.
-    pub fn sse(mut self, method: impl Into<String>, kms_key_id: Option<String>) -> Self {
-        self.properties.sse = Some(method.into());
-        self.properties.sse_kms_key_id = kms_key_id;
-        self
-    }
-
-    /// The properties as given, checked for the target's store.
-    fn checked_properties(&self) -> Result<Properties, TransferError> {
-        let meta = self
-            .meta_args
-            .iter()
-            .map(|m| ferry_rules::job::parse_meta(m))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(TransferError::invalid)?;
-        let p = Properties {
-            meta,
-            ..self.properties.clone()
-        };
-        ferry_rules::job::check_properties(is_s3(&self.target), &p).map_err(TransferError::invalid)
-    }
-
         let (name, value) = (name.into(), value.into());
         self.header_args.push(format!("{name}: {value}"));
         self.source_headers.push((name, value));
@@ -561,7 +487,6 @@ impl Transfer {
 
     /// Run part tasks in Function Compute, one synchronous InvokeFunction
     /// per part, instead of local instances.
-        self.checked_properties()?;
     pub fn fc(mut self, config: FcConfig) -> Self {
         self.remote = Remote::Fc(config);
         self
@@ -633,22 +558,6 @@ impl Transfer {
 
     /// What the component makes of this transfer before it runs: the job
     /// made whole (target parsed, bucket and key checked, endpoint and
-            no_clobber: self.no_clobber.then_some(true),
-            properties: self
-                .checked_properties()
-                .ok()
-                .filter(|p| *p != Properties::default())
-                .map(|p| ObjectProperties {
-                    content_type: p.content_type,
-                    content_disposition: p.content_disposition,
-                    content_encoding: p.content_encoding,
-                    cache_control: p.cache_control,
-                    meta: Some(p.meta).filter(|m| !m.is_empty()),
-                    storage_class: p.storage_class,
-                    acl: p.acl,
-                    sse: p.sse,
-                    sse_kms_key_id: p.sse_kms_key_id,
-                }),
     /// region resolved) and the hosts its instances may reach (the source
     /// and the store endpoint the component will use), on `runtime`.
     pub async fn resolve(&self, runtime: &Arc<Runtime>) -> Result<(Job, Egress), TransferError> {

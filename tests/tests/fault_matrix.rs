@@ -377,7 +377,7 @@ fn judge(
                 return Err(format!("failed with exit {}: {}", o.code, o.result));
             }
             bed.check_copied(seed, input.size, key)?;
-            if o.result["crc64"] != pattern::crc64(seed, input.size) {
+            if o.result["crc64"] != pattern::crc64(seed, input.size).to_string() {
                 return Err(format!("the report's CRC differs: {}", o.result));
             }
             let retries = o.result["retries"].as_u64().unwrap_or(0);
