@@ -125,6 +125,9 @@ fn job_of(args: &CopyArgs) -> Result<Job, Error> {
         }),
         max_parallel: Some(args.max_parallel),
         source_headers: Some(a.source_headers().map_err(Error::invalid)?).filter(|h| !h.is_empty()),
+        no_clobber: Some(a.no_clobber).filter(|&n| n),
+        properties: Some(target::from_rules(a.properties().map_err(Error::invalid)?))
+            .filter(|p| *p != crate::ObjectProperties::default()),
     };
     Ok(target::resolve(job, Some(&a.target))?.job)
 }

@@ -105,17 +105,15 @@ impl Store {
                 credentials,
                 region: job.target_region.clone(),
             },
-        })
-    }
             properties: job
                 .properties
                 .as_ref()
                 .map(|p| property_headers(kind, p))
                 .unwrap_or_default(),
             no_clobber: job.no_clobber == Some(true),
+        })
+    }
 
-    /// Asks the host for the credentials to sign with now, when it hands
-    /// them out (a long copy with temporary keys): called before each part
     /// `req` with the object's properties ([`property_headers`]).
     fn with_properties(&self, mut req: RequestParts) -> RequestParts {
         req.headers.extend(self.properties.iter().cloned());
@@ -170,6 +168,8 @@ impl Store {
         Ok(())
     }
 
+    /// Asks the host for the credentials to sign with now, when it hands
+    /// them out (a long copy with temporary keys): called before each part
     /// is presigned, so no part carries a signature of expired keys.
     pub async fn refresh_credentials(&self) -> Result<()> {
         let Some(url) = &self.refresh.url else {
@@ -412,6 +412,7 @@ impl Store {
 
     /// PutObject with an empty body (an empty source needs no multipart upload).
     pub async fn put_empty(&self, key: &str) -> Result<Stored> {
+        let req = self.guarded(self.with_properties(self.request("PUT", key)));
         let response = self
             .send(req, Some(&[]), "PutObject")
             .await
@@ -452,7 +453,6 @@ impl Store {
             return Err(error_document(
                 &text,
                 200,
-        let req = self.guarded(self.with_properties(self.request("PUT", key)));
                 "CompleteMultipartUpload",
                 self.kind,
             ));
@@ -562,6 +562,45 @@ impl Store {
     }
 }
 
+/// An object's properties as `kind`'s headers: the content headers,
+/// user metadata (`x-oss-meta-*`, `x-amz-meta-*`), the storage class, the
+/// ACL and server-side encryption with its KMS key.
+pub fn property_headers(kind: StoreKind, p: &crate::ObjectProperties) -> Vec<(String, String)> {
+    let (prefix, acl, kms_key) = match kind {
+        StoreKind::Oss => (
+            "x-oss",
+            "x-oss-object-acl",
+            "x-oss-server-side-encryption-key-id",
+        ),
+        StoreKind::S3 => (
+            "x-amz",
+            "x-amz-acl",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ),
+    };
+    let mut headers = Vec::new();
+    let mut add = |name: String, value: &Option<String>| {
+        if let Some(v) = value {
+            headers.push((name, v.clone()));
+        }
+    };
+    add("content-type".into(), &p.content_type);
+    add("content-disposition".into(), &p.content_disposition);
+    add("content-encoding".into(), &p.content_encoding);
+    add("cache-control".into(), &p.cache_control);
+    add(format!("{prefix}-storage-class"), &p.storage_class);
+    add(acl.into(), &p.acl);
+    add(format!("{prefix}-server-side-encryption"), &p.sse);
+    add(kms_key.into(), &p.sse_kms_key_id);
+    for (name, value) in p.meta.iter().flatten() {
+        headers.push((
+            format!("{prefix}-meta-{}", name.to_ascii_lowercase()),
+            value.clone(),
+        ));
+    }
+    headers
+}
+
 async fn drain(response: Response) {
     let _ = response.bytes(1 << 20).await;
 }
@@ -617,45 +656,6 @@ fn error_document(text: &str, status: u16, what: &str, kind: StoreKind) -> Error
         "InvalidSecurityToken" | "SecurityTokenExpired" | "InvalidToken" | "ExpiredToken" => {
             format!(" Check {token}: the token is wrong or expired.")
         }
-/// An object's properties as `kind`'s headers: the content headers,
-/// user metadata (`x-oss-meta-*`, `x-amz-meta-*`), the storage class, the
-/// ACL and server-side encryption with its KMS key.
-pub fn property_headers(kind: StoreKind, p: &crate::ObjectProperties) -> Vec<(String, String)> {
-    let (prefix, acl, kms_key) = match kind {
-        StoreKind::Oss => (
-            "x-oss",
-            "x-oss-object-acl",
-            "x-oss-server-side-encryption-key-id",
-        ),
-        StoreKind::S3 => (
-            "x-amz",
-            "x-amz-acl",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ),
-    };
-    let mut headers = Vec::new();
-    let mut add = |name: String, value: &Option<String>| {
-        if let Some(v) = value {
-            headers.push((name, v.clone()));
-        }
-    };
-    add("content-type".into(), &p.content_type);
-    add("content-disposition".into(), &p.content_disposition);
-    add("content-encoding".into(), &p.content_encoding);
-    add("cache-control".into(), &p.cache_control);
-    add(format!("{prefix}-storage-class"), &p.storage_class);
-    add(acl.into(), &p.acl);
-    add(format!("{prefix}-server-side-encryption"), &p.sse);
-    add(kms_key.into(), &p.sse_kms_key_id);
-    for (name, value) in p.meta.iter().flatten() {
-        headers.push((
-            format!("{prefix}-meta-{}", name.to_ascii_lowercase()),
-            value.clone(),
-        ));
-    }
-    headers
-}
-
         "EntityTooSmall" => " Parts must be larger: choose a larger --part-size.".into(),
         "AccessDenied" => " The key may not write to this bucket; check its policy.".into(),
         "NoSuchBucket" => " Check the bucket name, the region and the endpoint.".into(),
@@ -755,6 +755,8 @@ mod sdk_shapes {
             },
             addressing,
             refresh: Refresh::default(),
+            properties: Vec::new(),
+            no_clobber: false,
         }
     }
 
@@ -810,8 +812,6 @@ mod sdk_shapes {
                 "../other/evil.bin",
                 "dot/./x",
             ] {
-            properties: Vec::new(),
-            no_clobber: false,
                 let url = s3.presign_upload_part_at(key, "UP", 1, 60, now());
                 assert!(url.starts_with(&format!("{prefix}{key}?")), "{url}");
                 // What the request layer sends keeps them too.

@@ -861,6 +861,9 @@ impl Server {
         for (name, value) in &job.headers.0 {
             transfer = transfer.header(name, value);
         }
+        transfer = transfer
+            .no_clobber(job.no_clobber)
+            .properties(job.properties.clone());
         if let Some(fc) = fc {
             transfer = transfer.fc(fc);
         }

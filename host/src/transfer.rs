@@ -15,7 +15,9 @@
 //! # }
 //! ```
 
-use crate::bindings::{Addressing, EndpointKind, Failure, Job, SignatureVersion, StoreKind};
+use crate::bindings::{
+    Addressing, EndpointKind, Failure, Job, ObjectProperties, SignatureVersion, StoreKind,
+};
 use crate::credentials::{credentials_url, Chain, Refreshing, CREDENTIALS_URL_VAR};
 use crate::engine::EngineSession;
 use crate::events::{on_one_line, one_line, Event, Progress};
@@ -28,6 +30,7 @@ use crate::net::egress::Egress;
 use crate::net::outgoing::fanout_url;
 use crate::parts::{LocalInstances, PartRunner, WorkerPool};
 use crate::runtime::{default_component_path, Runtime};
+use ferry_rules::job::Properties;
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -58,8 +61,10 @@ pub fn report_json(report: &Report) -> serde_json::Value {
     }
     // Present only when the source redirected.
     if let Some(v) = value.as_object_mut() {
-        if v.get("final_url").is_some_and(serde_json::Value::is_null) {
-            v.remove("final_url");
+        for field in ["final_url", "key"] {
+            if v.get(field).is_some_and(serde_json::Value::is_null) {
+                v.remove(field);
+            }
         }
     }
     value
@@ -194,6 +199,12 @@ pub struct Transfer {
     source_headers: Vec<(String, String)>,
     /// The same as `--header` items, checked by [`Transfer::check`].
     header_args: Vec<String>,
+    /// Refuse to replace an object that exists (`--no-clobber`).
+    no_clobber: bool,
+    /// The object's properties; `--meta` items that did not parse stay
+    /// in `meta_args` for [`Transfer::check`] to refuse.
+    properties: Properties,
+    meta_args: Vec<String>,
     ca_bundle: Option<PathBuf>,
     interrupt: Interrupt,
     remote: Remote,
@@ -282,7 +293,77 @@ impl Transfer {
             .filter_map(|h| ferry_rules::job::parse_header(h).ok())
             .collect();
         self.header_args = args.header.clone();
+        self.no_clobber = args.no_clobber;
+        self.properties = Properties {
+            content_type: args.content_type.clone(),
+            meta: Vec::new(),
+            storage_class: args.storage_class.clone(),
+            acl: args.acl.clone(),
+            sse: args.sse.clone(),
+            sse_kms_key_id: args.sse_kms_key_id.clone(),
+            ..Properties::default()
+        };
+        self.meta_args = args.meta.clone();
         self
+    }
+
+    /// Refuse to replace an object that exists at the target
+    /// (`--no-clobber`): a HEAD before the upload, and the store's own
+    /// guard on completion; refused, the transfer fails as a `conflict`.
+    pub fn no_clobber(mut self, yes: bool) -> Self {
+        self.no_clobber = yes;
+        self
+    }
+
+    /// The object's Content-Type (default: the source's).
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.properties.content_type = Some(value.into());
+        self
+    }
+
+    /// User metadata on the object (`x-oss-meta-NAME`, `x-amz-meta-NAME`);
+    /// repeatable.
+    pub fn meta(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.meta_args
+            .push(format!("{}={}", name.into(), value.into()));
+        self
+    }
+
+    /// All the object's properties at once (user metadata added to what
+    /// [`Transfer::meta`] gives).
+    pub fn properties(mut self, properties: Properties) -> Self {
+        self.properties = properties;
+        self
+    }
+
+    /// The object's storage class (OSS `IA`, S3 `STANDARD_IA`...).
+    pub fn storage_class(mut self, class: impl Into<String>) -> Self {
+        self.properties.storage_class = Some(class.into());
+        self
+    }
+
+    /// The object's canned ACL (`private`, `public-read`...).
+    pub fn acl(mut self, acl: impl Into<String>) -> Self {
+        self.properties.acl = Some(acl.into());
+        self
+    }
+
+    /// Server-side encryption (OSS `AES256`, `KMS`, `SM4`; S3 `AES256`,
+    /// `aws:kms`), with the KMS key for KMS.
+    pub fn sse(mut self, method: impl Into<String>, kms_key_id: Option<String>) -> Self {
+        self.properties.sse = Some(method.into());
+        self.properties.sse_kms_key_id = kms_key_id;
+        self
+    }
+
+    /// The properties as given, checked for the target's store.
+    fn checked_properties(&self) -> Result<Properties, TransferError> {
+        let mut p = self.properties.clone();
+        for m in &self.meta_args {
+            p.meta
+                .push(ferry_rules::job::parse_meta(m).map_err(TransferError::invalid)?);
+        }
+        ferry_rules::job::check_properties(is_s3(&self.target), &p).map_err(TransferError::invalid)
     }
 
     /// A header for every request to the source (`--header`): a cookie, a
@@ -482,6 +563,7 @@ impl Transfer {
         }
         ferry_rules::job::source_headers(&self.header_args, &self.source)
             .map_err(limits::BadOption)?;
+        self.checked_properties()?;
         Ok(())
     }
 
@@ -553,6 +635,22 @@ impl Transfer {
             endpoint_kind: self.endpoint_kind,
             max_parallel,
             source_headers: (!self.source_headers.is_empty()).then(|| self.source_headers.clone()),
+            no_clobber: self.no_clobber.then_some(true),
+            properties: self
+                .checked_properties()
+                .ok()
+                .filter(|p| *p != Properties::default())
+                .map(|p| ObjectProperties {
+                    content_type: p.content_type,
+                    content_disposition: p.content_disposition,
+                    content_encoding: p.content_encoding,
+                    cache_control: p.cache_control,
+                    meta: Some(p.meta).filter(|m| !m.is_empty()),
+                    storage_class: p.storage_class,
+                    acl: p.acl,
+                    sse: p.sse,
+                    sse_kms_key_id: p.sse_kms_key_id,
+                }),
         }
     }
 

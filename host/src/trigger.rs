@@ -101,6 +101,55 @@ pub struct Job {
     pub signature: Option<String>,
     /// Headers for every source request (`headers`: `["Name: value"]`).
     pub headers: SourceHeaders,
+    /// Refuse to replace an object that exists (`no_clobber`).
+    pub no_clobber: bool,
+    /// The object's properties (`properties`, as the component's job
+    /// names them), checked for OSS.
+    pub properties: ferry_rules::job::Properties,
+}
+
+/// A job's `properties`: the component's job field of that name.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PropertiesEvent {
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    content_disposition: Option<String>,
+    #[serde(default)]
+    content_encoding: Option<String>,
+    #[serde(default)]
+    cache_control: Option<String>,
+    /// `[["name", "value"], ...]`.
+    #[serde(default)]
+    meta: Option<Vec<(String, String)>>,
+    #[serde(default)]
+    storage_class: Option<String>,
+    #[serde(default)]
+    acl: Option<String>,
+    #[serde(default)]
+    sse: Option<String>,
+    #[serde(default)]
+    sse_kms_key_id: Option<String>,
+}
+
+impl PropertiesEvent {
+    /// Checked as `ferry copy` checks its flags, for OSS.
+    fn checked(self) -> Result<ferry_rules::job::Properties, Invalid> {
+        let p = ferry_rules::job::Properties {
+            content_type: self.content_type,
+            content_disposition: self.content_disposition,
+            content_encoding: self.content_encoding,
+            cache_control: self.cache_control,
+            meta: self.meta.unwrap_or_default(),
+            storage_class: self.storage_class,
+            acl: self.acl,
+            sse: self.sse,
+            sse_kms_key_id: self.sse_kms_key_id,
+        };
+        ferry_rules::job::check_properties(false, &p)
+            .map_err(|e| Invalid(format!("properties: {e}")))
+    }
 }
 
 /// A job's source headers, (name, value); shown by name only, as their
@@ -173,6 +222,10 @@ struct JobEvent {
     /// Read by [`source_headers`], so that no value shows in a type error.
     #[serde(default)]
     headers: Option<serde_json::Value>,
+    #[serde(default)]
+    no_clobber: Option<bool>,
+    #[serde(default)]
+    properties: Option<PropertiesEvent>,
     /// Meaningful under `wasmtime serve` only; ferry serve fans out itself.
     #[serde(default)]
     #[allow(dead_code)]
@@ -309,6 +362,7 @@ fn job(value: serde_json::Value, rules: &Rules, fc_region: Option<&str>) -> Resu
         }
     };
     let headers = source_headers(e.headers, &e.source_url)?;
+    let properties = e.properties.unwrap_or_default().checked()?;
     Ok(Job {
         source_url: e.source_url,
         bucket: e.target_bucket_name,
@@ -330,6 +384,8 @@ fn job(value: serde_json::Value, rules: &Rules, fc_region: Option<&str>) -> Resu
         resume: e.resume,
         signature,
         headers,
+        no_clobber: e.no_clobber.unwrap_or(false),
+        properties,
     })
 }
 
@@ -509,6 +565,21 @@ mod tests {
             "responseElements": {"requestId": "58F9FF2D3DF792092E12044C"},
             "userIdentity": {"principalId": "164901546557****"}
         }]})
+    }
+
+    #[test]
+    fn a_job_carries_no_clobber_and_checked_properties() {
+        let mut v = fc_event();
+        v["no_clobber"] = json!(true);
+        v["properties"] = json!({"content_type": "text/csv", "storage_class": "ia",
+                                 "meta": [["Owner", "ops"]]});
+        let job = parse(v.clone(), &rules()).unwrap().remove(0);
+        assert!(job.no_clobber);
+        assert_eq!(job.properties.storage_class.as_deref(), Some("IA"));
+        assert_eq!(job.properties.meta, [("owner".into(), "ops".into())]);
+        v["properties"] = json!({"storage_class": "GLACIER"});
+        let e = parse(v, &rules()).unwrap_err().to_string();
+        assert!(e.starts_with("properties: --storage-class"), "{e}");
     }
 
     #[test]

@@ -259,3 +259,87 @@ fn properties_a_store_does_not_take_are_refused() {
     assert_eq!(bed.source.received().len(), 0, "the source was asked");
     assert_eq!(bed.store.requests(), 0, "the store was asked");
 }
+
+/// `POST /jobs` to `ferry serve` (started on `port` with the store's key in
+/// its environment): the answer's status and JSON.
+fn post_job(port: u16, job: &Value) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let body = job.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /jobs HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json = raw
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
+/// A `ferry serve` job's `no_clobber` and `properties` fields and a folder
+/// key: the object is named from the source (its Content-Disposition) and
+/// carries the properties;
+/// the same job again is refused as a conflict (409) and leaves the object.
+#[test]
+fn serve_jobs_take_properties_no_clobber_and_folder_keys() {
+    let bed = bed("props-serve");
+    let port = bed::free_port();
+    let mut server = Command::new(bed::ferry_bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--endpoint",
+            &bed.store.endpoint(),
+            "--allow-cidr",
+            "127.0.0.0/8",
+        ])
+        .env_clear()
+        .env("OSS_ACCESS_KEY_ID", KEY_ID)
+        .env("OSS_ACCESS_KEY_SECRET", SECRET)
+        .env("FERRY_COMPONENT", bed::component())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ferry serve starts");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "ferry serve did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let job = serde_json::json!({
+        "source_url": format!("{}/data.csv", bed.source.url(SEED, 1_500_000)),
+        "target_bucket_name": BUCKET,
+        "target_object_name": "served/",
+        "target_region": REGION,
+        "no_clobber": true,
+        "properties": {"storage_class": "Archive", "meta": [["team", "infra"]]},
+    });
+    let (status, report) = post_job(port, &job);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["key"], "served/report.csv", "{report}");
+    let h = read_back(&bed, false, "served/report.csv");
+    assert_header(&h, "x-oss-storage-class", "Archive");
+    assert_header(&h, "x-oss-meta-team", "infra");
+    assert_header(&h, "content-type", "text/csv; charset=utf-8");
+    let (status, refused) = post_job(port, &job);
+    assert_eq!(
+        (status, &refused["kind"]),
+        (409, &Value::from("conflict")),
+        "{refused}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -48,12 +48,12 @@ pub enum OssError {
     /// A copy's `x-oss-copy-source-if-match` did not match the source.
     #[error("At least one of the pre-conditions you specified did not hold.")]
     PreconditionFailed { condition: String },
-    #[error("{0}")]
-    NotImplemented(String),
-    #[error("The specified method is not allowed against this resource.")]
     /// `x-oss-forbid-overwrite: true` on a write to a key that exists.
     #[error("The object you specified already exists and can not be overwritten.")]
     FileAlreadyExists,
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
     #[error("{0}")]
     InternalError(String),
@@ -114,11 +114,11 @@ impl OssError {
             Self::InvalidDigest => "InvalidDigest",
             Self::MalformedXml => "MalformedXML",
             Self::PreconditionFailed { .. } => "PreconditionFailed",
+            Self::FileAlreadyExists => "FileAlreadyExists",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::InternalError(_) => "InternalError",
             Self::Injected { status, .. } => injected_code(*status),
-            Self::FileAlreadyExists => "FileAlreadyExists",
         }
     }
 
@@ -140,12 +140,12 @@ impl OssError {
             | Self::InvalidDigest
             | Self::MalformedXml => StatusCode::BAD_REQUEST,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::FileAlreadyExists => StatusCode::CONFLICT,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InternalError(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            Self::FileAlreadyExists => StatusCode::CONFLICT,
             }
         }
     }

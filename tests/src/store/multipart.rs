@@ -273,6 +273,7 @@ pub async fn complete(
     wrong_crc: bool,
 ) -> Result<Response<ResponseBody>, OssError> {
     let upload_id = ctx.target.param("uploadId").unwrap_or("").to_string();
+    let guard = Guard::of(req.headers());
     let complete_all = req
         .headers()
         .get("x-oss-complete-all")
@@ -297,6 +298,8 @@ pub async fn complete(
     if chosen.is_empty() {
         return Err(OssError::MalformedXml);
     }
+    // Refused, the upload stays (the client aborts it).
+    guard.refuse(bucket.objects.contains_key(&ctx.key))?;
     if let Some((n, p)) = chosen[..chosen.len() - 1]
         .iter()
         .find(|(_, p)| p.size < MIN_PART_SIZE)
@@ -330,7 +333,6 @@ pub async fn complete(
         crc64: crc,
         etag: etag_value.clone(),
         parts: Some(kept.len() as u32),
-    let guard = Guard::of(req.headers());
         content_type: upload.content_type.clone(),
         meta: upload.meta.clone(),
         last_modified: SystemTime::now(),
@@ -356,8 +358,6 @@ pub async fn complete(
 
     let doc = xml::document(&xml::CompleteResult {
         location: format!("http://{}/{}/{}", ctx.host, ctx.bucket, ctx.key),
-    // Refused, the upload stays (the client aborts it).
-    guard.refuse(bucket.objects.contains_key(&ctx.key))?;
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
         etag: etag_value.clone(),

@@ -230,13 +230,12 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-pub fn user_meta(headers: &HeaderMap) -> Vec<(String, String)> {
 /// The headers an object keeps from the request that made it (PutObject,
 /// InitiateMultipartUpload) and returns on HeadObject and GetObject, names
 /// in lower case: user metadata (`x-oss-meta-*`, `x-amz-meta-*`), the
 /// content headers, the storage class, the ACL and server-side encryption,
 /// as OSS and S3 name them.
-    headers
+pub fn user_meta(headers: &HeaderMap) -> Vec<(String, String)> {
     const KEPT: [&str; 11] = [
         "content-disposition",
         "content-encoding",
@@ -250,6 +249,7 @@ pub fn user_meta(headers: &HeaderMap) -> Vec<(String, String)> {
         "x-amz-server-side-encryption",
         "x-amz-server-side-encryption-aws-kms-key-id",
     ];
+    headers
         .iter()
         .filter(|(k, _)| {
             let k = k.as_str();
