@@ -119,7 +119,7 @@ pub async fn locate(source_url: &str) -> Result<Located> {
                     url: current,
                     hops,
                     info,
-                    props,
+                    props: *props,
                 });
             }
             Probed::Redirect(status, location) => {
@@ -175,7 +175,7 @@ fn next_hop(current: &str, given: Option<&Url>, location: &str) -> Option<String
 
 /// What one URL answered the probe.
 enum Probed {
-    Info(SourceInfo, ObjectProperties),
+    Info(SourceInfo, Box<ObjectProperties>),
     /// A redirect: its status and `Location`.
     Redirect(u16, String),
 }
@@ -207,7 +207,7 @@ async fn probe_once(url: &SourceUrl, shown: &str) -> Result<Probed> {
     }
     if (200..300).contains(&head.status) {
         let info = info_from(&head, head_size(&head));
-        let props = props_from(&head);
+        let props = Box::new(props_from(&head));
         let advertised = head
             .header("accept-ranges")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
@@ -245,7 +245,7 @@ async fn range_probe(url: &SourceUrl, shown: &str) -> Result<Probed> {
     if let Some(hop) = redirect(&get) {
         return Ok(hop);
     }
-    let props = props_from(&get);
+    let props = Box::new(props_from(&get));
     let info = match get.status {
         206 => {
             let size = get
