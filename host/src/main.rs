@@ -1,25 +1,58 @@
 //! `ferry`: copy a large file from a URL into OSS through many sandboxed
 //! instances of the ferry component.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ferry_host::limits::{self, MAX_INSTANCES};
 use ferry_host::transfer::JobArgs;
 use ferry_host::{Limits, Report, Transfer, TransferError};
 use indicatif::HumanBytes;
-use progress::{Progress, Show};
+use progress::{in_flight, Progress, Show};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+mod dry_run;
 mod progress;
 
 #[derive(Parser)]
 #[command(
     name = "ferry",
-    version,
+    disable_version_flag = true,
+    arg_required_else_help = true,
     about = "Copy a large file from an HTTP(S) URL into OSS or S3: parallel ranged parts, each in \
              its own sandboxed instance, every byte checked.",
-    after_help = "Credentials come from where the store's own tools look, in their order: for \
+    after_help = format!("{CREDENTIALS_AND_SANDBOX}\n\n{}", examples_and_exit_codes()),
+)]
+struct Cli {
+    /// Print the version, the git commit it was built from (when known) and the sha256 of the
+    /// component it runs.
+    #[arg(short = 'V', long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Copy SOURCE_URL into oss://BUCKET/KEY or s3://BUCKET/KEY as a verified multipart upload.
+    #[command(after_help = examples_and_exit_codes())]
+    Copy(Box<CopyArgs>),
+    /// Serve transfers over HTTP: a Function Compute 3.0 custom container
+    /// (POST /invoke, POST /initialize) or an HTTP trigger (POST /jobs).
+    Serve(Box<ServeArgs>),
+    /// Print a completion script for SHELL (bash, zsh, fish, powershell, elvish) on stdout,
+    /// e.g. `ferry completions bash > /etc/bash_completion.d/ferry`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where credentials come from, and what the instances may reach: the
+/// end of `ferry --help`, before the examples.
+const CREDENTIALS_AND_SANDBOX: &str =
+    "Credentials come from where the store's own tools look, in their order: for \
                   oss:// OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN, the \
                   ALIBABA_CLOUD_* variables, OIDC role assumption, ~/.aliyun/config.json, \
                   ~/.alibabacloud/credentials, the ECS instance RAM role; for s3:// \
@@ -30,20 +63,26 @@ mod progress;
                   and no credentials.\n\n\
                   The command line trusts its user: sources on loopback and private addresses are \
                   allowed. Instances may connect only to the source's host and the store's \
-                  endpoint."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+                  endpoint.";
 
-#[derive(Subcommand)]
-enum Command {
-    /// Copy SOURCE_URL into oss://BUCKET/KEY or s3://BUCKET/KEY as a verified multipart upload.
-    Copy(CopyArgs),
-    /// Serve transfers over HTTP: a Function Compute 3.0 custom container
-    /// (POST /invoke, POST /initialize) or an HTTP trigger (POST /jobs).
-    Serve(ServeArgs),
+/// How ferry is used, and what its exit codes mean (from the failure kinds
+/// of ferry-rules): the end of `ferry --help` and `ferry copy --help`.
+fn examples_and_exit_codes() -> String {
+    let mut text = String::from(
+        "Examples:\n  \
+         ferry copy https://mirror.example.com/big.iso oss://my-bucket/big.iso --region cn-hangzhou\n  \
+         ferry copy https://mirror.example.com/big.iso s3://my-bucket/big.iso --endpoint http://minio.lan:9000\n  \
+         ferry copy https://mirror.example.com/big.iso oss://my-bucket/big.iso --keep-partial\n  \
+         ferry copy https://mirror.example.com/big.iso oss://my-bucket/big.iso --resume\n  \
+         ferry copy -n https://mirror.example.com/big.iso oss://my-bucket/big.iso   (the plan only)\n  \
+         ferry serve --listen 127.0.0.1:9000\n\n\
+         Exit codes:\n  0    done and verified\n",
+    );
+    for (_, code, meaning) in ferry_rules::EXIT_CODES {
+        text.push_str(&format!("  {code:<4} {meaning}\n"));
+    }
+    text.push_str("  130  interrupted (SIGINT or SIGTERM)");
+    text
 }
 
 /// `ferry copy`: the job's flags, defined once with the component's command
@@ -61,8 +100,18 @@ struct CopyArgs {
     /// Parts in flight (sandboxed part instances at once), pinned, 1 to 1000 [default: found
     /// while the copy runs, from 4 up to what --max-memory holds; with --workers, up to
     /// workers x --worker-concurrency; with --fc-function, up to 256].
-    #[arg(long)]
-    instances: Option<u32>,
+    #[arg(short = 'p', long, alias = "instances", value_name = "N")]
+    parallel: Option<u32>,
+    /// Read the source at most this fast, in bytes a second over all parts together, e.g.
+    /// 100M or 1.5G (units of 1024). Applies to this machine's instances, so not with
+    /// --workers or --fc-function.
+    #[arg(long, value_name = "RATE", conflicts_with_all = ["workers", "fc_function"])]
+    bwlimit: Option<String>,
+    /// Probe the source, check that the credentials reach the bucket (a multipart upload is
+    /// started and aborted at once) and print the plan: size, parts, parallelism, target.
+    /// Nothing is uploaded.
+    #[arg(short = 'n', long)]
+    dry_run: bool,
     /// Memory the parts in flight may take here, e.g. 2GiB (about 8 MiB a part) [default: a
     /// quarter of this machine's memory]. Bounds the automatic parallelism.
     #[arg(long, value_name = "SIZE")]
@@ -159,13 +208,29 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let level = match &cli.command {
-        Command::Copy(args) => args.log_level(),
+        Some(Command::Copy(args)) => args.log_level(),
         _ => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(level))
         .with_writer(std::io::stderr)
         .init();
+    if cli.version {
+        println!("{}", version());
+        return ExitCode::SUCCESS;
+    }
+    let command = match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cli = Cli::command();
+            clap_complete::generate(shell, &mut cli, "ferry", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(command) => command,
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -176,10 +241,32 @@ fn main() -> ExitCode {
             return ExitCode::from(70);
         }
     };
-    match cli.command {
-        Command::Copy(args) => runtime.block_on(copy(args)),
-        Command::Serve(args) => runtime.block_on(serve(args)),
+    match command {
+        Command::Copy(args) => runtime.block_on(copy(*args)),
+        Command::Serve(args) => runtime.block_on(serve(*args)),
+        Command::Completions { .. } => unreachable!("printed above"),
     }
+}
+
+/// `ferry 0.1.0 (commit 1a2b3c4d5e6f; component sha256 …)`: the commit
+/// when the build was given `FERRY_GIT_COMMIT`, and the sha256 of the
+/// component `ferry copy` would load ($FERRY_COMPONENT, or ferry.wasm beside
+/// or above this executable).
+fn version() -> String {
+    let commit = option_env!("FERRY_GIT_COMMIT").unwrap_or("unknown");
+    let path = ferry_host::runtime::default_component_path();
+    let component = match std::fs::read(&path) {
+        Ok(wasm) => {
+            let digest = ring::digest::digest(&ring::digest::SHA256, &wasm);
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            format!("component {} sha256 {hex}", path.display())
+        }
+        Err(e) => format!("component {} not readable: {e}", path.display()),
+    };
+    format!(
+        "ferry {} (commit {commit})\n{component}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// `FERRY_LOG` (default `level`), with the WASI crates held at `info`
@@ -214,7 +301,25 @@ async fn copy(args: CopyArgs) -> ExitCode {
         Some(Ok(bytes)) => bytes,
         None => limits::default_max_memory(),
     };
-    // Without --instances the component finds the parts in flight, up to
+    if let Some(n) = args.parallel {
+        let range = ferry_rules::job::in_range(
+            "--parallel",
+            n.into(),
+            1,
+            MAX_INSTANCES.into(),
+            "parts in flight at once",
+        );
+        if let Err(e) = range {
+            return failed(&args, &TransferError::invalid(e), None);
+        }
+    }
+    if let Some(rate) = &args.bwlimit {
+        match ferry_host::net::bwlimit::parse_rate(rate) {
+            Ok(bytes_per_sec) => ferry_host::net::bwlimit::set_global(bytes_per_sec),
+            Err(e) => return failed(&args, &TransferError::invalid(e), None),
+        }
+    }
+    // Without --parallel the component finds the parts in flight, up to
     // what the parts' runner holds. A default is never out of range; a
     // number given is checked as given.
     let cap = if !args.workers.is_empty() {
@@ -226,7 +331,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
     } else {
         limits::parallel_for_memory(max_memory)
     };
-    let instances = args.instances.unwrap_or(cap);
+    let instances = args.parallel.unwrap_or(cap);
     let limits = Limits {
         instances,
         instance_memory: args.instance_memory_mib << 20,
@@ -238,7 +343,7 @@ async fn copy(args: CopyArgs) -> ExitCode {
         .defaults_from_env(true)
         .profile(args.profile.clone())
         .limits(limits);
-    transfer = match args.instances {
+    transfer = match args.parallel {
         Some(n) => transfer.instances(n),
         None => transfer.max_parallel(cap),
     };
@@ -268,6 +373,9 @@ async fn copy(args: CopyArgs) -> ExitCode {
             key,
         });
     }
+    if args.dry_run {
+        return dry_run(&args, &transfer, limits, cap).await;
+    }
     let interrupt = transfer.interrupt();
     tokio::spawn(stop_on_signals(interrupt.clone()));
     let mut progress = Progress::new(args.show());
@@ -288,6 +396,91 @@ async fn copy(args: CopyArgs) -> ExitCode {
         Err(e) => failed(&args, &e, interrupt.reason()),
     }
 }
+
+/// `--dry-run`: plans the copy on a runtime of its own, prints the plan
+/// (one JSON object with --json) and uploads nothing.
+async fn dry_run(args: &CopyArgs, transfer: &Transfer, limits: Limits, cap: u32) -> ExitCode {
+    use ferry_host::net::address_policy::AddressPolicy;
+    use ferry_host::net::client::{Client, ClientConfig};
+    let path = args
+        .component
+        .clone()
+        .unwrap_or_else(ferry_host::runtime::default_component_path);
+    let client = match ClientConfig::from_env(AddressPolicy::cli(), args.ca_bundle.as_deref()) {
+        Ok(c) => Arc::new(Client::new(c)),
+        Err(e) => return failed(args, &TransferError::invalid(e), None),
+    };
+    let runtime = match ferry_host::Runtime::with_client(&path, limits, client) {
+        Ok(rt) => rt,
+        Err(e) => return failed(args, &dry_run::internal(&e), None),
+    };
+    let planned = match dry_run::plan(transfer, &runtime, args.profile.clone()).await {
+        Ok(p) => p,
+        Err(e) => return failed(args, &e, None),
+    };
+    let (job, plan) = (&planned.job, &planned.plan);
+    let source = ferry_rules::redact(&job.source_url);
+    let target = &args.job.target;
+    let (mode, start) = match args.parallel {
+        Some(n) => ("pinned", n),
+        None => ("auto", AUTO_START.min(cap)),
+    };
+    if args.json {
+        let v = serde_json::json!({
+            "ok": true,
+            "dry_run": true,
+            "source": source,
+            "target": target,
+            "endpoint": job.endpoint,
+            "region": job.target_region,
+            "size": plan.source.size,
+            "part_size": plan.part_size,
+            "parts": plan.part_count,
+            "parallelism": {"mode": mode, "start": start, "cap": cap},
+            "source_crc64": plan.source.crc64.map(|c| c.to_string()),
+            "ranges": plan.source.ranges,
+            "server_side": plan.server_side,
+        });
+        println!("{v}");
+        return ExitCode::SUCCESS;
+    }
+    let size = plan
+        .source
+        .size
+        .map_or("size unknown".into(), |s| HumanBytes(s).to_string());
+    let crc = match plan.source.crc64 {
+        Some(_) => "offers CRC-64",
+        None => "no CRC-64 (ferry hashes the parts)",
+    };
+    let ranges = if plan.source.ranges {
+        "serves ranges"
+    } else {
+        "no ranges: read as one stream"
+    };
+    println!("source     {source}  {size}, {crc}, {ranges}");
+    println!(
+        "target     {target}  at {}: the credentials reach the bucket (an upload was started \
+         and aborted)",
+        job.endpoint.as_deref().unwrap_or("the default endpoint")
+    );
+    let max = (mode == "auto").then_some(cap);
+    println!(
+        "plan       {} parts of {}, {}{}",
+        plan.part_count,
+        HumanBytes(plan.part_size),
+        in_flight(start, max),
+        if plan.server_side {
+            ", copied by the store itself (UploadPartCopy)"
+        } else {
+            ""
+        }
+    );
+    println!("dry run    nothing was uploaded");
+    ExitCode::SUCCESS
+}
+
+/// Parts in flight when an automatic copy starts (the pacer grows them).
+const AUTO_START: u32 = 4;
 
 /// Prints a failed copy (one JSON object with --json, one line on stderr)
 /// and returns its exit code.

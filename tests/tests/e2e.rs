@@ -593,10 +593,11 @@ fn options_out_of_range_and_unreachable_stores_are_named() {
         (&["--part-size", "16EiB"], "--part-size \"16EiB\""),
         (&["--part-size", "99999999999999999999999"], "5GiB"),
         (
-            &["--instances", "100000"],
-            "--instances 100000 is out of range: give 1 to 1000",
+            &["--parallel", "100000"],
+            "--parallel 100000 is out of range: give 1 to 1000",
         ),
-        (&["--instances", "0"], "--instances 0 is out of range"),
+        // --instances, the former name, is refused by the current one.
+        (&["--instances", "0"], "--parallel 0 is out of range"),
         (
             &["--instance-memory-mib", "0"],
             "--instance-memory-mib 0 is out of range: give 16",

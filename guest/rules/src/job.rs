@@ -25,7 +25,7 @@ pub struct JobArgs {
     pub target: String,
     /// The store's endpoint [default: OSS_ENDPOINT or https://oss-REGION.aliyuncs.com; for S3,
     /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or https://s3.REGION.amazonaws.com].
-    #[arg(long)]
+    #[arg(short = 'e', long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// The bucket's region, e.g. cn-hangzhou [default: OSS_REGION, or read from an Alibaba
     /// endpoint; for S3, AWS_REGION, AWS_DEFAULT_REGION, the endpoint's, else us-east-1].
@@ -68,7 +68,7 @@ pub struct JobArgs {
     pub resume: Option<String>,
     /// A header for every request to the source, 'Name: value' (repeatable): a cookie, a
     /// token, a referer. Sent to the given URL's origin only; its value is never shown.
-    #[arg(long = "header", value_name = "NAME: VALUE")]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub header: Vec<String>,
     /// Refuse to replace an object that exists at the target: checked before the upload, and by
     /// the store itself on completion.

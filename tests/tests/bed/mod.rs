@@ -9,7 +9,7 @@ use ferry_testbed::source::{SourceConfig, SourceServer};
 use ferry_testbed::store::{Credential, Sink, StoreConfig, StoreServer};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub const REGION: &str = "cn-hangzhou";
 
@@ -187,4 +187,26 @@ pub fn ferry_copy_to(
         .env(secret_var, secret)
         .env("FERRY_COMPONENT", component());
     command
+}
+
+/// Runs `command` and asserts that none of `secrets` shows in its stdout or
+/// stderr.
+pub fn output_hiding(command: &mut Command, secrets: &[&str]) -> Output {
+    let out = command.output().expect("the command runs");
+    let (stdout, stderr) = text(&out);
+    for secret in secrets {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret shows in the output: {stdout}\n{stderr}"
+        );
+    }
+    out
+}
+
+/// A command's stdout and stderr as text.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
