@@ -416,19 +416,20 @@ tb_row() {
     fi
 }
 
-# One store, three clients: the test store (null sink, MD5 ETags, as OSS
-# and S3 make them) speaks OSS and S3 SigV4 alike, so ferry over OSS, ferry
+# One store, three clients: the test store (null sink; over S3 it checks
+# what each client asks: CRC-64/NVME for ferry, Content-MD5 for rclone)
+# speaks OSS and S3 SigV4 alike, so ferry over OSS, ferry
 # over S3 and rclone over S3 write to the very same server, which is not the
 # bottleneck (s3s-fs, on disk, is: see its rows).
 same_store_row() { # SIZE WHO
     local size=$1 who=$2 key=same-$2-$1
     case $who in
-        ferry-oss) tb_row same same-ferry-oss "ferry copy oss:// into the test store (MD5 ETags), 16 inst." "$size" "$key" 1 \
+        ferry-oss) tb_row same same-ferry-oss "ferry copy oss:// into the test store, 16 inst." "$size" "$key" 1 \
             "$FERRY" copy "$SRC/obj/1/$size" "oss://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" --instances 16 --json ;;
-        ferry-s3) tb_row same same-ferry-s3 "ferry copy s3:// into the test store (MD5 ETags), 16 inst." "$size" "$key" 1 \
+        ferry-s3) tb_row same same-ferry-s3 "ferry copy s3:// into the test store (S3 checksums), 16 inst." "$size" "$key" 1 \
             env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
             "$FERRY" copy "$SRC/obj/1/$size" "s3://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" --instances 16 --json ;;
-        rclone) tb_row same same-rclone "rclone copyurl (S3) into the test store (MD5 ETags)" "$size" "$key" 0 \
+        rclone) tb_row same same-rclone "rclone copyurl (S3) into the test store (S3 checksums)" "$size" "$key" 0 \
             env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$SRC/obj/1/$size" "tb:$BUCKET/$key" ;;
     esac
 }
@@ -501,7 +502,7 @@ capped_rows() {
         local pin=(--instances "$n") what="$n inst."
         [[ $n == auto ]] && pin=() what="no flags"
         key=cap-ferry-s3-$n-$big
-        tb_row capped "cap-ferry-s3-$n" "ferry copy s3:// into the test store (MD5 ETags), $what" "$big" "$key" 1 \
+        tb_row capped "cap-ferry-s3-$n" "ferry copy s3:// into the test store (S3 checksums), $what" "$big" "$key" 1 \
             env AWS_ACCESS_KEY_ID="$OSS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$OSS_ACCESS_KEY_SECRET" \
             "$FERRY" copy "$RSRC/obj/2/$big" "s3://$BUCKET/$key" --endpoint "$MSTORE" --region "$REGION" "${pin[@]}" --json
     done
@@ -510,10 +511,10 @@ capped_rows() {
         return
     fi
     key=cap-rclone-copyurl-$small
-    tb_row capped cap-rclone-copyurl "rclone copyurl (S3) into the test store (MD5 ETags)" "$small" "$key" 0 \
+    tb_row capped cap-rclone-copyurl "rclone copyurl (S3) into the test store (S3 checksums)" "$small" "$key" 0 \
         env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyurl "$RSRC/obj/2/$small" "tb:$BUCKET/$key"
     key=cap-rclone-copyto-$big
-    tb_row capped cap-rclone-copyto "rclone copyto :http: (S3) into the test store (MD5 ETags)" "$big" "$key" 0 \
+    tb_row capped cap-rclone-copyto "rclone copyto :http: (S3) into the test store (S3 checksums)" "$big" "$key" 0 \
         env RCLONE_CONFIG="$WORK/rclone.conf" "$RCLONE" copyto "rsrc:obj/2/$big" "tb:$BUCKET/$key"
     key=cap-rclone-copyto100-$big
     tb_row capped cap-rclone-copyto100 \
@@ -623,7 +624,7 @@ main() {
     start_server RSRC rsource "$TESTBED" source --listen 127.0.0.1:0 --crc --rate "$FC_RATE" || exit 1
     start_server STORE store "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
         --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
-    start_server MSTORE mstore "$TESTBED" store --listen 127.0.0.1:0 --null --region "$REGION" \
+    start_server MSTORE mstore "$TESTBED" store --listen 127.0.0.1:0 --null --cheap-etags --region "$REGION" \
         --bucket "$BUCKET" --credential "$OSS_ACCESS_KEY_ID:$OSS_ACCESS_KEY_SECRET" || exit 1
     find_tools
     if [[ -z $RCLONE ]]; then note "rclone is missing and could not be installed: its rows are not measured"; fi

@@ -1,16 +1,19 @@
 //! Completion: check that every part is there, combine the part CRCs into
 //! the object's CRC, compare it with the source's before completing (so a
 //! wrong object is never completed) and with the store's after: its CRC-64
-//! on OSS, its multipart ETag (the MD5 of the parts' MD5s) on S3. When the
-//! parts do not combine to the source's CRC, each part's range is read again
-//! and hashed, and only the parts the store holds wrong are sent again
-//! ([`resend_differing`]).
+//! on OSS; on S3, its CRC-64/NVME (the full-object checksum, which the store
+//! checks on completion) or, where the store takes no checksum, its
+//! multipart ETag (the MD5 of the parts' MD5s). When the parts do not
+//! combine to the source's CRC, each part's range is read again and hashed,
+//! and only the parts the store holds wrong are sent again
+//! ([`resend_differing`]); when an S3 store refuses the object's checksum,
+//! the parts it lists with another CRC-64/NVME are sent again.
 
 use crate::copy_part::source_crc;
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::plan::{sequential_reason, DEFAULT_PARALLEL};
-use crate::presign::part_task;
+use crate::presign::{part_task, plan_check};
 use crate::retry::RetryPolicy;
 use crate::schedule::copy_once;
 use crate::store::Store;
@@ -53,6 +56,16 @@ fn checks(check: PartCheck, source_crc: bool, hashed: bool) -> String {
         (PartCheck::Md5Etag, false) => "part MD5s equal the store's ETags and the object's \
             multipart ETag is theirs; the source offers no CRC-64"
             .into(),
+        (PartCheck::Crc64Nvme, source_crc) => format!(
+            "ferry's CRC-64/NVME of each part equals the store's where it answered one; \
+             combined, they are the object's full-object checksum, which the store checked on \
+             completion and reports{}",
+            if source_crc {
+                "; the parts' CRC-64/XZs combine to the source header's CRC-64"
+            } else {
+                "; the source offers no CRC-64"
+            }
+        ),
     }
 }
 
@@ -81,7 +94,7 @@ pub async fn complete_noting(
     let store = Store::from_job(job)?;
     let key = &job.target_object_name;
     let size = plan.source.size.unwrap_or(0);
-    let check = store.part_check();
+    let check = plan_check(&store, plan);
     let Some(upload_id) = &plan.upload_id else {
         let stored = store.put_empty(key).await?;
         if let Some(crc) = stored.crc64.filter(|&c| c != 0) {
@@ -112,10 +125,12 @@ pub async fn complete_noting(
             final_url: None,
             checks: match check {
                 PartCheck::Crc64Xz => "an empty object; the store's CRC-64 is 0".into(),
-                PartCheck::Md5Etag => {
+                PartCheck::Md5Etag | PartCheck::Crc64Nvme => {
                     "an empty object; the store's ETag is the MD5 of nothing".into()
                 }
             },
+            key: None,
+            crc64nvme: None,
         });
     };
 
@@ -147,7 +162,7 @@ pub async fn complete_noting(
         combined = crc::combine_all(parts.iter().map(|p| (p.crc64, p.length)));
     }
     let expected_etag = match check {
-        PartCheck::Crc64Xz => None,
+        PartCheck::Crc64Xz | PartCheck::Crc64Nvme => None,
         PartCheck::Md5Etag => Some(
             multipart_etag(parts.iter().map(|p| p.md5.as_deref().unwrap_or_default()))
                 .ok_or_else(|| Error::internal("a part's MD5 is missing"))?,
@@ -164,13 +179,53 @@ pub async fn complete_noting(
         }
     }
 
-    let list: Vec<(u32, String)> = parts
-        .iter()
-        .map(|p| (p.part_number, p.etag.clone()))
-        .collect();
-    let (stored, _) = RetryPolicy::from_job(job)
-        .run(|| store.complete(key, upload_id, &list), |_, _| {})
-        .await?;
+    let nvme = check == PartCheck::Crc64Nvme;
+    let mut rounds = 0;
+    let (stored, nvme) = loop {
+        let full = nvme.then(|| nvme_of(&parts)).transpose()?;
+        let list: Vec<(u32, String, Option<u64>)> = parts
+            .iter()
+            .map(|p| (p.part_number, p.etag.clone(), p.crc64nvme.filter(|_| nvme)))
+            .collect();
+        match RetryPolicy::from_job(job)
+            .run(|| store.complete(key, upload_id, &list, full), |_, _| {})
+            .await
+        {
+            Ok((stored, _)) => break (stored, full),
+            // The store's CRC-64/NVME of the object is not ours: some part
+            // reached it other than it was sent.
+            Err(e)
+                if nvme
+                    && rounds < RESEND_ROUNDS
+                    && (e.is_code("BadDigest") || e.is_code("InvalidPart")) =>
+            {
+                rounds += 1;
+                retries += resend_store_differing(job, &store, plan, &mut parts, note).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if let Some(ours) = nvme {
+        let theirs = match stored.crc64nvme {
+            Some(c) => Some(c),
+            None => store.head_crc64nvme(key).await?,
+        };
+        if theirs != Some(ours) {
+            let _ = store.delete(key).await;
+            return Err(match theirs {
+                Some(t) => Error::integrity(format!(
+                    "the store's CRC-64/NVME of the object is {} but the parts give {}; the \
+                     object was deleted",
+                    crc::to_base64(t),
+                    crc::to_base64(ours)
+                )),
+                None => Error::store(
+                    "the store took CRC-64/NVME for the upload but reports none for the object, \
+                     so it cannot be verified; the object was deleted",
+                ),
+            });
+        }
+    }
     let store_crc = match &expected_etag {
         Some(expected) => {
             let etag = stored.etag.trim_matches('"').to_ascii_lowercase();
@@ -183,6 +238,7 @@ pub async fn complete_noting(
             }
             combined
         }
+        None if nvme.is_some() => combined,
         None => stored.crc64.ok_or_else(|| {
             Error::store("CompleteMultipartUpload answered without x-oss-hash-crc64ecma")
         })?,
@@ -198,7 +254,7 @@ pub async fn complete_noting(
         size,
         parts: plan.part_count,
         crc64: combined,
-        store_crc64: if expected_etag.is_some() {
+        store_crc64: if expected_etag.is_some() || nvme.is_some() {
             0
         } else {
             store_crc
@@ -215,10 +271,63 @@ pub async fn complete_noting(
         } else {
             // The parts were hashed in ferry unless a CRC-stating source
             // was streamed by ranges into a store answering part CRC-64s.
-            let hashed = check == PartCheck::Md5Etag || plan.source.crc64.is_none() || !ranged;
+            let hashed = check != PartCheck::Crc64Xz || plan.source.crc64.is_none() || !ranged;
             checks(check, plan.source.crc64.is_some(), hashed)
         },
+        key: None,
+        crc64nvme: nvme,
     })
+}
+
+/// The object's CRC-64/NVME from its parts'.
+fn nvme_of(parts: &[PartResult]) -> Result<u64> {
+    let listed = parts
+        .iter()
+        .map(|p| Some((p.crc64nvme?, p.length)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Error::internal("a part's CRC-64/NVME is missing"))?;
+    Ok(crc::combine_all_in(crc::Algorithm::Nvme, listed))
+}
+
+/// The store refused the object's CRC-64/NVME: sends again the parts it
+/// lists with another CRC-64/NVME than the one ferry computed as it sent
+/// them. Returns how many UploadParts were sent.
+async fn resend_store_differing(
+    job: &Job,
+    store: &Store,
+    plan: &Plan,
+    parts: &mut [PartResult],
+    note: &mut dyn FnMut(&str),
+) -> Result<u32> {
+    let key = &job.target_object_name;
+    let upload_id = plan.upload_id.as_deref().unwrap_or_default();
+    let listed = store.list_parts(key, upload_id).await?.ok_or_else(|| {
+        Error::store(format!("the upload {upload_id} vanished before completion"))
+    })?;
+    let differing: Vec<usize> = (0..parts.len())
+        .filter(|&i| {
+            let held = listed
+                .iter()
+                .find(|l| l.part_number == parts[i].part_number);
+            let theirs = held
+                .and_then(|l| l.checksum_crc64nvme.as_deref())
+                .and_then(crc::parse_base64);
+            theirs != parts[i].crc64nvme
+        })
+        .collect();
+    if differing.is_empty() {
+        return Err(Error::integrity(
+            "the store refused the object's CRC-64/NVME but lists every part as ferry sent it, \
+             so nothing was completed; check the store",
+        ));
+    }
+    for &i in &differing {
+        note(&format!(
+            "part {}: the store holds another CRC-64/NVME than ferry sent; sending it again",
+            parts[i].part_number
+        ));
+    }
+    send_again(job, store, plan, parts, &differing).await
 }
 
 /// The parts as the store lists them: each of its planned size, and with
@@ -246,7 +355,7 @@ async fn checked_by_store(
                 held.size, part.part_number, part.length
             )));
         }
-        if store.part_check() == PartCheck::Crc64Xz {
+        if store.kind == crate::StoreKind::Oss {
             let crc = held.hash_crc64ecma.as_deref().and_then(crc::parse_header);
             match (part.crc64, crc) {
                 (0, Some(c)) => part.crc64 = c,
@@ -341,25 +450,41 @@ async fn resend_differing(
                 parts[i].part_number, parts[i].crc64, read[i]
             ));
         }
-        let sent: Vec<Result<(PartResult, u32)>> = stream::iter(differing.iter())
-            .map(|&i| {
-                let n = parts[i].part_number;
-                let policy = &policy;
-                async move {
-                    policy
-                        .run(|| copy_once(job, store, plan, n), |_, _| {})
-                        .await
-                        .map_err(|e| e.part(n))
-                }
-            })
-            .buffered(parallel)
-            .collect()
-            .await;
-        for (&i, outcome) in differing.iter().zip(sent) {
-            let (part, tries) = outcome?;
-            resent += 1 + tries;
-            parts[i] = part;
-        }
+        resent += send_again(job, store, plan, parts, &differing).await?;
+    }
+    Ok(resent)
+}
+
+/// Sends the parts at `indices` again (same part numbers), each with the
+/// job's retries; returns how many UploadParts that took.
+async fn send_again(
+    job: &Job,
+    store: &Store,
+    plan: &Plan,
+    parts: &mut [PartResult],
+    indices: &[usize],
+) -> Result<u32> {
+    let policy = RetryPolicy::from_job(job);
+    let parallel = job.parallel.unwrap_or(DEFAULT_PARALLEL).max(1) as usize;
+    let sent: Vec<Result<(PartResult, u32)>> = stream::iter(indices.iter())
+        .map(|&i| {
+            let n = parts[i].part_number;
+            let policy = &policy;
+            async move {
+                policy
+                    .run(|| copy_once(job, store, plan, n), |_, _| {})
+                    .await
+                    .map_err(|e| e.part(n))
+            }
+        })
+        .buffered(parallel)
+        .collect()
+        .await;
+    let mut resent = 0;
+    for (&i, outcome) in indices.iter().zip(sent) {
+        let (part, tries) = outcome?;
+        resent += 1 + tries;
+        parts[i] = part;
     }
     Ok(resent)
 }
@@ -370,9 +495,11 @@ fn server_side_checks(check: PartCheck) -> String {
         PartCheck::Crc64Xz => "copied inside the store; its part CRCs combine to the source \
             object's CRC-64, and the object's equals it"
             .into(),
-        PartCheck::Md5Etag => "copied inside the store; its parts are the planned sizes and the \
+        PartCheck::Md5Etag | PartCheck::Crc64Nvme => {
+            "copied inside the store; its parts are the planned sizes and the \
             object's multipart ETag is its parts' (S3 offers no checksum of the source to compare)"
-            .into(),
+                .into()
+        }
     }
 }
 

@@ -61,14 +61,15 @@ impl Checks {
     pub fn kind(&self) -> StoreKind {
         match self.store {
             PartCheck::Crc64Xz => StoreKind::Oss,
-            PartCheck::Md5Etag => StoreKind::S3,
+            PartCheck::Md5Etag | PartCheck::Crc64Nvme => StoreKind::S3,
         }
     }
 
     /// The checks of a task. A source that states its CRC-64 is not hashed
     /// on OSS: the store's part CRCs, combined, must equal the source's
     /// before completion, which checks every byte end to end. On S3, whose
-    /// UploadPart answers no CRC-64, the parts are hashed as before.
+    /// checksums are another CRC-64 (or MD5), the CRC-64/XZ is computed
+    /// only to compare the object with the source's.
     pub fn of(task: &PartTask) -> Checks {
         let store = task.check.unwrap_or(PartCheck::Crc64Xz);
         let source_crc = task.source_crc64 == Some(true);
@@ -76,7 +77,7 @@ impl Checks {
             store,
             crc64: match store {
                 PartCheck::Crc64Xz => !source_crc,
-                PartCheck::Md5Etag => source_crc,
+                PartCheck::Md5Etag | PartCheck::Crc64Nvme => source_crc,
             },
         }
     }
@@ -95,6 +96,15 @@ impl Checks {
 struct Digests {
     crc64: Option<crc::Crc64>,
     md5: Option<Md5>,
+    nvme: Option<crc::Crc64>,
+}
+
+/// What a part's bytes hashed to: CRC-64/XZ (0 when not computed), MD5
+/// (hex) and CRC-64/NVME, as the checks asked.
+struct Digested {
+    crc64: u64,
+    md5: Option<String>,
+    nvme: Option<u64>,
 }
 
 impl Digests {
@@ -102,12 +112,13 @@ impl Digests {
         Digests {
             crc64: checks.crc64.then(crc::Crc64::new),
             md5: (checks.store == PartCheck::Md5Etag).then(Md5::new),
+            nvme: (checks.store == PartCheck::Crc64Nvme).then(crc::Crc64::nvme),
         }
     }
 
     /// Whether nothing is hashed.
     fn is_empty(&self) -> bool {
-        self.crc64.is_none() && self.md5.is_none()
+        self.crc64.is_none() && self.md5.is_none() && self.nvme.is_none()
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -117,13 +128,17 @@ impl Digests {
         if let Some(d) = &mut self.md5 {
             d.update(bytes);
         }
+        if let Some(d) = &mut self.nvme {
+            d.update(bytes);
+        }
     }
 
-    fn finish(self) -> (u64, Option<String>) {
-        (
-            self.crc64.map_or(0, |d| d.finish()),
-            self.md5.map(|d| hex::encode(d.finalize())),
-        )
+    fn finish(self) -> Digested {
+        Digested {
+            crc64: self.crc64.map_or(0, |d| d.finish()),
+            md5: self.md5.map(|d| hex::encode(d.finalize())),
+            nvme: self.nvme.map(|d| d.finish()),
+        }
     }
 }
 
@@ -133,6 +148,65 @@ impl Digests {
 /// bytes are read and written through the component.
 fn host_splices() -> bool {
     std::env::var("FERRY_SPLICE").is_ok_and(|v| v == "1")
+}
+
+/// Whether the host computes the CRC-64s of a body it writes when asked
+/// (`x-ferry-body-crc`): ferry's host says so with `FERRY_HOST_CRC=1`, and
+/// computes them natively, far cheaper than this component can without
+/// carry-less multiply. The bytes are then spliced and never hashed here.
+fn host_hashes() -> bool {
+    std::env::var("FERRY_HOST_CRC").is_ok_and(|v| v == "1")
+}
+
+/// The request header that asks the host for a body's CRC-64s, and the
+/// response headers it answers with (decimal), as ferry's host names them.
+const ASK_HOST_CRC: &str = "x-ferry-body-crc";
+const HOST_XZ: &str = "x-ferry-body-crc64";
+const HOST_NVME: &str = "x-ferry-body-crc64nvme";
+const HOST_BYTES: &str = "x-ferry-body-bytes";
+
+/// What the host is asked to hash for these checks, when it can do all of
+/// it (not MD5); `Some("")` when nothing needs hashing.
+fn host_hash_ask(checks: Checks) -> Option<String> {
+    if checks.store == PartCheck::Md5Etag {
+        return None;
+    }
+    let mut ask = Vec::new();
+    if checks.crc64 {
+        ask.push("crc64");
+    }
+    if checks.store == PartCheck::Crc64Nvme {
+        ask.push("crc64nvme");
+    }
+    Some(ask.join(","))
+}
+
+/// The CRC-64s the host answered for the body it wrote (see
+/// [`host_hashes`]); an error when it did not answer what was asked.
+fn host_digest(response: &http::Response, checks: Checks, length: u64) -> Result<Digested> {
+    let number = |name: &str| response.header(name).and_then(crc::parse_header);
+    let missing = |what: &str| {
+        Error::internal(format!(
+            "the host did not report the {what} of the part it sent, so the part cannot be \
+             verified"
+        ))
+    };
+    if number(HOST_BYTES) != Some(length) {
+        return Err(missing("length"));
+    }
+    let crc64 = match checks.crc64 {
+        true => number(HOST_XZ).ok_or_else(|| missing("CRC-64"))?,
+        false => 0,
+    };
+    let nvme = match checks.store {
+        PartCheck::Crc64Nvme => Some(number(HOST_NVME).ok_or_else(|| missing("CRC-64/NVME"))?),
+        _ => None,
+    };
+    Ok(Digested {
+        crc64,
+        md5: None,
+        nvme,
+    })
 }
 
 /// Where a part's bytes come from.
@@ -257,7 +331,9 @@ pub fn check_stated_size(
 /// Streams `length` bytes from `chunks` into the presigned UploadPart URL,
 /// hashing them as they pass (as `checks` asks) and checking the store's
 /// answer: its `x-oss-hash-crc64ecma` (OSS), taken as the part's CRC when
-/// ferry computed none, or its ETag, the MD5 of the part (S3).
+/// ferry computed none; its `x-amz-checksum-crc64nvme` when it sends one
+/// (S3, an upload that takes CRC-64/NVME: otherwise the object's checksum is
+/// checked on completion); or its ETag, the MD5 of the part (other S3).
 pub async fn upload(
     upload_url: &str,
     checks: Checks,
@@ -265,14 +341,37 @@ pub async fn upload(
     length: u64,
     mut chunks: Chunks<'_>,
 ) -> Result<PartResult> {
+    // A streamed part whose hashes the host can compute natively is
+    // spliced, and the host asked for them.
+    let host_ask = match &chunks {
+        Chunks::Stream(..) if host_splices() && host_hashes() => host_hash_ask(checks),
+        _ => None,
+    };
+    let headers: Vec<(String, String)> = match &host_ask {
+        Some(ask) if !ask.is_empty() => vec![(ASK_HOST_CRC.to_string(), ask.clone())],
+        _ => Vec::new(),
+    };
     // No Content-Type: a presigned URL signs none, and OSS signs it when sent.
-    let (pending, writer) = http::start("PUT", upload_url, &[], Some(length), Timeouts::default())
-        .map_err(|e| store::transport_error(e, "UploadPart"))?;
+    let (pending, writer) = http::start(
+        "PUT",
+        upload_url,
+        &headers,
+        Some(length),
+        Timeouts::default(),
+    )
+    .map_err(|e| store::transport_error(e, "UploadPart"))?;
     let mut writer = writer.expect("a PUT with a length has a body");
 
-    let mut digest = Digests::new(checks);
-    // Nothing to hash: the bytes go from the source's body to the store's
-    // inside the host, never through this component's memory.
+    let mut digest = Digests::new(if host_ask.is_some() {
+        Checks {
+            store: PartCheck::Crc64Xz,
+            crc64: false,
+        }
+    } else {
+        checks
+    });
+    // Nothing to hash here: the bytes go from the source's body to the
+    // store's inside the host, never through this component's memory.
     let splice = digest.is_empty() && host_splices();
     let mut copied = 0u64;
     while copied < length {
@@ -328,11 +427,21 @@ pub async fn upload(
     if !(200..300).contains(&response.status) {
         return Err(store::status_error(response, "UploadPart", checks.kind()).await);
     }
-    let (mut ours, md5) = digest.finish();
+    let Digested {
+        crc64: mut ours,
+        md5,
+        nvme,
+    } = match &host_ask {
+        Some(ask) if !ask.is_empty() => host_digest(&response, checks, length)?,
+        _ => digest.finish(),
+    };
     let etag = response.header("etag").unwrap_or_default().to_string();
     let theirs = response
         .header("x-oss-hash-crc64ecma")
         .and_then(crc::parse_header);
+    let their_nvme = response
+        .header("x-amz-checksum-crc64nvme")
+        .map(str::to_string);
     let _ = response.bytes(64 * 1024).await;
     if etag.is_empty() {
         return Err(Error::store("UploadPart answered without an ETag"));
@@ -350,6 +459,18 @@ pub async fn upload(
             )),
             Some(_) => {}
         },
+        PartCheck::Crc64Nvme => {
+            let nvme = nvme.unwrap_or_default();
+            if let Some(answered) = their_nvme {
+                if crc::parse_base64(&answered) != Some(nvme) {
+                    return Err(Error::integrity(format!(
+                        "CRC-64/NVME mismatch: ferry read {} from the source, the store holds \
+                         {answered}",
+                        crc::to_base64(nvme)
+                    )));
+                }
+            }
+        }
         PartCheck::Md5Etag => {
             let md5 = md5.as_deref().unwrap_or_default();
             let theirs = etag.trim_matches('"').to_ascii_lowercase();
@@ -372,24 +493,26 @@ pub async fn upload(
         etag,
         crc64: ours,
         md5,
+        crc64nvme: nvme,
     })
 }
 
-/// Reads a part's range of the source and returns its CRC-64/XZ and MD5
-/// (as the task's checks ask), without uploading: used to check the parts a
-/// resumed upload already holds.
-pub async fn source_digest(task: &PartTask) -> Result<(u64, Option<String>)> {
-    range_digest(task, Checks::of(task)).await
+/// Reads a part's range of the source and returns its CRC-64/XZ, MD5 and
+/// CRC-64/NVME (as the task's checks ask), without uploading: used to check
+/// the parts a resumed upload already holds.
+pub async fn source_digest(task: &PartTask) -> Result<(u64, Option<String>, Option<u64>)> {
+    let d = range_digest(task, Checks::of(task)).await?;
+    Ok((d.crc64, d.md5, d.nvme))
 }
 
 /// Reads a part's range of the source and returns its CRC-64/XZ, computed
 /// in ferry whatever the task's checks: to find which parts a store holds
 /// wrong when their CRCs do not combine to the source's.
 pub async fn source_crc(task: &PartTask) -> Result<u64> {
-    Ok(range_digest(task, Checks::hashed(task)).await?.0)
+    Ok(range_digest(task, Checks::hashed(task)).await?.crc64)
 }
 
-async fn range_digest(task: &PartTask, checks: Checks) -> Result<(u64, Option<String>)> {
+async fn range_digest(task: &PartTask, checks: Checks) -> Result<Digested> {
     let mut reader = fetch_range(task).await?;
     let shown = redact(&task.source_url);
     let mut digest = Digests::new(checks);

@@ -1,6 +1,7 @@
 //! CRC-64/XZ (the ECMA-182 polynomial, reflected, init and xorout all
-//! ones: OSS's `x-oss-hash-crc64ecma`), computed over every byte ferry
-//! copies. WebAssembly has no carry-less multiply, so crc64fast runs its
+//! ones: OSS's `x-oss-hash-crc64ecma`) and CRC-64/NVME (the same shape with
+//! the NVMe polynomial: S3's `x-amz-checksum-crc64nvme`), computed over every
+//! byte ferry copies. WebAssembly has no carry-less multiply, so crc64fast runs its
 //! slicing-by-16 tables there; this is faster under wasmtime with SIMD128.
 //!
 //! Sixteen streams run side by side: a block of 16 x [`LANE`] bytes is cut
@@ -11,7 +12,7 @@
 //! (`T[b] = T[b & 15] ^ T[b & 0xf0]`), and each of its eight output bytes is
 //! a 16-entry lookup, one `i8x16.swizzle` per nibble. The lanes are then
 //! joined by shifting each register over [`LANE`] zero bytes (eight byte
-//! tables, [`SHIFT`]) and adding the next. Bytes that do not fill a block
+//! tables, `Tables::shift`) and adding the next. Bytes that do not fill a block
 //! wait for the next update; `finish` hashes the rest by slicing-by-16.
 //!
 //! Outside WebAssembly the same code runs on a plain `[u8; 16]` stand-in for
@@ -24,27 +25,46 @@
 //! method needs a sparse multiple of the polynomial: the 4-term one found
 //! spans 644 KiB, at offsets that are not whole bytes.
 
-/// The reflected ECMA-182 polynomial.
-const POLY: u64 = 0xC96C_5795_D787_0F42;
+/// The reflected ECMA-182 polynomial (CRC-64/XZ).
+const POLY_XZ: u64 = 0xC96C_5795_D787_0F42;
+/// The reflected NVMe polynomial (CRC-64/NVME).
+const POLY_NVME: u64 = 0x9A6C_9329_AC4B_C9B5;
 /// Bytes of one lane; a block is 16 lanes.
 const LANE: usize = 2048;
 const BLOCK: usize = 16 * LANE;
 
-/// `T[k][b]`: the register contribution of byte `b` followed by `k` zero
-/// bytes (slicing-by-16).
-pub(crate) static T: [[u64; 256]; 16] = slicing_tables();
-/// `SHIFT[k][b]`: the register with byte `k` equal to `b` (others zero)
-/// after [`LANE`] zero bytes.
-static SHIFT: [[u64; 256]; 8] = shift_tables();
+/// The tables of one polynomial.
+pub(crate) struct Tables {
+    /// `t[k][b]`: the register contribution of byte `b` followed by `k`
+    /// zero bytes (slicing-by-16).
+    pub(crate) t: [[u64; 256]; 16],
+    /// `shift[k][b]`: the register with byte `k` equal to `b` (others
+    /// zero) after [`LANE`] zero bytes.
+    shift: [[u64; 256]; 8],
+}
 
-const fn slicing_tables() -> [[u64; 256]; 16] {
+impl Tables {
+    const fn new(poly: u64) -> Tables {
+        Tables {
+            t: slicing_tables(poly),
+            shift: shift_tables(poly),
+        }
+    }
+}
+
+/// CRC-64/XZ's tables.
+pub(crate) static XZ: Tables = Tables::new(POLY_XZ);
+/// CRC-64/NVME's tables.
+pub(crate) static NVME: Tables = Tables::new(POLY_NVME);
+
+const fn slicing_tables(poly: u64) -> [[u64; 256]; 16] {
     let mut t = [[0u64; 256]; 16];
     let mut b = 0;
     while b < 256 {
         let mut c = b as u64;
         let mut i = 0;
         while i < 8 {
-            c = if c & 1 == 1 { (c >> 1) ^ POLY } else { c >> 1 };
+            c = if c & 1 == 1 { (c >> 1) ^ poly } else { c >> 1 };
             i += 1;
         }
         t[0][b] = c;
@@ -77,8 +97,8 @@ pub(crate) const fn fold16(t: &[[u64; 256]; 16], c: u64, lo: u64, hi: u64) -> u6
     r
 }
 
-const fn shift_tables() -> [[u64; 256]; 8] {
-    let t = slicing_tables();
+const fn shift_tables(poly: u64) -> [[u64; 256]; 8] {
+    let t = slicing_tables(poly);
     // The images of the 64 unit registers: shifting is linear.
     let mut unit = [0u64; 64];
     let mut i = 0;
@@ -112,22 +132,25 @@ const fn shift_tables() -> [[u64; 256]; 8] {
 }
 
 /// The register after `bytes`, by slicing-by-16.
-pub(crate) fn slice16(mut c: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn slice16(tables: &Tables, mut c: u64, bytes: &[u8]) -> u64 {
+    let t = &tables.t;
     let mut blocks = bytes.chunks_exact(16);
     for x in &mut blocks {
         let lo = u64::from_le_bytes(x[..8].try_into().unwrap());
         let hi = u64::from_le_bytes(x[8..].try_into().unwrap());
-        c = fold16(&T, c, lo, hi);
+        c = fold16(t, c, lo, hi);
     }
     for &x in blocks.remainder() {
-        c = (c >> 8) ^ T[0][((c ^ x as u64) & 0xff) as usize];
+        c = (c >> 8) ^ t[0][((c ^ x as u64) & 0xff) as usize];
     }
     c
 }
 
 /// The register after [`LANE`] more zero bytes.
-fn shift(c: u64) -> u64 {
-    (0..8).fold(0, |a, k| a ^ SHIFT[k][((c >> (8 * k)) & 0xff) as usize])
+fn shift(tables: &Tables, c: u64) -> u64 {
+    (0..8).fold(0, |a, k| {
+        a ^ tables.shift[k][((c >> (8 * k)) & 0xff) as usize]
+    })
 }
 
 /// The 128-bit vector: SIMD128 in WebAssembly.
@@ -218,7 +241,7 @@ mod v {
 
 use v::V;
 
-/// Byte `o` of `T[0][n]` and of `T[0][n << 4]`, for n < 16: the nibble
+/// Byte `o` of `t[0][n]` and of `t[0][n << 4]`, for n < 16: the nibble
 /// tables of output byte `o`.
 struct Nibbles {
     lo: [V; 8],
@@ -226,9 +249,10 @@ struct Nibbles {
 }
 
 impl Nibbles {
-    fn new() -> Nibbles {
+    fn new(tables: &Tables) -> Nibbles {
+        let t = &tables.t;
         let plane = |o: usize, shl: usize| {
-            v::from_bytes(std::array::from_fn(|n| (T[0][n << shl] >> (8 * o)) as u8))
+            v::from_bytes(std::array::from_fn(|n| (t[0][n << shl] >> (8 * o)) as u8))
         };
         Nibbles {
             lo: std::array::from_fn(|o| plane(o, 0)),
@@ -293,8 +317,8 @@ fn steps(n: &Nibbles, s: &mut [V; 8], cols: [V; 16]) {
 /// The register after whole blocks of `bytes` (its length a multiple of
 /// [`BLOCK`]).
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-fn blocks(mut c: u64, bytes: &[u8]) -> u64 {
-    let n = Nibbles::new();
+fn blocks(tables: &Tables, mut c: u64, bytes: &[u8]) -> u64 {
+    let n = Nibbles::new(tables);
     for block in bytes.chunks_exact(BLOCK) {
         let block: &[u8; BLOCK] = block.try_into().unwrap();
         // Lane 0 starts from the register so far, the others from zero.
@@ -328,13 +352,15 @@ fn blocks(mut c: u64, bytes: &[u8]) -> u64 {
         }
         let planes = s.map(v::to_bytes);
         let lane = |i: usize| (0..8).fold(0u64, |r, o| r | (planes[o][i] as u64) << (8 * o));
-        c = (1..16).fold(lane(0), |r, i| shift(r) ^ lane(i));
+        c = (1..16).fold(lane(0), |r, i| shift(tables, r) ^ lane(i));
     }
     c
 }
 
-/// A running CRC-64/XZ.
+/// A running CRC-64/XZ or CRC-64/NVME.
 pub struct Crc64 {
+    /// The polynomial's tables.
+    tables: &'static Tables,
     /// The register over the bytes hashed so far (not `pending`).
     register: u64,
     /// Bytes that have not filled a block yet (fewer than [`BLOCK`]).
@@ -348,8 +374,19 @@ impl Default for Crc64 {
 }
 
 impl Crc64 {
+    /// A running CRC-64/XZ.
     pub fn new() -> Crc64 {
+        Crc64::with(&XZ)
+    }
+
+    /// A running CRC-64/NVME.
+    pub fn nvme() -> Crc64 {
+        Crc64::with(&NVME)
+    }
+
+    fn with(tables: &'static Tables) -> Crc64 {
         Crc64 {
+            tables,
             register: !0,
             pending: Vec::new(),
         }
@@ -363,16 +400,16 @@ impl Crc64 {
             if self.pending.len() < BLOCK {
                 return;
             }
-            self.register = blocks(self.register, &self.pending);
+            self.register = blocks(self.tables, self.register, &self.pending);
             self.pending.clear();
         }
         let whole = bytes.len() / BLOCK * BLOCK;
-        self.register = blocks(self.register, &bytes[..whole]);
+        self.register = blocks(self.tables, self.register, &bytes[..whole]);
         self.pending.extend_from_slice(&bytes[whole..]);
     }
 
     pub fn finish(&self) -> u64 {
-        !slice16(self.register, &self.pending)
+        !slice16(self.tables, self.register, &self.pending)
     }
 }
 
@@ -408,6 +445,33 @@ mod tests {
     fn check_value() {
         assert_eq!(ours(b"123456789"), 0x995D_C9BB_DF19_39FA);
         assert_eq!(ours(b""), 0);
+    }
+
+    fn nvme(data: &[u8]) -> u64 {
+        let mut c = Crc64::nvme();
+        c.update(data);
+        c.finish()
+    }
+
+    #[test]
+    fn nvme_check_value_and_crc_fast() {
+        assert_eq!(nvme(b"123456789"), 0xAE8B_1486_0A79_9888);
+        assert_eq!(nvme(b""), 0);
+        let data = random(3 * BLOCK + 77, 3);
+        for len in [
+            1,
+            15,
+            16,
+            4097,
+            BLOCK - 1,
+            BLOCK,
+            2 * BLOCK + 5,
+            3 * BLOCK + 77,
+        ] {
+            let x = &data[..len];
+            let want = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, x);
+            assert_eq!(nvme(x), want, "length {len}");
+        }
     }
 
     #[test]
@@ -466,7 +530,8 @@ mod tests {
     #[test]
     fn shift_is_lane_zero_bytes() {
         for c in [1u64, 0x8000_0000_0000_0000, 0x0123_4567_89AB_CDEF, !0] {
-            assert_eq!(shift(c), slice16(c, &[0u8; LANE]));
+            assert_eq!(shift(&XZ, c), slice16(&XZ, c, &[0u8; LANE]));
+            assert_eq!(shift(&NVME, c), slice16(&NVME, c, &[0u8; LANE]));
         }
     }
 }

@@ -95,11 +95,17 @@ pub async fn plan(job: &Job) -> Result<Plan> {
             0,
         ),
     };
-    let upload_id = if source.size == Some(0) {
-        None
+    let (upload_id, check) = if source.size == Some(0) {
+        (None, None)
     } else {
         let key = &job.target_object_name;
-        Some(policy.run(|| store.initiate(key), |_, _| {}).await?.0)
+        // Parts the store copies itself are checked by their ETags.
+        let checksums = object.is_none();
+        let (id, check) = policy
+            .run(|| store.initiate(key, checksums), |_, _| {})
+            .await?
+            .0;
+        (Some(id), Some(check))
     };
     Ok(Plan {
         source,
@@ -108,6 +114,7 @@ pub async fn plan(job: &Job) -> Result<Plan> {
         upload_id,
         part_size,
         part_count,
+        check,
     })
 }
 

@@ -42,7 +42,7 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
             if_match: plan.source.etag.clone(),
             if_unmodified_since: None,
             upload_url,
-            check: Some(store.part_check()),
+            check: Some(plan_check(store, plan)),
             source_crc64: Some(false),
             copy_source: Some(copy_source.clone()),
             upload_headers: Some(headers),
@@ -80,13 +80,19 @@ pub fn part_task(job: &Job, store: &Store, plan: &Plan, part_number: u32) -> Res
             None
         },
         upload_url: store.presign_upload_part(key, upload_id, part_number, PRESIGN_SECS),
-        check: Some(store.part_check()),
+        check: Some(plan_check(store, plan)),
         source_crc64: Some(plan.source.crc64.is_some()),
         copy_source: None,
         upload_headers: None,
         source_size: plan.source.size,
         source_headers,
     })
+}
+
+/// How a plan's parts are checked: as chosen when its upload was created,
+/// or the store's default.
+pub fn plan_check(store: &Store, plan: &Plan) -> crate::PartCheck {
+    plan.check.unwrap_or_else(|| store.part_check())
 }
 
 #[cfg(test)]
@@ -153,6 +159,7 @@ mod tests {
                 upload_id: Some("UP".into()),
                 part_size: 6 << 20,
                 part_count: 2,
+                check: None,
             };
             let store = Store::from_job(&job).unwrap();
             let task = part_task(&job, &store, &plan, 2).unwrap();

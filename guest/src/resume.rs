@@ -57,6 +57,12 @@ pub async fn prepare(
     })?;
     let part_size = resumed_part_size(min_part_size(store.kind), size, job.part_size, &listed)?;
     let part_count = u32::try_from(size.div_ceil(part_size)).expect("at most 10,000 parts");
+    // An S3 upload that took CRC-64/NVME lists each part's.
+    let check = if listed.iter().any(|p| p.checksum_crc64nvme.is_some()) {
+        PartCheck::Crc64Nvme
+    } else {
+        store.part_check()
+    };
     let plan = Plan {
         source,
         store_source: None,
@@ -64,17 +70,17 @@ pub async fn prepare(
         upload_id: Some(upload_id),
         part_size,
         part_count,
+        check: Some(check),
     };
-    let check = store.part_check();
     let mut held: BTreeMap<u32, PartResult> = listed
         .into_iter()
         .filter_map(|p| usable(&plan, check, p))
         .map(|p| (p.part_number, p))
         .collect();
-    // An MD5 ETag says nothing of the source until the source's bytes are
-    // hashed; a CRC-64 is checked through the object's CRC when the source
-    // offers one.
-    if plan.source.crc64.is_none() || check == PartCheck::Md5Etag {
+    // An MD5 ETag or a CRC-64/NVME says nothing of the source until the
+    // source's bytes are hashed; a CRC-64/XZ is checked through the
+    // object's CRC when the source offers one.
+    if plan.source.crc64.is_none() || check != PartCheck::Crc64Xz {
         held = check_against_source(job, store, &plan, held).await?;
     }
     Ok((plan, held))
@@ -114,16 +120,26 @@ fn usable(plan: &Plan, check: PartCheck, part: ListedPart) -> Option<PartResult>
     }
     let offset = u64::from(n - 1) * plan.part_size;
     let expected = plan.part_size.min(size - offset);
-    let (crc64, md5) = match check {
+    let (crc64, md5, crc64nvme) = match check {
         PartCheck::Crc64Xz => (
             part.hash_crc64ecma.as_deref().and_then(crc::parse_header)?,
+            None,
             None,
         ),
         PartCheck::Md5Etag => {
             let md5 = part.etag.trim_matches('"').to_ascii_lowercase();
             let hex = md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit());
-            (0, Some(Some(md5).filter(|_| hex)?))
+            (0, Some(Some(md5).filter(|_| hex)?), None)
         }
+        PartCheck::Crc64Nvme => (
+            0,
+            None,
+            Some(
+                part.checksum_crc64nvme
+                    .as_deref()
+                    .and_then(crc::parse_base64)?,
+            ),
+        ),
     };
     (part.size == expected).then_some(PartResult {
         part_number: n,
@@ -131,6 +147,7 @@ fn usable(plan: &Plan, check: PartCheck, part: ListedPart) -> Option<PartResult>
         etag: part.etag,
         crc64,
         md5,
+        crc64nvme,
     })
 }
 
@@ -155,9 +172,12 @@ async fn check_against_source(
         }
         match in_flight.next().await {
             None => break,
-            Some((Ok((crc, md5)), mut part))
-                if (part.md5.is_none() && crc == part.crc64)
-                    || (part.md5.is_some() && md5 == part.md5) =>
+            Some((Ok((crc, md5, nvme)), mut part))
+                if match (&part.md5, part.crc64nvme) {
+                    (Some(_), _) => md5 == part.md5,
+                    (None, Some(_)) => nvme == part.crc64nvme,
+                    (None, None) => crc == part.crc64,
+                } =>
             {
                 part.crc64 = crc;
                 kept.insert(part.part_number, part);
@@ -186,6 +206,7 @@ mod tests {
             etag: "\"E\"".into(),
             size,
             hash_crc64ecma: Some("1".into()),
+            checksum_crc64nvme: None,
         }
     }
 

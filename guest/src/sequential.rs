@@ -99,7 +99,7 @@ async fn stream_once(
     }
     let mut reader = response.reader().map_err(|e| source_transport(e, &shown))?;
     let checks = Checks {
-        store: store.part_check(),
+        store: crate::presign::plan_check(store, plan),
         crc64: true,
     };
     let mut skip = *done_bytes;

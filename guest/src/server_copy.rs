@@ -138,7 +138,7 @@ pub async fn copy_part(task: &PartTask, copy_source: &str) -> Result<PartResult>
     let check = task.check.unwrap_or(PartCheck::Crc64Xz);
     let kind = match check {
         PartCheck::Crc64Xz => StoreKind::Oss,
-        PartCheck::Md5Etag => StoreKind::S3,
+        PartCheck::Md5Etag | PartCheck::Crc64Nvme => StoreKind::S3,
     };
     let headers = task.upload_headers.clone().unwrap_or_default();
     let what = "UploadPartCopy";
@@ -191,7 +191,8 @@ pub async fn copy_part(task: &PartTask, copy_source: &str) -> Result<PartResult>
         .ok_or_else(|| Error::store(format!("{what} answered no ETag")))?;
     let md5 = match check {
         PartCheck::Crc64Xz => None,
-        PartCheck::Md5Etag => {
+        // Uploads the store copies into ask for no checksum (plan.rs).
+        PartCheck::Md5Etag | PartCheck::Crc64Nvme => {
             let hex = etag.trim_matches('"').to_ascii_lowercase();
             if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Error::store(format!(
@@ -209,6 +210,7 @@ pub async fn copy_part(task: &PartTask, copy_source: &str) -> Result<PartResult>
         // Filled in from ListParts before completion where the answer has none.
         crc64: crc.unwrap_or(0),
         md5,
+        crc64nvme: None,
     })
 }
 

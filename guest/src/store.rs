@@ -52,6 +52,8 @@ struct Handed {
 pub struct Stored {
     pub etag: String,
     pub crc64: Option<u64>,
+    /// The object's CRC-64/NVME as an S3 store reports it.
+    pub crc64nvme: Option<u64>,
 }
 
 /// The smallest part a store takes (all but the last), as the host checks
@@ -293,17 +295,49 @@ impl Store {
         }
     }
 
-    /// InitiateMultipartUpload; returns the upload id.
-    pub async fn initiate(&self, key: &str) -> Result<String> {
-        let req = self.with_properties(self.request("POST", key).query("uploads", ""));
+    /// InitiateMultipartUpload; returns the upload id and how its parts
+    /// are checked. An S3 upload asks for the full-object CRC-64/NVME (as
+    /// the AWS SDKs do); a store that takes it says so in its answer, and
+    /// one that does not (it ignores the headers) is checked by MD5 ETags.
+    /// `checksums: false` asks for none (parts the store copies itself).
+    pub async fn initiate(&self, key: &str, checksums: bool) -> Result<(String, PartCheck)> {
+        let mut req = self.with_properties(self.request("POST", key).query("uploads", ""));
+        if self.kind == StoreKind::S3 && checksums {
+            req = req
+                .header("x-amz-checksum-algorithm", "CRC64NVME")
+                .header("x-amz-checksum-type", "FULL_OBJECT");
+        }
         let response = self.send(req, None, "InitiateMultipartUpload").await?;
+        let echoed = response
+            .header("x-amz-checksum-algorithm")
+            .map(str::to_string);
         let body = read_text(response, "InitiateMultipartUpload").await?;
         let result: xml::InitiateMultipartUploadResult = xml::parse(&body).map_err(|e| {
             Error::store(format!(
                 "InitiateMultipartUpload answered unreadable XML: {e}"
             ))
         })?;
-        Ok(result.upload_id)
+        let takes_crc = echoed
+            .or(result.checksum_algorithm)
+            .is_some_and(|a| a.trim().eq_ignore_ascii_case("CRC64NVME"));
+        let check = match self.kind {
+            StoreKind::S3 if takes_crc => PartCheck::Crc64Nvme,
+            _ => self.part_check(),
+        };
+        Ok((result.upload_id, check))
+    }
+
+    /// The object's CRC-64/NVME as an S3 store reports it to a HeadObject
+    /// that asks (`x-amz-checksum-mode: ENABLED`); `None` when it does not.
+    pub async fn head_crc64nvme(&self, key: &str) -> Result<Option<u64>> {
+        let what = "HeadObject";
+        let req = self
+            .request("HEAD", key)
+            .header("x-amz-checksum-mode", "ENABLED");
+        let response = self.send(req, None, what).await?;
+        Ok(response
+            .header("x-amz-checksum-crc64nvme")
+            .and_then(crc::parse_base64))
     }
 
     /// A presigned UploadPart URL for one part, valid for `expires_secs`.
@@ -420,23 +454,32 @@ impl Store {
         let stored = Stored {
             etag: response.header("etag").unwrap_or_default().to_string(),
             crc64: self.crc_of(&response),
+            crc64nvme: None,
         };
         drain(response).await;
         Ok(stored)
     }
 
-    /// CompleteMultipartUpload with the parts' numbers and ETags.
+    /// CompleteMultipartUpload with the parts' numbers, ETags and (an S3
+    /// upload that takes them) CRC-64/NVMEs; `full`: the object's
+    /// CRC-64/NVME, which such a store checks before it completes.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[(u32, String, Option<u64>)],
+        full: Option<u64>,
     ) -> Result<Stored> {
-        let body = xml::complete_body(parts);
-        let req = self
+        let body = xml::complete_body_with(parts);
+        let mut req = self
             .request("POST", key)
             .query("uploadId", upload_id)
             .header("content-type", "application/xml");
+        if let Some(full) = full {
+            req = req
+                .header("x-amz-checksum-crc64nvme", &crc::to_base64(full))
+                .header("x-amz-checksum-type", "FULL_OBJECT");
+        }
         let response = self
             .send(
                 self.guarded(req),
@@ -446,6 +489,9 @@ impl Store {
             .await
             .map_err(|e| self.guard_refusal(e, key))?;
         let crc64 = self.crc_of(&response);
+        let header_nvme = response
+            .header("x-amz-checksum-crc64nvme")
+            .and_then(crc::parse_base64);
         let text = read_text(response, "CompleteMultipartUpload").await?;
         // OSS and S3 may answer 200 with an error document when a long
         // complete fails.
@@ -457,10 +503,19 @@ impl Store {
                 self.kind,
             ));
         }
-        let etag = xml::parse::<xml::CompleteMultipartUploadResult>(&text)
-            .map(|r| r.etag)
-            .unwrap_or_default();
-        Ok(Stored { etag, crc64 })
+        let result = xml::parse::<xml::CompleteMultipartUploadResult>(&text).ok();
+        let crc64nvme = header_nvme.or_else(|| {
+            result
+                .as_ref()
+                .and_then(|r| r.checksum_crc64nvme.as_deref())
+                .and_then(crc::parse_base64)
+        });
+        let etag = result.map(|r| r.etag).unwrap_or_default();
+        Ok(Stored {
+            etag,
+            crc64,
+            crc64nvme,
+        })
     }
 
     /// AbortMultipartUpload. An upload already gone counts as aborted.

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "PascalCase")]
 pub struct InitiateMultipartUploadResult {
     pub upload_id: String,
+    /// The additional checksum the upload takes (S3), when the store says
+    /// so in the document rather than in `x-amz-checksum-algorithm`.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -21,6 +25,9 @@ pub struct CompletePart {
     pub part_number: u32,
     #[serde(rename = "ETag")]
     pub etag: String,
+    /// The part's CRC-64/NVME (base64), for an upload that takes it.
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
 }
 
 /// The answer to UploadPartCopy.
@@ -34,6 +41,9 @@ pub struct CopyPartResult {
 pub struct CompleteMultipartUploadResult {
     #[serde(rename = "ETag")]
     pub etag: String,
+    /// The object's CRC-64/NVME (base64), for an upload that takes it.
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    pub checksum_crc64nvme: Option<String>,
 }
 
 /// One page of ListParts.
@@ -55,6 +65,9 @@ pub struct ListedPart {
     pub size: u64,
     /// Decimal CRC-64 of the part; absent from stores that do not keep one.
     pub hash_crc64ecma: Option<String>,
+    /// The part's CRC-64/NVME (base64), from an S3 store that keeps it.
+    #[serde(rename = "ChecksumCRC64NVME")]
+    pub checksum_crc64nvme: Option<String>,
 }
 
 /// One page of ListMultipartUploads.
@@ -91,12 +104,21 @@ pub fn parse<'de, T: Deserialize<'de>>(body: &'de str) -> Result<T, String> {
 }
 
 pub fn complete_body(parts: &[(u32, String)]) -> String {
+    let parts: Vec<(u32, String, Option<u64>)> =
+        parts.iter().map(|(n, e)| (*n, e.clone(), None)).collect();
+    complete_body_with(&parts)
+}
+
+/// The CompleteMultipartUpload document, with each part's CRC-64/NVME where
+/// given.
+pub fn complete_body_with(parts: &[(u32, String, Option<u64>)]) -> String {
     let doc = CompleteMultipartUpload {
         parts: parts
             .iter()
-            .map(|(n, etag)| CompletePart {
+            .map(|(n, etag, crc)| CompletePart {
                 part_number: *n,
                 etag: etag.clone(),
+                checksum_crc64nvme: crc.map(crate::crc::to_base64),
             })
             .collect(),
     };
@@ -116,6 +138,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.upload_id, "0004B9894A22E5B1888A1E29F823****");
+    }
+
+    #[test]
+    fn writes_part_checksums_and_reads_s3s_answers() {
+        assert_eq!(
+            complete_body_with(&[(1, "\"A\"".into(), Some(0xAE8B_1486_0A79_9888))]),
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"A\"</ETag>\
+             <ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part></CompleteMultipartUpload>"
+        );
+        let r: InitiateMultipartUploadResult = parse(
+            "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>\
+             <ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>\
+             </InitiateMultipartUploadResult>",
+        )
+        .unwrap();
+        assert_eq!(r.checksum_algorithm.as_deref(), Some("CRC64NVME"));
+        let c: CompleteMultipartUploadResult = parse(
+            "<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag>\
+             <ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME><ChecksumType>FULL_OBJECT</ChecksumType>\
+             </CompleteMultipartUploadResult>",
+        )
+        .unwrap();
+        assert_eq!(c.checksum_crc64nvme.as_deref(), Some("rosUhgp5mIg="));
     }
 
     #[test]

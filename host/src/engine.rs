@@ -39,6 +39,7 @@ impl EngineSession {
         let wasi = WasiCtx::builder()
             .envs(env)
             .env(crate::runtime::SPLICE_VAR, "1")
+            .env(crate::runtime::HOST_CRC_VAR, "1")
             .inherit_stderr()
             .build();
         let outgoing = Outgoing {

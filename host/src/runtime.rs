@@ -30,6 +30,11 @@ use wasmtime_wasi_http::WasiHttpCtx;
 /// HTTP bodies: jco's does not).
 pub(crate) const SPLICE_VAR: &str = "FERRY_SPLICE";
 
+/// Set to `1` beside [`SPLICE_VAR`]: this host answers the CRC-64s of a
+/// part body it writes when asked ([`crate::net::body_crc`]), so the
+/// component need not hash the bytes it splices.
+pub(crate) const HOST_CRC_VAR: &str = "FERRY_HOST_CRC";
+
 /// The ferry component, ready to instantiate many times.
 pub struct Runtime {
     engine: Engine,
@@ -130,6 +135,7 @@ impl Runtime {
     pub(crate) fn part_store(&self, egress: Arc<Egress>) -> Store<State> {
         let wasi = WasiCtx::builder()
             .env(SPLICE_VAR, "1")
+            .env(HOST_CRC_VAR, "1")
             .inherit_stderr()
             .build();
         let outgoing = Outgoing {
@@ -186,6 +192,7 @@ impl Runtime {
         let wasi = WasiCtx::builder()
             .envs(env)
             .env(SPLICE_VAR, "1")
+            .env(HOST_CRC_VAR, "1")
             .inherit_stderr()
             .build();
         let outgoing = Outgoing {

@@ -12,6 +12,8 @@ AWS_SECRET_ACCESS_KEY; every command prints one JSON line.
   s3_tool.py parts ENDPOINT BUCKET KEY ID  how many parts an upload holds
   s3_tool.py list ENDPOINT                 every bucket and every key in it,
                                            with sizes (ListBuckets, ListObjectsV2)
+  s3_tool.py checksum ENDPOINT BUCKET KEY  the object's full-object checksum
+                                           (HeadObject, ChecksumMode ENABLED)
 """
 import json
 import sys
@@ -86,6 +88,14 @@ def main(cmd, endpoint, *args):
         bucket, key, upload_id = args
         listed = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
         return {"parts": len(listed.get("Parts", []))}
+    if cmd == "checksum":
+        bucket, key = args
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        return {
+            "crc64nvme": head.get("ChecksumCRC64NVME"),
+            "type": head.get("ChecksumType"),
+            "etag": head.get("ETag"),
+        }
     if cmd == "list":
         listing = {}
         for b in s3.list_buckets().get("Buckets", []):

@@ -27,6 +27,27 @@ pub fn last_bit_flip() -> u64 {
     checksum(&[1]) ^ checksum(&[0])
 }
 
+/// S3's CRC-64/NVME (`x-amz-checksum-crc64nvme`) of `data`.
+pub fn nvme(data: &[u8]) -> u64 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data)
+}
+
+/// [`combine`] for CRC-64/NVME.
+pub fn nvme_combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
+    crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Nvme, crc_a, crc_b, len_b)
+}
+
+/// [`last_bit_flip`] for CRC-64/NVME.
+pub fn nvme_last_bit_flip() -> u64 {
+    nvme(&[1]) ^ nvme(&[0])
+}
+
+/// S3's form of a CRC-64: base64 of its eight big-endian bytes.
+pub fn to_base64(crc: u64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

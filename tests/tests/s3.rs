@@ -679,3 +679,114 @@ fn stock_wasmtime_run_copies_into_s3s_fs() {
     check_object(&server, "wasmtime.bin", seed, size);
     check_no_upload(&server);
 }
+
+/// The object's full-object CRC-64/NVME as boto3 reads it (HeadObject with
+/// `ChecksumMode=ENABLED`), in S3's base64 form.
+fn stored_crc64nvme(server: &S3Server, key: &str) -> Option<String> {
+    let head = tool(server, &["checksum", BUCKET, key]);
+    head["crc64nvme"].as_str().map(str::to_string)
+}
+
+/// A report's number, written as a number or as a decimal string.
+fn report_u64(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str()?.parse().ok())
+}
+
+/// moto takes the CRC-64/NVME ferry asks for when it creates the upload:
+/// ferry hashes each part with it, combines them into the object's, sends
+/// that on completion, and the object moto keeps has that checksum, which
+/// is the CRC-64/NVME of the source's bytes. No MD5 is computed.
+#[test]
+fn moto_keeps_the_crc64nvme_ferry_sends() {
+    let server = moto(false);
+    let source = SourceServer::start(SourceConfig::default()).unwrap();
+    let (seed, size) = (140, 13 * MIB + 5);
+    let r = copy_and_verify(&server, &source, seed, size, "nvme.bin", &[]);
+    let mut bytes = vec![0u8; size as usize];
+    pattern::fill(seed, 0, &mut bytes);
+    let want = ferry_testbed::crc64::nvme(&bytes);
+    assert_eq!(report_u64(&r["crc64nvme"]), Some(want), "{r}");
+    assert!(
+        r["checks"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CRC-64/NVME"),
+        "{r}"
+    );
+    assert_eq!(
+        stored_crc64nvme(&server, "nvme.bin"),
+        Some(ferry_testbed::crc64::to_base64(want))
+    );
+}
+
+/// A store whose ETags are not MD5s (as S3's are under SSE-KMS and SSE-C):
+/// the test store over S3 with its cheap ETags (made from each part's CRC-64
+/// and size), which an MD5 check refuses. ferry asks for CRC-64/NVME,
+/// the store takes it and answers each part's, and the copy completes with
+/// the object's checksum checked by the store; boto3 reads the same
+/// checksum back. A store that corrupts a part answers that part's CRC of
+/// the corrupted bytes: ferry sends the part again, and the object is whole.
+#[test]
+fn a_store_with_opaque_etags_is_checked_by_crc64nvme() {
+    use ferry_testbed::store::{Sink, StoreConfig, StoreServer};
+    let store = StoreServer::start(StoreConfig {
+        region: "us-east-1".into(),
+        buckets: vec![BUCKET.into()],
+        credentials: vec![bed::key(KEY_ID, SECRET)],
+        sink: Sink::Null,
+        md5_etags: false,
+    })
+    .unwrap();
+    let server = S3Server {
+        child: Command::new("true").spawn().unwrap(),
+        endpoint: store.endpoint(),
+        root: None,
+        id: KEY_ID.into(),
+        secret: SECRET.into(),
+    };
+    let source = SourceServer::start(SourceConfig::default()).unwrap();
+    for (name, faults) in [
+        ("plain", Faults::default()),
+        (
+            "corrupted",
+            Faults {
+                wrong_part_crc: 1,
+                ..Faults::default()
+            },
+        ),
+    ] {
+        store.set_faults(faults);
+        let (seed, size) = (150, 17 * MIB + 3);
+        let run = ferry(
+            &server,
+            &source.url(seed, size),
+            name,
+            &["--part-size", "5MiB"],
+            (KEY_ID, SECRET),
+        );
+        assert_eq!(run.code, 0, "{name}: {}\n{}", run.result, run.stderr);
+        let info = store.object(BUCKET, name).expect("the object exists");
+        assert_eq!(
+            (info.size, info.crc64),
+            (size, pattern::crc64(seed, size)),
+            "{name}: the store holds other bytes than the source's"
+        );
+        let mut bytes = vec![0u8; size as usize];
+        pattern::fill(seed, 0, &mut bytes);
+        let want = ferry_testbed::crc64::nvme(&bytes);
+        assert_eq!(report_u64(&run.result["crc64nvme"]), Some(want), "{name}");
+        assert_eq!(
+            stored_crc64nvme(&server, name),
+            Some(ferry_testbed::crc64::to_base64(want)),
+            "{name}"
+        );
+        if name == "corrupted" {
+            assert!(
+                run.result["retries"].as_u64().unwrap_or(0) >= 1,
+                "the corrupted part was not sent again: {}",
+                run.result
+            );
+        }
+        assert!(store.open_uploads(BUCKET).is_empty(), "{name}: upload left");
+    }
+}

@@ -90,6 +90,8 @@ impl WasiHttpHooks for Outgoing {
         let uri = request.uri().clone();
         // A PUT carries a part (or a whole small object) to the store: its
         // bytes are counted as they are written, for the progress shown.
+        // A part the component splices: its CRCs are computed here.
+        let (request, crc) = crate::net::body_crc::BodyCrc::take(request);
         let (request, tally) = if request.method() == http::Method::PUT {
             let tally = crate::events::UPLOADED.tally();
             let request = request.map(|body| tally.count(body));
@@ -100,7 +102,10 @@ impl WasiHttpHooks for Outgoing {
         Box::new(async move {
             // The pool drives its connections itself; there is nothing left
             // for the caller to poll.
-            let response = client.send(request, options).await?;
+            let mut response = client.send(request, options).await?;
+            if let Some(crc) = crc {
+                crc.annotate(&mut response);
+            }
             if let Some(tally) = tally {
                 if response.status().is_success() {
                     tally.keep();

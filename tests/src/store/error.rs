@@ -43,6 +43,9 @@ pub enum OssError {
     },
     #[error("The Content-MD5 you specified is not valid.")]
     InvalidDigest,
+    /// A stated checksum (S3's `x-amz-checksum-*`) that the bytes do not have.
+    #[error("The checksum you specified did not match what we received.")]
+    BadDigest,
     #[error("The XML you provided was not well-formed or did not validate against our published schema.")]
     MalformedXml,
     /// A copy's `x-oss-copy-source-if-match` did not match the source.
@@ -112,6 +115,7 @@ impl OssError {
             Self::EntityTooSmall { .. } => "EntityTooSmall",
             Self::InvalidArgument { .. } => "InvalidArgument",
             Self::InvalidDigest => "InvalidDigest",
+            Self::BadDigest => "BadDigest",
             Self::MalformedXml => "MalformedXML",
             Self::PreconditionFailed { .. } => "PreconditionFailed",
             Self::FileAlreadyExists => "FileAlreadyExists",
@@ -138,6 +142,7 @@ impl OssError {
             | Self::EntityTooSmall { .. }
             | Self::InvalidArgument { .. }
             | Self::InvalidDigest
+            | Self::BadDigest
             | Self::MalformedXml => StatusCode::BAD_REQUEST,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::FileAlreadyExists => StatusCode::CONFLICT,

@@ -31,6 +31,7 @@ pub fn initiate(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, OssError> {
     let id = store.new_upload_id();
+    let crc64nvme = takes_crc64nvme(req.headers());
     let upload = Upload {
         key: ctx.key.clone(),
         id: id.clone(),
@@ -38,16 +39,60 @@ pub fn initiate(
         content_type: content_type(req.headers()),
         meta: user_meta(req.headers()),
         parts: BTreeMap::new(),
+        crc64nvme,
     };
     bucket_uploads(store, ctx, |uploads| {
         uploads.insert(id.clone(), upload);
     });
     store.note(|h| h.uploads_created += 1);
-    Ok(xml_response(xml::document(&xml::InitiateResult {
+    let mut resp = xml_response(xml::document(&xml::InitiateResult {
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
         upload_id: id,
-    })))
+    }));
+    if crc64nvme {
+        // As S3 answers CreateMultipartUpload with a checksum algorithm.
+        let h = resp.headers_mut();
+        h.insert(
+            "x-amz-checksum-algorithm",
+            "CRC64NVME".parse().expect("ascii"),
+        );
+        h.insert("x-amz-checksum-type", "FULL_OBJECT".parse().expect("ascii"));
+    }
+    Ok(resp)
+}
+
+/// Whether a CreateMultipartUpload asks for S3's full-object CRC-64/NVME
+/// (the one additional checksum this store keeps; others are ignored).
+fn takes_crc64nvme(headers: &hyper::HeaderMap) -> bool {
+    let is = |name: &str, value: &str| {
+        headers
+            .get(name)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
+    };
+    is("x-amz-checksum-algorithm", "CRC64NVME")
+        && (headers.get("x-amz-checksum-type").is_none()
+            || is("x-amz-checksum-type", "FULL_OBJECT"))
+}
+
+/// The CRC-64/NVME an S3 client states for a body (`x-amz-checksum-crc64nvme`).
+fn stated_crc64nvme(headers: &hyper::HeaderMap) -> Result<Option<u64>, OssError> {
+    use base64::Engine as _;
+    let Some(v) = headers.get("x-amz-checksum-crc64nvme") else {
+        return Ok(None);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.as_bytes())
+        .map_err(|_| OssError::InvalidDigest)?;
+    let bytes: [u8; 8] = bytes.try_into().map_err(|_| OssError::InvalidDigest)?;
+    Ok(Some(u64::from_be_bytes(bytes)))
+}
+
+/// Whether upload `upload_id` takes CRC-64/NVME.
+fn upload_takes_crc64nvme(store: &Arc<Store>, ctx: &Ctx, upload_id: &str) -> bool {
+    bucket_uploads(store, ctx, |uploads| {
+        uploads.get(upload_id).is_some_and(|u| u.crc64nvme)
+    })
 }
 
 /// UploadPart. `corrupt` (the `wrong_part_crc` fault): the stored part has
@@ -64,9 +109,16 @@ pub async fn upload_part(
         let number = part_number(ctx.target.param("partNumber"))?;
         let upload_id = ctx.target.param("uploadId").unwrap_or("").to_string();
         check_upload(store, ctx, &upload_id)?;
-        Ok((number, upload_id, content_md5(&parts.headers)?))
+        Ok((
+            number,
+            upload_id,
+            (
+                content_md5(&parts.headers)?,
+                stated_crc64nvme(&parts.headers)?,
+            ),
+        ))
     })();
-    let (number, upload_id, content_md5) = match checked {
+    let (number, upload_id, (content_md5, stated_nvme)) = match checked {
         Ok(v) => v,
         Err(e) => {
             drain(body).await;
@@ -74,15 +126,21 @@ pub async fn upload_part(
         }
     };
     let file = store.new_blob();
-    let mut received = sink::receive(
+    let nvme = upload_takes_crc64nvme(store, ctx, &upload_id) || stated_nvme.is_some();
+    let mut received = sink::receive_with(
         body,
         file.as_deref(),
         store.cfg.md5_etags || content_md5.is_some(),
+        nvme,
     )
     .await?;
     if content_md5.is_some() && received.md5 != content_md5 {
         sink::remove(file);
         return Err(OssError::InvalidDigest);
+    }
+    if stated_nvme.is_some() && received.nvme != stated_nvme {
+        sink::remove(file);
+        return Err(OssError::BadDigest);
     }
     let tag = etag::bytes(received.md5, received.crc64, received.size);
     if corrupt {
@@ -91,8 +149,10 @@ pub async fn upload_part(
                 .map_err(|e| OssError::InternalError(format!("corrupting part: {e}")))?;
         }
         received.crc64 ^= crc64::last_bit_flip();
+        received.nvme = received.nvme.map(|c| c ^ crc64::nvme_last_bit_flip());
     }
-    let part = new_part(received.size, received.crc64, tag, file.clone());
+    let mut part = new_part(received.size, received.crc64, tag, file.clone());
+    part.crc64nvme = received.nvme;
     let etag_value = part.etag.clone();
     // The upload may have been aborted or completed while the body streamed.
     keep_part(store, ctx, upload_id, number, part)?;
@@ -106,6 +166,9 @@ pub async fn upload_part(
             "content-md5",
             base64::engine::general_purpose::STANDARD.encode(md5),
         );
+    }
+    if let Some(nvme) = received.nvme {
+        resp = resp.header("x-amz-checksum-crc64nvme", crc64::to_base64(nvme));
     }
     Ok(resp.body(body::empty()).expect("valid response"))
 }
@@ -230,6 +293,7 @@ fn new_part(size: u64, crc64: u64, tag: [u8; 16], file: Option<std::path::PathBu
         etag_bytes: tag,
         last_modified: SystemTime::now(),
         file,
+        crc64nvme: None,
     }
 }
 
@@ -274,6 +338,7 @@ pub async fn complete(
 ) -> Result<Response<ResponseBody>, OssError> {
     let upload_id = ctx.target.param("uploadId").unwrap_or("").to_string();
     let guard = Guard::of(req.headers());
+    let stated_nvme = stated_crc64nvme(req.headers())?;
     let complete_all = req
         .headers()
         .get("x-oss-complete-all")
@@ -314,6 +379,16 @@ pub async fn complete(
     let crc = chosen.iter().fold(crc64::EMPTY, |acc, (_, p)| {
         crc64::combine(acc, p.crc64, p.size)
     });
+    // S3's full-object CRC-64/NVME: the parts' combined. One the client
+    // states must equal it, or nothing is completed (the upload stays).
+    let nvme = upload.crc64nvme.then(|| {
+        chosen.iter().fold(0, |acc, (_, p)| {
+            crc64::nvme_combine(acc, p.crc64nvme.unwrap_or_default(), p.size)
+        })
+    });
+    if stated_nvme.is_some() && stated_nvme != nvme {
+        return Err(OssError::BadDigest);
+    }
     let etag_value = etag::multipart(chosen.iter().map(|(_, p)| &p.etag_bytes));
     let data = match chosen[0].1.file {
         Some(_) => Stored::Disk(
@@ -337,6 +412,7 @@ pub async fn complete(
         meta: upload.meta.clone(),
         last_modified: SystemTime::now(),
         data,
+        crc64nvme: nvme,
     };
     let upload = bucket.uploads.remove(&upload_id).expect("present");
     let unused: Vec<_> = upload
@@ -361,6 +437,8 @@ pub async fn complete(
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
         etag: etag_value.clone(),
+        checksum_crc64nvme: nvme.map(|c| crc64::to_base64(if wrong_crc { c ^ 1 } else { c })),
+        checksum_type: nvme.map(|_| "FULL_OBJECT".to_string()),
     });
     let mut resp = xml_response(doc);
     let headers = resp.headers_mut();
@@ -446,6 +524,7 @@ pub fn list_parts(store: &Arc<Store>, ctx: &Ctx) -> Result<Response<ResponseBody
                 last_modified: time_format::iso8601(p.last_modified),
                 etag: p.etag.clone(),
                 hash_crc64ecma: p.crc64.to_string(),
+                checksum_crc64nvme: p.crc64nvme.map(crc64::to_base64),
                 size: p.size,
             })
             .collect(),

@@ -46,6 +46,7 @@ pub async fn put(
         content_type: content_type(&parts.headers),
         meta: user_meta(&parts.headers),
         last_modified: SystemTime::now(),
+        crc64nvme: None,
         data: match file {
             Some(path) => Stored::Disk(vec![Segment {
                 path,

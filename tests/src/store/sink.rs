@@ -26,6 +26,8 @@ pub struct Received {
     pub size: u64,
     pub crc64: u64,
     pub md5: Option<[u8; 16]>,
+    /// CRC-64/NVME, when asked (an S3 upload that takes it).
+    pub nvme: Option<u64>,
 }
 
 /// Streams `body` into `file` (or nowhere), checksumming as it goes. On any
@@ -35,7 +37,17 @@ pub async fn receive(
     file: Option<&Path>,
     want_md5: bool,
 ) -> Result<Received, OssError> {
-    let result = receive_inner(body, file, want_md5).await;
+    receive_with(body, file, want_md5, false).await
+}
+
+/// As [`receive`], computing the CRC-64/NVME too when `want_nvme`.
+pub async fn receive_with(
+    body: Incoming,
+    file: Option<&Path>,
+    want_md5: bool,
+    want_nvme: bool,
+) -> Result<Received, OssError> {
+    let result = receive_inner(body, file, want_md5, want_nvme).await;
     if result.is_err() {
         if let Some(path) = file {
             let _ = std::fs::remove_file(path);
@@ -48,6 +60,7 @@ async fn receive_inner(
     mut body: Incoming,
     path: Option<&Path>,
     want_md5: bool,
+    want_nvme: bool,
 ) -> Result<Received, OssError> {
     let internal =
         |what: &str, e: &dyn std::fmt::Display| OssError::InternalError(format!("{what}: {e}"));
@@ -57,6 +70,7 @@ async fn receive_inner(
     };
     let mut crc = crc64fast::Digest::new();
     let mut md5 = want_md5.then(Md5::new);
+    let mut nvme = want_nvme.then(|| crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme));
     let mut size = 0u64;
     let mut batch: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -67,6 +81,9 @@ async fn receive_inner(
         crc.write(&data);
         if let Some(m) = md5.as_mut() {
             m.update(&data);
+        }
+        if let Some(n) = nvme.as_mut() {
+            n.update(&data);
         }
         size += data.len() as u64;
         if let Some(f) = file.as_mut() {
@@ -87,6 +104,7 @@ async fn receive_inner(
         size,
         crc64: crc.sum64(),
         md5: md5.map(|m| m.finalize().into()),
+        nvme: nvme.map(|n| n.finalize()),
     })
 }
 

@@ -46,6 +46,9 @@ pub struct Object {
     pub meta: Vec<(String, String)>,
     pub last_modified: SystemTime,
     pub data: Stored,
+    /// S3's full-object CRC-64/NVME, for an object completed from an upload
+    /// that took it.
+    pub crc64nvme: Option<u64>,
 }
 
 /// An open multipart upload.
@@ -57,6 +60,8 @@ pub struct Upload {
     pub content_type: String,
     pub meta: Vec<(String, String)>,
     pub parts: BTreeMap<u32, Part>,
+    /// The upload takes S3's CRC-64/NVME (`x-amz-checksum-algorithm`).
+    pub crc64nvme: bool,
 }
 
 /// One uploaded part.
@@ -71,6 +76,8 @@ pub struct Part {
     pub last_modified: SystemTime,
     /// The part's file (Disk sink only).
     pub file: Option<PathBuf>,
+    /// The part's CRC-64/NVME, for an upload that takes it.
+    pub crc64nvme: Option<u64>,
 }
 
 /// Records of one bucket. Uploads are keyed by upload id (unique store-wide).

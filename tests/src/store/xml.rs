@@ -36,6 +36,11 @@ pub struct CompleteResult {
     pub key: String,
     #[serde(rename = "ETag")]
     pub etag: String,
+    /// S3's full-object CRC-64/NVME (base64), for an upload that took it.
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -60,6 +65,9 @@ pub struct PartEntry {
     #[serde(rename = "ETag")]
     pub etag: String,
     pub hash_crc64ecma: String,
+    /// The part's CRC-64/NVME (base64), for an upload that takes it.
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
     pub size: u64,
 }
 
@@ -198,6 +206,7 @@ mod tests {
                 last_modified: "2012-02-23T07:01:34.000Z".into(),
                 etag: "\"E\"".into(),
                 hash_crc64ecma: "9".into(),
+                checksum_crc64nvme: None,
                 size: 5,
             }],
         });
