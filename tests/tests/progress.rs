@@ -9,7 +9,7 @@
 
 mod bed;
 
-use bed::{ferry_copy, key, Bed};
+use bed::{ferry_copy, key, output_hiding, text, Bed};
 use ferry_testbed::source::SourceConfig;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -35,29 +35,9 @@ fn bed_with(tag: &str, rate: Option<u64>, crc: bool) -> Bed {
 }
 
 fn copy(bed: &Bed, seed: u64, size: u64, key: &str, extra: &[&str]) -> Output {
-    let out = ferry_copy(
-        bed,
-        &bed.source.url(seed, size),
-        BUCKET,
-        key,
-        (KEY_ID, SECRET),
-    )
-    .args(extra)
-    .output()
-    .expect("ferry runs");
-    let (stdout, stderr) = text(&out);
-    assert!(
-        !stdout.contains(SECRET) && !stderr.contains(SECRET),
-        "the secret shows in ferry's output"
-    );
-    out
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let url = bed.source.url(seed, size);
+    let mut command = ferry_copy(bed, &url, BUCKET, key, (KEY_ID, SECRET));
+    output_hiding(command.args(extra), &[SECRET])
 }
 
 /// One piped progress line:
