@@ -241,6 +241,8 @@ pub fn with_source_properties(mut job: Job, source: &ObjectProperties) -> Job {
 /// ferry reads http(s) URLs (and objects of the target's store).
 fn local_source(source: &str) -> Option<String> {
     let s = source.trim();
+    // A query may hold a signature: shown without it.
+    let shown = redact(s);
     let serve = "to copy a local file, serve it over HTTP (for example run `python3 -m \
                  http.server 8000` in its folder) and give its URL, http://HOST:8000/NAME";
     if s == "-" {
@@ -256,13 +258,13 @@ fn local_source(source: &str) -> Option<String> {
         .any(|p| s.starts_with(p));
     if file || path {
         return Some(format!(
-            "source {s:?} is a local file, which ferry does not read: it reads http(s) URLs; \
+            "source {shown:?} is a local file, which ferry does not read: it reads http(s) URLs; \
              {serve}"
         ));
     }
     (!s.contains("://") && Url::parse(s).is_err()).then(|| {
         format!(
-            "source {s:?} is not a URL: give the whole http:// or https:// URL, e.g. \
+            "source {shown:?} is not a URL: give the whole http:// or https:// URL, e.g. \
              https://mirror.example.com/big.iso; {serve}"
         )
     })
@@ -535,6 +537,8 @@ mod tests {
                 "{why}"
             );
         }
+        let signed = local_source("/tmp/x.iso?Signature=s3cret").unwrap();
+        assert!(!signed.contains("s3cret"), "{signed}");
         let bare = local_source("big.iso").unwrap();
         assert!(
             bare.starts_with("source \"big.iso\" is not a URL"),
