@@ -59,9 +59,10 @@ pub fn report_json(report: &Report) -> serde_json::Value {
             value[field] = crc.to_string().into();
         }
     }
-    // Present only when the source redirected.
+    // Present only when there is one: the final URL when the source
+    // redirected, S3's CRC-64/NVME when the store took it.
     if let Some(v) = value.as_object_mut() {
-        for field in ["final_url", "key"] {
+        for field in ["final_url", "key", "crc64nvme"] {
             if v.get(field).is_some_and(serde_json::Value::is_null) {
                 v.remove(field);
             }

@@ -51,8 +51,10 @@ pub const EXIT_CODES: [(&str, u8, &str); 7] = [
 
 /// The fields of a report's JSON that hold a CRC-64. They are written as
 /// decimal strings, as OSS sends `x-oss-hash-crc64ecma`: as JSON numbers,
-/// values past 2^53 lose digits in JavaScript and jq.
-pub const CRC64_JSON_FIELDS: [&str; 3] = ["crc64", "store_crc64", "source_crc64"];
+/// values past 2^53 lose digits in JavaScript and jq. `crc64nvme` is S3's
+/// full-object CRC-64/NVME, also decimal (S3 writes the same eight bytes,
+/// big-endian, in base64).
+pub const CRC64_JSON_FIELDS: [&str; 4] = ["crc64", "store_crc64", "source_crc64", "crc64nvme"];
 
 /// The exit code of a command that failed with `kind` ([`EXIT_CODES`];
 /// 70 for a kind not there).
