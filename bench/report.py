@@ -227,6 +227,7 @@ def cmd_report(rows_path, meta_path, out_path):
     s3relay = {s: best("s3relay", s) for s in sizes}
     ferry_s3 = {s: best("ferry_s3", s) for s in sizes}
     same = {(s, r["id"]): r for r in ok if r["section"] == "same" for s in [r["size"]]}
+    plain = {r["size"]: r for r in ok if r["section"] == "plain"}
     capped = {r["id"]: r for r in ok if r["section"] == "capped"}
 
     table = []  # (section, row, size, wall, MB/s, compared, status)
@@ -278,6 +279,10 @@ def cmd_report(rows_path, meta_path, out_path):
             comp = ", ".join(parts)
         elif sec == "capped" and m:
             comp = capped_comp(r, m, capped)
+        elif sec == "plain" and m and relay.get(size):
+            comp = f"{m / mbps(relay[size]):.2f}x relay"
+            if chose(r):
+                comp += f", {chose(r)}"
         elif sec == "s3relay" and m and relay.get(size):
             comp = f"{m / mbps(relay[size]) * 100:.0f}% of the relay into the null OSS store"
         elif sec == "fc":
@@ -397,6 +402,25 @@ def cmd_report(rows_path, meta_path, out_path):
         det.append(f"{fmt_size(s)}: ferry ({f['instances']} inst.) {fc:.2f} core-s per GB, the relay {rc:.2f}: "
                    f"{fc / rc:.2f}x")
     goal("source offers CRC-64: ferry <= 0.75x the relay's client core-s per GB", all_or_none(res), "; ".join(det))
+    # 3c. the same for a plain source (every part's CRC-64 computed) and for
+    # S3 (CRC-64/NVME, and CRC-64/XZ against the source's)
+    for name, pick in (
+        ("plain source (CRC-64 computed): ferry <= 1.0x the relay's client core-s per GB", lambda s: plain.get(s)),
+        ("S3 (CRC-64/NVME into the shared store): ferry <= 1.0x the relay's client core-s per GB",
+         lambda s: same.get((s, "same-ferry-s3"))),
+    ):
+        det, res = [], []
+        for s in main_sizes:
+            f, rl = pick(s), relay.get(s)
+            if not (f and rl and cpu(f) and cpu(rl)):
+                det.append(f"{fmt_size(s)}: not measured (a run failed or its CPU was not recorded)")
+                res.append(None)
+                continue
+            gb = s / 1e9
+            fc, rc = cpu(f)[0] / gb, cpu(rl)[0] / gb
+            res.append(fc <= rc)
+            det.append(f"{fmt_size(s)}: ferry {fc:.2f} core-s per GB, the relay {rc:.2f}: {fc / rc:.2f}x")
+        goal(name, all_or_none(res), "; ".join(det))
     # 4. per-part cost of a fresh instance
     r = next((r for r in rows if r["section"] == "cost" and r.get("per_part_ms") is not None), None)
     if r:
