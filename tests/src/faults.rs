@@ -56,6 +56,11 @@ pub struct Faults {
     /// from what the client sent. Unless the client re-uploads the part, the
     /// completed object's CRC (and bytes) are wrong.
     pub wrong_part_crc: u32,
+    /// UploadPart answers no `x-amz-checksum-crc64nvme` (the part's CRC is
+    /// still kept, and listed by ListParts): a client learns of a part that
+    /// reached the store other than it was sent only when the store checks
+    /// the object's checksum on CompleteMultipartUpload.
+    pub quiet_part_checksums: bool,
     /// `(bytes, times)`: the first `times` UploadPart requests are cut: the
     /// store reads at least `bytes` body bytes (whole frames as they arrive),
     /// then closes the connection without a response. Nothing is stored.

@@ -38,7 +38,7 @@ pub struct Store {
     next_id: AtomicU64,
     /// Start time in ns: makes ids and blob names unique across restarts.
     boot: u64,
-    faults: Mutex<Armed>,
+    pub(super) faults: Mutex<Armed>,
     /// UploadParts being handled now (for `slow_down_above`).
     parts_in_progress: AtomicU32,
 }
