@@ -52,8 +52,10 @@ wasm: setup
 	$(CARGO) build --release -p ferry-guest --target $(WASM_TARGET)
 	cp target/$(WASM_TARGET)/release/ferry_guest.wasm $(COMPONENT)
 
+# `ferry --version` names the commit it was built from (when built from a git checkout).
 host:
-	$(CARGO) build --release -p ferry-host -p ferry-testbed
+	FERRY_GIT_COMMIT=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) \
+	  $(CARGO) build --release -p ferry-host -p ferry-testbed
 
 build: wasm host
 
