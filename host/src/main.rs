@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod batch;
 mod dry_run;
 mod progress;
 
@@ -87,11 +88,33 @@ fn examples_and_exit_codes() -> String {
 
 /// `ferry copy`: the job's flags, defined once with the component's command
 /// line ([`JobArgs`]; a new job flag goes there), and beside them the flags
-/// of this host alone: where and how the parts run, and the output.
+/// of this host alone: where and how the parts run, and the output. The
+/// positionals are SOURCE_URL... TARGET: JobArgs' two, then more sources,
+/// the last one given being the target ([`CopyArgs::sources_and_target`]).
 #[derive(clap::Args)]
+#[command(
+    mut_arg("source_url", optional_positional(1)),
+    mut_arg("target", optional_positional(2)),
+    override_usage = "ferry copy [OPTIONS] SOURCE_URL... TARGET\n       \
+                      ferry copy [OPTIONS] --from-file LIST TARGET"
+)]
 struct CopyArgs {
     #[command(flatten)]
     job: JobArgs,
+    /// More sources: `ferry copy URL1 URL2 ... oss://BUCKET/DIR/` copies each into the folder
+    /// TARGET (the last argument), named after its source's file name.
+    #[arg(value_name = "MORE", index = 3, num_args = 0.., hide = true)]
+    more: Vec<String>,
+    /// Copy the URLs listed in LIST (`-` for stdin): one `URL` or `URL,TARGET` a line, blank
+    /// lines and # comments skipped; a TARGET not starting with oss:// or s3:// is taken inside
+    /// the folder TARGET.
+    #[arg(long, value_name = "LIST")]
+    from_file: Option<String>,
+    /// Files copied at once when there are several; the parts in flight are shared out
+    /// among them.
+    #[arg(long, value_name = "N", default_value_t = batch::DEFAULT_TRANSFERS,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    transfers: u32,
     /// The profile of the credential files to read: ~/.aws/credentials and ~/.aws/config for
     /// s3://, ~/.aliyun/config.json and ~/.alibabacloud/credentials for oss:// [default:
     /// AWS_PROFILE or ALIBABA_CLOUD_PROFILE, else the files' own].
@@ -174,6 +197,17 @@ struct CopyArgs {
     fc_qualifier: Option<String>,
 }
 
+/// JobArgs' positional `index`, left optional (empty when not given): with
+/// `--from-file` the only positional is the target.
+fn optional_positional(index: usize) -> impl FnOnce(clap::Arg) -> clap::Arg {
+    move |a| {
+        a.required(false)
+            .index(index)
+            .default_value("")
+            .hide_default_value(true)
+    }
+}
+
 impl CopyArgs {
     /// What the copy shows as it runs.
     fn show(&self) -> Show {
@@ -186,6 +220,19 @@ impl CopyArgs {
                 every: (self.stats > 0).then(|| Duration::from_secs(self.stats)),
             }
         }
+    }
+
+    /// The sources and the target given as positionals: the last one given
+    /// is the target, the ones before it the sources.
+    fn sources_and_target(&self) -> (Vec<String>, Option<String>) {
+        let mut all: Vec<String> = [&self.job.source_url, &self.job.target]
+            .into_iter()
+            .chain(&self.more)
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
+        let target = all.pop();
+        (all, target)
     }
 
     /// The log's level when FERRY_LOG does not set it.
@@ -292,7 +339,33 @@ fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
 /// stops rising or FC throttles with 429).
 const FC_MAX_PARALLEL: u32 = 256;
 
-async fn copy(args: CopyArgs) -> ExitCode {
+async fn copy(mut args: CopyArgs) -> ExitCode {
+    let (sources, target) = args.sources_and_target();
+    let list = match args.from_file.as_deref().map(batch::read_list).transpose() {
+        Ok(list) => list,
+        Err(e) => return failed(&args, &TransferError::invalid(e), None),
+    };
+    let entries = match (&target, &list) {
+        (Some(target), _) if !sources.is_empty() || list.is_some() => {
+            let named = args
+                .from_file
+                .as_deref()
+                .map(|f| if f == "-" { "stdin" } else { f });
+            match batch::entries(&sources, named.zip(list.as_deref()), target) {
+                Ok(entries) => entries,
+                Err(e) => return failed(&args, &TransferError::invalid(e), None),
+            }
+        }
+        _ => {
+            let e = "ferry copy needs a SOURCE_URL and a TARGET (or --from-file LIST and a \
+                     TARGET): see ferry copy --help";
+            return failed(&args, &TransferError::invalid(e), None);
+        }
+    };
+    let several = entries.len() > 1 || list.is_some();
+    if let [one] = &entries[..] {
+        (args.job.source_url, args.job.target) = (one.source.clone(), one.target.clone());
+    }
     if let Err(e) = limits::check_instance_memory_mib(args.instance_memory_mib) {
         return failed(&args, &TransferError::from(e), None);
     }
@@ -373,6 +446,13 @@ async fn copy(args: CopyArgs) -> ExitCode {
             key,
         });
     }
+    if several && (args.dry_run || args.job.resume.as_deref().is_some_and(|id| !id.is_empty())) {
+        let e = "--dry-run and --resume ID take one source and its object's name, not several";
+        return failed(&args, &TransferError::invalid(e), None);
+    }
+    if several {
+        return batch::run(&args, transfer, limits, entries).await;
+    }
     if args.dry_run {
         return dry_run(&args, &transfer, limits, cap).await;
     }
@@ -400,19 +480,9 @@ async fn copy(args: CopyArgs) -> ExitCode {
 /// `--dry-run`: plans the copy on a runtime of its own, prints the plan
 /// (one JSON object with --json) and uploads nothing.
 async fn dry_run(args: &CopyArgs, transfer: &Transfer, limits: Limits, cap: u32) -> ExitCode {
-    use ferry_host::net::address_policy::AddressPolicy;
-    use ferry_host::net::client::{Client, ClientConfig};
-    let path = args
-        .component
-        .clone()
-        .unwrap_or_else(ferry_host::runtime::default_component_path);
-    let client = match ClientConfig::from_env(AddressPolicy::cli(), args.ca_bundle.as_deref()) {
-        Ok(c) => Arc::new(Client::new(c)),
-        Err(e) => return failed(args, &TransferError::invalid(e), None),
-    };
-    let runtime = match ferry_host::Runtime::with_client(&path, limits, client) {
+    let runtime = match runtime_for(args, limits) {
         Ok(rt) => rt,
-        Err(e) => return failed(args, &dry_run::internal(&e), None),
+        Err(e) => return failed(args, &e, None),
     };
     let planned = match dry_run::plan(transfer, &runtime, args.profile.clone()).await {
         Ok(p) => p,
@@ -477,6 +547,22 @@ async fn dry_run(args: &CopyArgs, transfer: &Transfer, limits: Limits, cap: u32)
     );
     println!("dry run    nothing was uploaded");
     ExitCode::SUCCESS
+}
+
+/// The runtime of a copy's component, with `limits` and the client the
+/// options say (`--ca-bundle`), for a dry run or several files.
+fn runtime_for(args: &CopyArgs, limits: Limits) -> Result<Arc<ferry_host::Runtime>, TransferError> {
+    use ferry_host::net::address_policy::AddressPolicy;
+    use ferry_host::net::client::{Client, ClientConfig};
+    limits.check()?;
+    let path = args
+        .component
+        .clone()
+        .unwrap_or_else(ferry_host::runtime::default_component_path);
+    let client = ClientConfig::from_env(AddressPolicy::cli(), args.ca_bundle.as_deref())
+        .map_err(TransferError::invalid)?;
+    ferry_host::Runtime::with_client(&path, limits, Arc::new(Client::new(client)))
+        .map_err(|e| dry_run::internal(&e))
 }
 
 /// Parts in flight when an automatic copy starts (the pacer grows them).

@@ -8,6 +8,9 @@
 //!
 //! On a terminal a bar is redrawn every [`REDRAW`]; when stderr is piped a
 //! line is printed every `--stats` seconds.
+//!
+//! Several files copied side by side ([`Progress::files`]) share one bar:
+//! their bytes and parts added up, and the files finished of all.
 
 use ferry_host::events::{Note, PaceChange, PartDone, Planned, Retrying, UPLOADED};
 use ferry_host::Event;
@@ -63,6 +66,23 @@ struct State {
     reused_parts: u32,
     reused_bytes: u64,
     samples: VecDeque<(Instant, u64)>,
+    /// Several files: each one's parts done and in flight, and the files
+    /// finished; `None` for a single copy.
+    files: Option<Files>,
+}
+
+/// The files of a copy of several, as their events told.
+struct Files {
+    each: Vec<FileTally>,
+    finished: u32,
+}
+
+/// One file's parts done (and their bytes) and parts in flight.
+#[derive(Clone, Copy, Default)]
+struct FileTally {
+    done_parts: u32,
+    done_bytes: u64,
+    in_flight: u32,
 }
 
 /// What one look at the copy shows.
@@ -75,6 +95,8 @@ struct Snapshot {
     parts: u32,
     in_flight: u32,
     retries: u32,
+    /// Files finished and all files, for a copy of several.
+    files: Option<(u32, u32)>,
 }
 
 impl State {
@@ -93,7 +115,30 @@ impl State {
             reused_parts: 0,
             reused_bytes: 0,
             samples: VecDeque::new(),
+            files: None,
         }
+    }
+
+    /// The tally of file `i` (of a copy of several), and the parts in
+    /// flight of all files once `set` has changed it.
+    fn file(&mut self, i: usize, set: impl FnOnce(&mut FileTally)) -> Option<FileTally> {
+        let files = self.files.as_mut()?;
+        let before = *files.each.get(i)?;
+        set(&mut files.each[i]);
+        self.in_flight = files.each.iter().map(|f| f.in_flight).sum();
+        Some(before)
+    }
+
+    /// A part of `bytes` moved, with `done_parts` and `done_bytes` done in
+    /// all (reused ones included).
+    fn part_done(&mut self, bytes: u64, done_parts: u32, done_bytes: u64) {
+        self.events += 1;
+        self.event_bytes += bytes;
+        self.done_parts = done_parts;
+        self.done_bytes = done_bytes;
+        // Whatever was done besides the parts moved was reused.
+        self.reused_parts = done_parts.saturating_sub(self.events);
+        self.reused_bytes = done_bytes.saturating_sub(self.event_bytes);
     }
 
     /// The bytes this copy moved: counted as they flow, or, for parts run
@@ -136,6 +181,10 @@ impl State {
                 .min(self.parts.saturating_sub(done_parts))
                 .max(u32::from(done_parts < self.parts)),
             retries: self.retries,
+            files: self
+                .files
+                .as_ref()
+                .map(|f| (f.finished, f.each.len() as u32)),
         }
     }
 }
@@ -165,8 +214,12 @@ impl Snapshot {
 
     /// `4.10 MiB/s  ETA 3s  parts 9/16  in flight 4`
     fn message(&self) -> String {
+        let files = match self.files {
+            Some((finished, all)) => format!("files {finished}/{all}  "),
+            None => String::new(),
+        };
         let mut m = format!(
-            "{}  ETA {}  parts {}/{}  in flight {}",
+            "{files}{}  ETA {}  parts {}/{}  in flight {}",
             self.rate(),
             self.eta(),
             self.done_parts,
@@ -204,6 +257,29 @@ fn duration(secs: u64) -> String {
     }
 }
 
+/// `1.00 GiB, 171 parts of 6.00 MiB, 4 in flight, automatic up to 256,
+/// source offers CRC-64`: what a plan says.
+fn planned(
+    size: u64,
+    part_size: u64,
+    parts: u32,
+    source_crc64: Option<u64>,
+    parallel: u32,
+    max_parallel: Option<u32>,
+) -> String {
+    format!(
+        "{}, {parts} parts of {}, {}{}",
+        HumanBytes(size),
+        HumanBytes(part_size),
+        in_flight(parallel, max_parallel),
+        if source_crc64.is_some() {
+            ", source offers CRC-64"
+        } else {
+            ""
+        }
+    )
+}
+
 /// `16 in flight`, or `4 in flight, automatic up to 256`.
 pub fn in_flight(parallel: u32, max_parallel: Option<u32>) -> String {
     match max_parallel {
@@ -222,6 +298,42 @@ impl Progress {
         }
     }
 
+    /// The progress of `files` copied side by side: one bar (or line) of
+    /// the files finished, their bytes and parts added up. Each file's
+    /// events come through [`Progress::on_file`].
+    pub fn files(show: Show, files: usize) -> Self {
+        let mut progress = Progress::new(show);
+        {
+            let mut s = progress.state();
+            s.files = Some(Files {
+                each: vec![FileTally::default(); files],
+                finished: 0,
+            });
+            s.samples.push_back((Instant::now(), 0));
+        }
+        if show != Show::Nothing {
+            progress.start(None);
+        }
+        progress
+    }
+
+    /// File `i` of a copy of several has finished (copied or not).
+    pub fn file_done(&mut self, i: usize) {
+        let mut s = self.state();
+        s.file(i, |f| f.in_flight = 0);
+        if let Some(files) = s.files.as_mut() {
+            files.finished += 1;
+        }
+    }
+
+    /// Runs `print` (lines of its own) with the bar out of the way.
+    pub fn above(&self, print: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -234,10 +346,23 @@ impl Progress {
         }
     }
 
+    /// An event of the copy.
     pub fn on(&mut self, event: Event) {
+        self.take(None, event);
+    }
+
+    /// An event of file `i` (named `name` in the lines it prints) of a
+    /// copy of several.
+    pub fn on_file(&mut self, i: usize, name: &str, event: Event) {
+        self.take(Some((i, name)), event);
+    }
+
+    /// An event of the copy, or of one file of several.
+    fn take(&mut self, file: Option<(usize, &str)>, event: Event) {
         if self.show == Show::Nothing {
             return;
         }
+        let name = file.map_or(String::new(), |(_, name)| format!("{name}: "));
         match event {
             Event::Planned(Planned {
                 size,
@@ -247,25 +372,29 @@ impl Progress {
                 parallel,
                 max_parallel,
             }) => {
-                {
-                    let mut s = self.state();
-                    (s.size, s.part_size, s.parts, s.in_flight) =
-                        (size, part_size, parts, parallel);
-                    s.samples.clear();
-                    s.samples.push_back((Instant::now(), 0));
-                }
-                eprintln!(
-                    "planning   {}, {parts} parts of {}, {}{}",
-                    HumanBytes(size),
-                    HumanBytes(part_size),
-                    in_flight(parallel, max_parallel),
-                    if source_crc64.is_some() {
-                        ", source offers CRC-64"
-                    } else {
-                        ""
-                    }
+                let plan = format!(
+                    "planning   {name}{}",
+                    planned(size, part_size, parts, source_crc64, parallel, max_parallel)
                 );
-                self.start(size);
+                let mut s = self.state();
+                match file {
+                    Some((i, _)) => {
+                        (s.size, s.parts, s.part_size) =
+                            (s.size + size, s.parts + parts, part_size);
+                        s.file(i, |f| f.in_flight = parallel);
+                        drop(s);
+                        self.say(plan);
+                    }
+                    None => {
+                        (s.size, s.part_size, s.parts, s.in_flight) =
+                            (size, part_size, parts, parallel);
+                        s.samples.clear();
+                        s.samples.push_back((Instant::now(), 0));
+                        drop(s);
+                        eprintln!("{plan}");
+                        self.start(Some(size));
+                    }
+                }
             }
             Event::Pace(PaceChange {
                 secs,
@@ -273,10 +402,15 @@ impl Progress {
                 mbps,
                 reason,
             }) => {
-                self.state().in_flight = parallel;
+                match file {
+                    Some((i, _)) => {
+                        self.state().file(i, |f| f.in_flight = parallel);
+                    }
+                    None => self.state().in_flight = parallel,
+                }
                 if self.bar.is_none() && matches!(self.show, Show::Progress { .. }) {
                     eprintln!(
-                        "pacing     {parallel} in flight at {secs:.1} s ({reason}, {mbps:.1} MB/s)"
+                        "pacing     {name}{parallel} in flight at {secs:.1} s ({reason}, {mbps:.1} MB/s)"
                     );
                 }
             }
@@ -287,23 +421,33 @@ impl Progress {
                 ..
             }) => {
                 let mut s = self.state();
-                s.events += 1;
-                s.event_bytes += bytes;
-                s.done_parts = done_parts;
-                s.done_bytes = done_bytes;
-                // Whatever was done besides the parts moved was reused.
-                s.reused_parts = done_parts.saturating_sub(s.events);
-                s.reused_bytes = done_bytes.saturating_sub(s.event_bytes);
+                let (done_parts, done_bytes) = match file {
+                    // A file's counts, added to the others'.
+                    Some((i, _)) => {
+                        let set = |f: &mut FileTally| {
+                            (f.done_parts, f.done_bytes) = (done_parts, done_bytes)
+                        };
+                        let Some(before) = s.file(i, set) else {
+                            return;
+                        };
+                        (
+                            s.done_parts + done_parts.saturating_sub(before.done_parts),
+                            s.done_bytes + done_bytes.saturating_sub(before.done_bytes),
+                        )
+                    }
+                    None => (done_parts, done_bytes),
+                };
+                s.part_done(bytes, done_parts, done_bytes);
             }
             Event::Note(Note { message }) => {
-                if let Some(n) = reused_parts(&message) {
+                if let (Some(n), None) = (reused_parts(&message), file) {
                     let mut s = self.state();
                     if s.events == 0 {
                         s.reused_parts = n;
                         s.reused_bytes = (u64::from(n) * s.part_size).min(s.size);
                     }
                 }
-                self.say(format!("note       {message}"));
+                self.say(format!("note       {name}{message}"));
             }
             Event::Retry(Retrying {
                 part_number,
@@ -312,15 +456,16 @@ impl Progress {
             }) => {
                 self.state().retries += 1;
                 self.say(format!(
-                    "retrying   part {part_number} (attempt {attempt}): {message}"
+                    "retrying   {name}part {part_number} (attempt {attempt}): {message}"
                 ));
             }
         }
     }
 
     /// Starts drawing: a bar redrawn on a terminal, lines on a time
-    /// interval when piped.
-    fn start(&mut self, size: u64) {
+    /// interval when piped. `size` is the copy's; `None` for several files,
+    /// whose sizes add up as they are planned.
+    fn start(&mut self, size: Option<u64>) {
         let Show::Progress { every } = self.show else {
             return;
         };
@@ -331,9 +476,9 @@ impl Progress {
         if std::io::stderr().is_terminal() {
             // A source of unknown size (copied as one stream) has no bar to fill.
             let (length, template) = match size {
-                0 => (None, "copying    {bytes}  {msg}"),
+                Some(0) => (None, "copying    {bytes}  {msg}"),
                 size => (
-                    Some(size),
+                    Some(size.unwrap_or(0)),
                     "copying    [{bar:30}] {bytes} / {total_bytes}  {msg}",
                 ),
             };
@@ -350,6 +495,9 @@ impl Progress {
                 loop {
                     tick.tick().await;
                     let shown = lock(&state).look(Instant::now());
+                    if size.is_none() {
+                        bar.set_length(shown.size);
+                    }
                     bar.set_position(shown.position);
                     bar.set_message(shown.message());
                 }
