@@ -103,8 +103,11 @@ pub async fn complete_noting(
                 "the store reports CRC-64 {crc} for an empty object (expected 0); the object was deleted"
             )));
         }
-        let etag = stored.etag.trim_matches('"');
-        if check == PartCheck::Md5Etag && etag != EMPTY_MD5 {
+        let etag = stored.etag.trim_matches('"').to_ascii_lowercase();
+        // An S3 store that checked the CRC-64/NVME of nothing says so; one
+        // that takes no checksum answers the MD5 of nothing as its ETag.
+        let checked_nvme = stored.crc64nvme == Some(0);
+        if check != PartCheck::Crc64Xz && !checked_nvme && etag != EMPTY_MD5 {
             let _ = store.delete(key).await;
             return Err(Error::integrity(format!(
                 "the store's ETag of an empty object is {etag}, not the MD5 of nothing; the \
@@ -125,12 +128,15 @@ pub async fn complete_noting(
             final_url: None,
             checks: match check {
                 PartCheck::Crc64Xz => "an empty object; the store's CRC-64 is 0".into(),
+                _ if checked_nvme => {
+                    "an empty object; the store checked and reports its CRC-64/NVME, 0".into()
+                }
                 PartCheck::Md5Etag | PartCheck::Crc64Nvme => {
                     "an empty object; the store's ETag is the MD5 of nothing".into()
                 }
             },
             key: None,
-            crc64nvme: None,
+            crc64nvme: checked_nvme.then_some(0),
         });
     };
 

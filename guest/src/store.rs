@@ -445,8 +445,13 @@ impl Store {
     }
 
     /// PutObject with an empty body (an empty source needs no multipart upload).
+    /// On S3 it states the CRC-64/NVME of nothing (0), which a store that
+    /// takes checksums checks and answers.
     pub async fn put_empty(&self, key: &str) -> Result<Stored> {
-        let req = self.guarded(self.with_properties(self.request("PUT", key)));
+        let mut req = self.guarded(self.with_properties(self.request("PUT", key)));
+        if self.kind == StoreKind::S3 {
+            req = req.header("x-amz-checksum-crc64nvme", &crc::to_base64(0));
+        }
         let response = self
             .send(req, Some(&[]), "PutObject")
             .await
@@ -454,7 +459,9 @@ impl Store {
         let stored = Stored {
             etag: response.header("etag").unwrap_or_default().to_string(),
             crc64: self.crc_of(&response),
-            crc64nvme: None,
+            crc64nvme: response
+                .header("x-amz-checksum-crc64nvme")
+                .and_then(crc::parse_base64),
         };
         drain(response).await;
         Ok(stored)

@@ -295,22 +295,24 @@ fn post_job(port: u16, job: &Value) -> (u16, Value) {
 fn serve_jobs_take_properties_no_clobber_and_folder_keys() {
     let bed = bed("props-serve");
     let port = bed::free_port();
-    let mut server = Command::new(bed::ferry_bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args([
-            "--endpoint",
-            &bed.store.endpoint(),
-            "--allow-cidr",
-            "127.0.0.0/8",
-        ])
-        .env_clear()
-        .env("OSS_ACCESS_KEY_ID", KEY_ID)
-        .env("OSS_ACCESS_KEY_SECRET", SECRET)
-        .env("FERRY_COMPONENT", bed::component())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ferry serve starts");
+    let _server = bed::Reaped(
+        Command::new(bed::ferry_bin())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "--endpoint",
+                &bed.store.endpoint(),
+                "--allow-cidr",
+                "127.0.0.0/8",
+            ])
+            .env_clear()
+            .env("OSS_ACCESS_KEY_ID", KEY_ID)
+            .env("OSS_ACCESS_KEY_SECRET", SECRET)
+            .env("FERRY_COMPONENT", bed::component())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ferry serve starts"),
+    );
     let started = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -340,6 +342,4 @@ fn serve_jobs_take_properties_no_clobber_and_folder_keys() {
         (409, &Value::from("conflict")),
         "{refused}"
     );
-    let _ = server.kill();
-    let _ = server.wait();
 }

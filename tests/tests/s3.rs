@@ -799,4 +799,16 @@ fn a_store_with_opaque_etags_is_checked_by_crc64nvme() {
         }
         assert!(store.open_uploads(BUCKET).is_empty(), "{name}: upload left");
     }
+    // An empty source is one PutObject: it states the CRC-64/NVME of
+    // nothing, which the store checks and answers (its ETag is no MD5).
+    store.set_faults(Faults::default());
+    let run = ferry(&server, &source.url(151, 0), "empty", &[], (KEY_ID, SECRET));
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert_eq!(
+        report_u64(&run.result["crc64nvme"]),
+        Some(0),
+        "{}",
+        run.result
+    );
+    assert_eq!(store.object(BUCKET, "empty").map(|o| o.size), Some(0));
 }

@@ -76,7 +76,7 @@ fn takes_crc64nvme(headers: &hyper::HeaderMap) -> bool {
 }
 
 /// The CRC-64/NVME an S3 client states for a body (`x-amz-checksum-crc64nvme`).
-fn stated_crc64nvme(headers: &hyper::HeaderMap) -> Result<Option<u64>, OssError> {
+pub(super) fn stated_crc64nvme(headers: &hyper::HeaderMap) -> Result<Option<u64>, OssError> {
     use base64::Engine as _;
     let Some(v) = headers.get("x-amz-checksum-crc64nvme") else {
         return Ok(None);

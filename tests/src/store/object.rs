@@ -24,18 +24,25 @@ pub async fn put(
 ) -> Result<Response<ResponseBody>, OssError> {
     let (parts, body) = req.into_parts();
     let content_md5 = content_md5(&parts.headers)?;
+    // S3's additional checksum, checked when a client states it.
+    let stated_nvme = super::multipart::stated_crc64nvme(&parts.headers)?;
     let guard = Guard::of(&parts.headers);
     guard.check(store, ctx)?;
     let file = store.new_blob();
-    let received = sink::receive(
+    let received = sink::receive_with(
         body,
         file.as_deref(),
         store.cfg.md5_etags || content_md5.is_some(),
+        stated_nvme.is_some(),
     )
     .await?;
     if content_md5.is_some() && received.md5 != content_md5 {
         sink::remove(file);
         return Err(OssError::InvalidDigest);
+    }
+    if stated_nvme.is_some() && received.nvme != stated_nvme {
+        sink::remove(file);
+        return Err(OssError::BadDigest);
     }
     let tag = etag::bytes(received.md5, received.crc64, received.size);
     let object = Object {
@@ -46,7 +53,7 @@ pub async fn put(
         content_type: content_type(&parts.headers),
         meta: user_meta(&parts.headers),
         last_modified: SystemTime::now(),
-        crc64nvme: None,
+        crc64nvme: received.nvme,
         data: match file {
             Some(path) => Stored::Disk(vec![Segment {
                 path,
@@ -86,6 +93,9 @@ pub async fn put(
             "content-md5",
             base64::engine::general_purpose::STANDARD.encode(md5),
         );
+    }
+    if let Some(nvme) = received.nvme {
+        resp = resp.header("x-amz-checksum-crc64nvme", crate::crc64::to_base64(nvme));
     }
     Ok(resp.body(body::empty()).expect("valid response"))
 }

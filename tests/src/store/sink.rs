@@ -30,17 +30,9 @@ pub struct Received {
     pub nvme: Option<u64>,
 }
 
-/// Streams `body` into `file` (or nowhere), checksumming as it goes. On any
-/// error the partial file is removed.
-pub async fn receive(
-    body: Incoming,
-    file: Option<&Path>,
-    want_md5: bool,
-) -> Result<Received, OssError> {
-    receive_with(body, file, want_md5, false).await
-}
-
-/// As [`receive`], computing the CRC-64/NVME too when `want_nvme`.
+/// Streams `body` into `file` (or nowhere), checksumming as it goes (MD5
+/// when `want_md5`, CRC-64/NVME when `want_nvme`). On any error the partial
+/// file is removed.
 pub async fn receive_with(
     body: Incoming,
     file: Option<&Path>,

@@ -134,6 +134,17 @@ impl Drop for Bed {
     }
 }
 
+/// A child process killed (and reaped) when dropped, so a test that fails
+/// halfway leaves no server running.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A free loopback port (bound, read and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
