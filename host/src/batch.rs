@@ -328,12 +328,11 @@ pub async fn run(args: &CopyArgs, base: Transfer, limits: Limits, entries: Vec<E
         let retries: u32 = copied.iter().map(|r| r.retries).sum();
         println!(
             "done       {} files copied, {} failed, {} in {secs:.2} s  ({}/s, {at_once} files at \
-             once, {} parts in flight at most, {retries} retries)",
+             once, up to {share} parts in flight each, {retries} retries)",
             copied.len(),
             files - copied.len(),
             HumanBytes(bytes),
             HumanBytes((bytes as f64 / secs.max(1e-3)) as u64),
-            at_once * share,
         );
     }
     ExitCode::from(code)

@@ -28,13 +28,11 @@ const FILES: [(u64, u64, &str); 3] = [
 ];
 
 fn bed(tag: &str) -> Bed {
-    Bed::start(
-        tag,
-        BUCKET,
-        SourceConfig::default(),
-        vec![key(KEY_ID, SECRET)],
-        true,
-    )
+    bed_of(tag, SourceConfig::default())
+}
+
+fn bed_of(tag: &str, source: SourceConfig) -> Bed {
+    Bed::start(tag, BUCKET, source, vec![key(KEY_ID, SECRET)], true)
 }
 
 /// The URL of `FILES[i]`, ending in its file name.
@@ -251,4 +249,96 @@ fn several_sources_need_a_folder_target() {
     );
     assert_eq!(bed.store.history(), StoreHistory::default());
     assert_eq!(bed.source.requests(), 0, "the sources were read");
+}
+
+/// Ctrl-C stops every file: the two running abort their uploads, the one
+/// waiting never starts; exit 130, nothing written, nothing left.
+#[test]
+fn ctrl_c_stops_every_file() {
+    let bed = bed_of(
+        "many-ctrl-c",
+        SourceConfig {
+            rate_limit: Some(1 << 20),
+            ..SourceConfig::default()
+        },
+    );
+    let sources: Vec<String> = (0..3)
+        .map(|i| format!("{}/f{i}.bin", bed.source.url(70 + i, 40 << 20)))
+        .collect();
+    let mut command = command(
+        &bed,
+        &sources,
+        &format!("oss://{BUCKET}/dir/"),
+        &["--transfers", "2", "--parallel", "4", "--json"],
+    );
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while bed.store.history().uploads_created < 2 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines.iter().all(|l| l["ok"] == Value::from(false)),
+        "{stdout}"
+    );
+    bed.check_no_upload().unwrap();
+    let history = bed.store.history();
+    assert_eq!(
+        history.uploads_created, 2,
+        "the waiting file started: {history:?}"
+    );
+    assert_eq!(history.uploads_aborted, 2, "{history:?}");
+    assert_eq!(history.objects_written, 0, "{history:?}");
+}
+
+/// Piped progress is one line for all files: the files finished of all,
+/// and their bytes added up.
+#[test]
+fn progress_counts_the_files_and_their_bytes() {
+    let bed = bed_of(
+        "many-progress",
+        SourceConfig {
+            rate_limit: Some(1 << 20),
+            ..SourceConfig::default()
+        },
+    );
+    let sources: Vec<String> = (0..2)
+        .map(|i| format!("{}/p{i}.bin", bed.source.url(80 + i, 3 << 20)))
+        .collect();
+    let out = run(
+        command(
+            &bed,
+            &sources,
+            &format!("oss://{BUCKET}/dir/"),
+            &["--stats", "1", "--parallel", "2"],
+        ),
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("copying"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" / 6.00 MiB") && l.contains("files 0/2")),
+        "{stderr}"
+    );
+    assert!(stdout.contains("2 files copied, 0 failed"), "{stdout}");
 }
