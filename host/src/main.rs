@@ -76,6 +76,8 @@ fn examples_and_exit_codes() -> String {
          ferry copy https://mirror.example.com/big.iso oss://my-bucket/big.iso --keep-partial\n  \
          ferry copy https://mirror.example.com/big.iso oss://my-bucket/big.iso --resume\n  \
          ferry copy -n https://mirror.example.com/big.iso oss://my-bucket/big.iso   (the plan only)\n  \
+         ferry copy https://mirror.example.com/a.iso https://mirror.example.com/b.iso oss://my-bucket/dir/\n  \
+         ferry copy --from-file urls.txt oss://my-bucket/dir/   (URL or URL,TARGET a line)\n  \
          ferry serve --listen 127.0.0.1:9000\n\n\
          Exit codes:\n  0    done and verified\n",
     );

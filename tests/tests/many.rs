@@ -31,6 +31,15 @@ fn bed(tag: &str) -> Bed {
     bed_of(tag, SourceConfig::default())
 }
 
+/// A bed whose source gives 1 MiB/s a connection, so copies last.
+fn slow_bed(tag: &str) -> Bed {
+    let slow = SourceConfig {
+        rate_limit: Some(1 << 20),
+        ..SourceConfig::default()
+    };
+    bed_of(tag, slow)
+}
+
 fn bed_of(tag: &str, source: SourceConfig) -> Bed {
     Bed::start(tag, BUCKET, source, vec![key(KEY_ID, SECRET)], true)
 }
@@ -255,13 +264,7 @@ fn several_sources_need_a_folder_target() {
 /// waiting never starts; exit 130, nothing written, nothing left.
 #[test]
 fn ctrl_c_stops_every_file() {
-    let bed = bed_of(
-        "many-ctrl-c",
-        SourceConfig {
-            rate_limit: Some(1 << 20),
-            ..SourceConfig::default()
-        },
-    );
+    let bed = slow_bed("many-ctrl-c");
     let sources: Vec<String> = (0..3)
         .map(|i| format!("{}/f{i}.bin", bed.source.url(70 + i, 40 << 20)))
         .collect();
@@ -309,13 +312,7 @@ fn ctrl_c_stops_every_file() {
 /// and their bytes added up.
 #[test]
 fn progress_counts_the_files_and_their_bytes() {
-    let bed = bed_of(
-        "many-progress",
-        SourceConfig {
-            rate_limit: Some(1 << 20),
-            ..SourceConfig::default()
-        },
-    );
+    let bed = slow_bed("many-progress");
     let sources: Vec<String> = (0..2)
         .map(|i| format!("{}/p{i}.bin", bed.source.url(80 + i, 3 << 20)))
         .collect();
