@@ -112,7 +112,7 @@ fn json_lines(out: &Output) -> Vec<Value> {
 fn line_of<'a>(lines: &'a [Value], source: &str) -> &'a Value {
     lines
         .iter()
-        .find(|l| l["source"] == Value::from(source))
+        .find(|l| l["source"] == source)
         .unwrap_or_else(|| panic!("no line for {source}: {lines:?}"))
 }
 
@@ -294,10 +294,7 @@ fn ctrl_c_stops_every_file() {
     assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(
-        lines.iter().all(|l| l["ok"] == Value::from(false)),
-        "{stdout}"
-    );
+    assert!(lines.iter().all(|l| l["ok"] == false), "{stdout}");
     bed.check_no_upload().unwrap();
     let history = bed.store.history();
     assert_eq!(
