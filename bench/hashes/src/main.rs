@@ -127,7 +127,25 @@ fn main() {
                 d.finalize()
             }),
         ),
-        register("slicing-by-16 by hand, 1 lane (not used)", crc64::slice16),
+        (
+            "ferry's Crc64 (CRC-64/NVME, S3's), the same code".into(),
+            Box::new(|data: &[u8]| {
+                let mut d = crc64::Crc64::nvme();
+                data.chunks(MIB).for_each(|c| d.update(c));
+                d.finish()
+            }),
+        ),
+        (
+            "crc-fast (CRC-64/NVME)".into(),
+            Box::new(|data: &[u8]| {
+                let mut d = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+                data.chunks(MIB).for_each(|c| d.update(c));
+                d.finalize()
+            }),
+        ),
+        register("slicing-by-16 by hand, 1 lane (not used)", |c, b| {
+            crc64::slice16(&crc64::XZ, c, b)
+        }),
         register(
             "slicing-by-16 by hand, 2 interleaved lanes (not used)",
             |c, x| variants::two_lanes(&shift, LANE, c, x),

@@ -2,7 +2,7 @@
 //! and lost: slicing-by-16 in two interleaved lanes (one lane is
 //! `crc64::slice16`, the tail of `Crc64`).
 
-use crate::crc64::{fold16, slice16, T};
+use crate::crc64::{fold16, slice16, XZ};
 
 /// `x -> x` advanced over `len` zero bytes, as eight byte tables.
 pub struct Shift([[u64; 256]; 8]);
@@ -13,7 +13,7 @@ impl Shift {
         let mut s = [[0u64; 256]; 8];
         for (k, table) in s.iter_mut().enumerate() {
             for (b, e) in table.iter_mut().enumerate() {
-                *e = slice16((b as u64) << (8 * k), &zeros);
+                *e = slice16(&XZ, (b as u64) << (8 * k), &zeros);
             }
         }
         Shift(s)
@@ -37,10 +37,10 @@ pub fn two_lanes(shift: &Shift, lane: usize, mut c: u64, b: &[u8]) -> u64 {
         let (l0, l1) = block.split_at(lane);
         let (mut a, mut z) = (c, 0);
         for (x, y) in l0.chunks_exact(16).zip(l1.chunks_exact(16)) {
-            a = fold16(&T, a, word(x, 0), word(x, 8));
-            z = fold16(&T, z, word(y, 0), word(y, 8));
+            a = fold16(&XZ.t, a, word(x, 0), word(x, 8));
+            z = fold16(&XZ.t, z, word(y, 0), word(y, 8));
         }
         c = shift.apply(a) ^ z;
     }
-    slice16(c, blocks.remainder())
+    slice16(&XZ, c, blocks.remainder())
 }
