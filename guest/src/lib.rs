@@ -132,9 +132,8 @@ wit_bindgen::generate!({
 
 pub use exports::ferry::transfer::engine::{
     Addressing, EndpointKind, Failure, FailureKind, Job, Note, ObjectProperties, PaceChange,
-    Parallelism, PartCheck,
-    PartDone, PartResult, PartTask, Planned, ProgressEvent, Report, Resolved, Retrying,
-    SignatureVersion, SourceInfo, StoreKind, UploadPlan as Plan,
+    Parallelism, PartCheck, PartDone, PartResult, PartTask, Planned, ProgressEvent, Report,
+    Resolved, Retrying, SignatureVersion, SourceInfo, StoreKind, UploadPlan as Plan,
 };
 
 struct Component;
