@@ -630,7 +630,16 @@ fn print_report(r: &Report, fanout: &str) {
     if let Some(url) = &r.final_url {
         println!("source     redirected to {url}");
     }
-    if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
+    if let Some(key) = &r.key {
+        println!("object     {key}");
+    }
+    if let (Some(nvme), true) = (r.crc64nvme, r.size > 0) {
+        // S3's full-object checksum, which the store checked on completion.
+        println!(
+            "verified   crc64nvme {nvme}  ({} parts; {})",
+            r.parts, r.checks
+        );
+    } else if r.store_crc64 == 0 && r.crc64 == 0 && r.size > 0 {
         // An S3 store with no source CRC to compare: the ETags carry the checks.
         println!(
             "verified   etag {}  ({} parts; {})",

@@ -799,6 +799,31 @@ fn a_store_with_opaque_etags_is_checked_by_crc64nvme() {
         }
         assert!(store.open_uploads(BUCKET).is_empty(), "{name}: upload left");
     }
+    // Without --json, the summary names the object and its CRC-64/NVME.
+    let (seed, size) = (152, 6 * MIB + 1);
+    let out = Command::new(ferry_bin())
+        .args([
+            "copy",
+            &source.url(seed, size),
+            &format!("s3://{BUCKET}/dir/"),
+        ])
+        .args(["--endpoint", &server.endpoint, "--no-progress"])
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("FERRY_COMPONENT", component())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut bytes = vec![0u8; size as usize];
+    pattern::fill(seed, 0, &mut bytes);
+    let want = ferry_testbed::crc64::nvme(&bytes);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("object     dir/{size}"))
+            && stdout.contains(&format!("verified   crc64nvme {want} ")),
+        "{stdout}"
+    );
     // An empty source is one PutObject: it states the CRC-64/NVME of
     // nothing, which the store checks and answers (its ETag is no MD5).
     store.set_faults(Faults::default());
