@@ -116,6 +116,15 @@ impl Digests {
         }
     }
 
+    /// Nothing hashed here (the host hashes the part).
+    fn none() -> Digests {
+        Digests {
+            crc64: None,
+            md5: None,
+            nvme: None,
+        }
+    }
+
     /// Whether nothing is hashed.
     fn is_empty(&self) -> bool {
         self.crc64.is_none() && self.md5.is_none() && self.nvme.is_none()
@@ -147,7 +156,7 @@ impl Digests {
 /// splice may not work across HTTP bodies (jco's does not), so there the
 /// bytes are read and written through the component.
 fn host_splices() -> bool {
-    std::env::var("FERRY_SPLICE").is_ok_and(|v| v == "1")
+    std::env::var(ferry_rules::host::SPLICE_VAR).is_ok_and(|v| v == "1")
 }
 
 /// Whether the host computes the CRC-64s of a body it writes when asked
@@ -155,15 +164,8 @@ fn host_splices() -> bool {
 /// computes them natively, far cheaper than this component can without
 /// carry-less multiply. The bytes are then spliced and never hashed here.
 fn host_hashes() -> bool {
-    std::env::var("FERRY_HOST_CRC").is_ok_and(|v| v == "1")
+    std::env::var(ferry_rules::host::BODY_CRC_VAR).is_ok_and(|v| v == "1")
 }
-
-/// The request header that asks the host for a body's CRC-64s, and the
-/// response headers it answers with (decimal), as ferry's host names them.
-const ASK_HOST_CRC: &str = "x-ferry-body-crc";
-const HOST_XZ: &str = "x-ferry-body-crc64";
-const HOST_NVME: &str = "x-ferry-body-crc64nvme";
-const HOST_BYTES: &str = "x-ferry-body-bytes";
 
 /// What the host is asked to hash for these checks, when it can do all of
 /// it (not MD5); `Some("")` when nothing needs hashing.
@@ -191,15 +193,16 @@ fn host_digest(response: &http::Response, checks: Checks, length: u64) -> Result
              verified"
         ))
     };
-    if number(HOST_BYTES) != Some(length) {
+    use ferry_rules::host::{BYTES, NVME, XZ};
+    if number(BYTES) != Some(length) {
         return Err(missing("length"));
     }
     let crc64 = match checks.crc64 {
-        true => number(HOST_XZ).ok_or_else(|| missing("CRC-64"))?,
+        true => number(XZ).ok_or_else(|| missing("CRC-64"))?,
         false => 0,
     };
     let nvme = match checks.store {
-        PartCheck::Crc64Nvme => Some(number(HOST_NVME).ok_or_else(|| missing("CRC-64/NVME"))?),
+        PartCheck::Crc64Nvme => Some(number(NVME).ok_or_else(|| missing("CRC-64/NVME"))?),
         _ => None,
     };
     Ok(Digested {
@@ -348,7 +351,7 @@ pub async fn upload(
         _ => None,
     };
     let headers: Vec<(String, String)> = match &host_ask {
-        Some(ask) if !ask.is_empty() => vec![(ASK_HOST_CRC.to_string(), ask.clone())],
+        Some(ask) if !ask.is_empty() => vec![(ferry_rules::host::ASK.to_string(), ask.clone())],
         _ => Vec::new(),
     };
     // No Content-Type: a presigned URL signs none, and OSS signs it when sent.
@@ -362,14 +365,10 @@ pub async fn upload(
     .map_err(|e| store::transport_error(e, "UploadPart"))?;
     let mut writer = writer.expect("a PUT with a length has a body");
 
-    let mut digest = Digests::new(if host_ask.is_some() {
-        Checks {
-            store: PartCheck::Crc64Xz,
-            crc64: false,
-        }
-    } else {
-        checks
-    });
+    let mut digest = match &host_ask {
+        Some(_) => Digests::none(),
+        None => Digests::new(checks),
+    };
     // Nothing to hash here: the bytes go from the source's body to the
     // store's inside the host, never through this component's memory.
     let splice = digest.is_empty() && host_splices();

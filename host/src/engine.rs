@@ -38,8 +38,7 @@ impl EngineSession {
     ) -> Result<EngineSession> {
         let wasi = WasiCtx::builder()
             .envs(env)
-            .env(crate::runtime::SPLICE_VAR, "1")
-            .env(crate::runtime::HOST_CRC_VAR, "1")
+            .envs(&crate::runtime::HOST_VARS)
             .inherit_stderr()
             .build();
         let outgoing = Outgoing {

@@ -24,16 +24,11 @@ use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
 
-/// Set to `1` in every instance this host makes: its `wasi:io` splice moves
-/// a body between streams inside the host, which the component then uses
-/// for parts it does not hash (other runtimes' splice may not work across
-/// HTTP bodies: jco's does not).
-pub(crate) const SPLICE_VAR: &str = "FERRY_SPLICE";
-
-/// Set to `1` beside [`SPLICE_VAR`]: this host answers the CRC-64s of a
-/// part body it writes when asked ([`crate::net::body_crc`]), so the
-/// component need not hash the bytes it splices.
-pub(crate) const HOST_CRC_VAR: &str = "FERRY_HOST_CRC";
+/// Set in every instance this host makes ([`ferry_rules::host::VARS`]): its
+/// splice works across HTTP bodies, and it answers the CRC-64s of a part
+/// body it writes ([`crate::net::body_crc`]), so the component splices
+/// parts and hashes none of them.
+pub(crate) const HOST_VARS: [(&str, &str); 2] = ferry_rules::host::VARS;
 
 /// The ferry component, ready to instantiate many times.
 pub struct Runtime {
@@ -133,11 +128,7 @@ impl Runtime {
     /// A store for one part task: no credentials, no arguments, egress to
     /// the source and the store only, the part deadline.
     pub(crate) fn part_store(&self, egress: Arc<Egress>) -> Store<State> {
-        let wasi = WasiCtx::builder()
-            .env(SPLICE_VAR, "1")
-            .env(HOST_CRC_VAR, "1")
-            .inherit_stderr()
-            .build();
+        let wasi = WasiCtx::builder().envs(&HOST_VARS).inherit_stderr().build();
         let outgoing = Outgoing {
             egress,
             fanout: None,
@@ -191,8 +182,7 @@ impl Runtime {
         ));
         let wasi = WasiCtx::builder()
             .envs(env)
-            .env(SPLICE_VAR, "1")
-            .env(HOST_CRC_VAR, "1")
+            .envs(&HOST_VARS)
             .inherit_stderr()
             .build();
         let outgoing = Outgoing {

@@ -14,6 +14,29 @@
 
 pub mod job;
 
+/// What ferry's host offers the component beyond WASI, and how the two
+/// name it: the variables the host sets in every instance, and the headers
+/// of the CRC-64s it computes for a part body it writes.
+pub mod host {
+    /// `1`: the host's `wasi:io` splice moves a body between streams inside
+    /// the host (other runtimes' may not work across HTTP bodies: jco's
+    /// does not).
+    pub const SPLICE_VAR: &str = "FERRY_SPLICE";
+    /// `1`: the host answers a part body's CRC-64s when asked ([`ASK`]).
+    pub const BODY_CRC_VAR: &str = "FERRY_HOST_CRC";
+    /// What ferry's host sets in every instance it makes.
+    pub const VARS: [(&str, &str); 2] = [(SPLICE_VAR, "1"), (BODY_CRC_VAR, "1")];
+    /// The request header that asks for the body's CRC-64s (`crc64`,
+    /// `crc64nvme` or both, comma-separated); the host never sends it on.
+    pub const ASK: &str = "x-ferry-body-crc";
+    /// The response header with the body's CRC-64/XZ (decimal).
+    pub const XZ: &str = "x-ferry-body-crc64";
+    /// The response header with the body's CRC-64/NVME (decimal).
+    pub const NVME: &str = "x-ferry-body-crc64nvme";
+    /// The response header with the number of bytes hashed.
+    pub const BYTES: &str = "x-ferry-body-bytes";
+}
+
 /// The HTTP status a failure of `kind` is answered with: 400 the job was
 /// wrong; 502 the source or the store refused, or a CRC disagreed; 503 a
 /// transient failure outlasted its retries, or the server is stopping; 500

@@ -1,5 +1,6 @@
 //! CRC-64s of the part bodies this host writes to the store, computed
-//! natively (carry-less multiply, tens of GB/s a core) as the bytes pass.
+//! natively (carry-less multiply: crc-fast, about 12 GB/s a core on the
+//! bench machine, `make bench-hashes`) as the bytes pass.
 //!
 //! A component that splices a part from the source's body into the store's
 //! never sees the bytes, so it cannot hash them; and hashing them inside
@@ -11,21 +12,14 @@
 //! S3's), decimal, with [`BYTES`], the bytes hashed. The component checks
 //! them against the store's answer exactly as it checks its own hashes.
 //! Only ferry's host offers this (it says so to the component with
-//! [`crate::runtime`]'s `FERRY_HOST_CRC=1`); under any other runtime the
+//! `FERRY_HOST_CRC=1`, [`ferry_rules::host`]); under any other runtime the
 //! component hashes the bytes itself.
 
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::WasiBody;
 
-/// The request header that asks for the body's CRCs; never sent on.
-pub const ASK: &str = "x-ferry-body-crc";
-/// The response header with the body's CRC-64/XZ.
-pub const XZ: &str = "x-ferry-body-crc64";
-/// The response header with the body's CRC-64/NVME.
-pub const NVME: &str = "x-ferry-body-crc64nvme";
-/// The response header with the number of bytes hashed.
-pub const BYTES: &str = "x-ferry-body-bytes";
+pub use ferry_rules::host::{ASK, BYTES, NVME, XZ};
 
 #[derive(Default)]
 struct State {
